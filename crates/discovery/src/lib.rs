@@ -1,1 +1,3 @@
-//! placeholder
+//! Discovery over mDNS / DNS-SD: the agent advertises itself, the CLI browses.
+
+pub mod txt;
