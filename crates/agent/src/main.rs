@@ -1,1 +1,5 @@
-fn main() {}
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    muster_agent::cli::main(muster_agent::Args::parse())
+}

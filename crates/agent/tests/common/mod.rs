@@ -1,0 +1,104 @@
+//! Helpers shared by the agent's integration tests: a minimal HTTP/1.1
+//! client over the unix socket and over pinned TLS, and test configs.
+//! Each test crate uses a subset of them.
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A config for a test agent: no mDNS (it would reach the real LAN),
+/// loopback only, everything else inside `dir`.
+pub fn config_text(dir: &Path) -> String {
+    format!(
+        r#"name = "t1"
+state_dir = "{state}"
+socket = "{socket}"
+listen = "127.0.0.1:0"
+
+[discovery]
+enabled = false
+
+[disks]
+only = ["/dev/muster-test-absent"]
+"#,
+        state = dir.join("state").display(),
+        socket = socket_path(dir).display(),
+    )
+}
+
+pub fn socket_path(dir: &Path) -> PathBuf {
+    dir.join("musterd.sock")
+}
+
+pub fn state_dir(dir: &Path) -> PathBuf {
+    dir.join("state")
+}
+
+/// `GET path` over the agent's unix socket: (status, body).
+pub fn get_unix(socket: &Path, method: &str, path: &str) -> io::Result<(u16, String)> {
+    let stream = UnixStream::connect(socket)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    request(stream, method, path)
+}
+
+/// `GET path` over HTTPS as a member would call: presenting `client`'s
+/// certificate if asked, trusting only the server certificate `fingerprint`.
+pub fn get_https(
+    addr: SocketAddr,
+    client: &muster_identity::Identity,
+    fingerprint: &str,
+    path: &str,
+) -> io::Result<(u16, String)> {
+    let pin = muster_trust::Fingerprint::parse(fingerprint).map_err(io::Error::other)?;
+    let config = muster_trust::pin::client_config_der(
+        vec![client.cert_der().clone()],
+        client.key_der(),
+        muster_trust::PinSet::from_iter([pin]),
+    )
+    .map_err(io::Error::other)?;
+    let server_name = rustls::pki_types::ServerName::from(addr.ip());
+    let conn =
+        rustls::ClientConnection::new(Arc::new(config), server_name).map_err(io::Error::other)?;
+    let tcp = TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    request(rustls::StreamOwned::new(conn, tcp), "GET", path)
+}
+
+fn request(mut stream: impl Read + Write, method: &str, path: &str) -> io::Result<(u16, String)> {
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: musterd\r\nConnection: close\r\n\r\n"
+    )?;
+    stream.flush()?;
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line)?;
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| io::Error::other(format!("bad status line {status_line:?}")))?;
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().map_err(io::Error::other)?;
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
