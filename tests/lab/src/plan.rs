@@ -1,0 +1,458 @@
+//! The lab's naming and address plan, and other pure pieces (no I/O here).
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::Serialize;
+
+/// Every lab takes a /24 out of 10.231.0.0/16; the host blackholes it while
+/// the lab lives, so nothing the host sends there can leave the machine.
+pub const SUBNET_OCTETS: [u8; 2] = [10, 231];
+/// Host part of the client's address; servers follow from [`FIRST_SERVER_HOST`].
+pub const CLIENT_HOST: u8 = 10;
+pub const FIRST_SERVER_HOST: u8 = 11;
+pub const MAX_SERVERS: usize = 99;
+/// Keeps `<prefix>-s99` (and anything a test derives from the prefix) within
+/// the kernel's 15-character interface-name limit.
+pub const MAX_PREFIX_LEN: usize = 11;
+/// Name of the bridge inside the switch namespace.
+pub const BRIDGE: &str = "br0";
+/// Name of each server's (and the client's) lab interface in its namespace.
+pub const LAB_IFACE: &str = "eth0";
+/// Port the agents listen on for HTTPS (muster_proto::DEFAULT_PORT).
+pub const AGENT_PORT: u16 = 9443;
+
+/// Checks a lab name given by the user: it becomes part of namespace names,
+/// file names and the state file name.
+pub fn validate_prefix(prefix: &str) -> Result<(), String> {
+    let ok_chars = prefix
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    let starts_with_letter = prefix
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase());
+    if prefix.is_empty() || prefix.len() > MAX_PREFIX_LEN || !ok_chars || !starts_with_letter {
+        return Err(format!(
+            "lab name {prefix:?} must be 1 to {MAX_PREFIX_LEN} characters of a-z, 0-9 and '-', starting with a letter"
+        ));
+    }
+    Ok(())
+}
+
+/// "mlab" and four hex digits from `random`.
+pub fn generated_prefix(random: u16) -> String {
+    format!("mlab{random:04x}")
+}
+
+/// FNV-1a: a stable hash so the same lab name tends to get the same subnet.
+fn stable_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// Picks the third octet K of the lab subnet 10.231.K.0/24: derived from the
+/// prefix, moving on past every K for which `taken` says yes.
+pub fn choose_subnet(prefix: &str, taken: impl Fn(u8) -> bool) -> Option<u8> {
+    let start = (stable_hash(prefix) % 254) as u8 + 1;
+    (0..254u16)
+        .map(|step| ((u16::from(start) - 1 + step) % 254) as u8 + 1)
+        .find(|k| !taken(*k))
+}
+
+/// The /24 with third octet `k`, as `ip` writes it.
+pub fn subnet_cidr(k: u8) -> String {
+    let [a, b] = SUBNET_OCTETS;
+    format!("{a}.{b}.{k}.0/24")
+}
+
+/// Parses `a.b.c.d` or `a.b.c.d/len` as `ip route` prints destinations.
+pub fn parse_cidr4(s: &str) -> Option<(Ipv4Addr, u8)> {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, l.parse().ok()?),
+        None => (s, 32),
+    };
+    if len > 32 {
+        return None;
+    }
+    Some((addr.parse().ok()?, len))
+}
+
+/// Whether a host route to `dst` (as `ip route` prints it) touches the lab
+/// subnet with third octet `k`. "default" does not count: the lab's blackhole
+/// is more specific than it, which is the point.
+pub fn route_overlaps_subnet(dst: &str, k: u8) -> bool {
+    let Some((addr, len)) = parse_cidr4(dst) else {
+        return false;
+    };
+    if len == 0 {
+        return false;
+    }
+    let [a, b] = SUBNET_OCTETS;
+    let lab = u32::from(Ipv4Addr::new(a, b, k, 0));
+    let common = u32::from(len.min(24));
+    let mask = u32::MAX << (32 - common);
+    u32::from(addr) & mask == lab & mask
+}
+
+/// One machine of the lab: a server or the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    /// "s1", "s2"... or "client".
+    pub name: String,
+    /// The network namespace it lives in.
+    pub netns: String,
+    /// Its address on the lab bridge.
+    pub ip: Ipv4Addr,
+    /// The far end of its veth pair, in the switch namespace.
+    pub switch_port: String,
+}
+
+/// Names and addresses of a lab, from its prefix, subnet and size alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub prefix: String,
+    pub subnet: u8,
+    pub switch_netns: String,
+    pub client: Node,
+    pub servers: Vec<Node>,
+}
+
+impl Layout {
+    pub fn new(prefix: &str, subnet: u8, servers: usize) -> Layout {
+        let [a, b] = SUBNET_OCTETS;
+        let node = |name: String, host: u8, port: String| Node {
+            netns: format!("{prefix}-{port}"),
+            ip: Ipv4Addr::new(a, b, subnet, host),
+            name,
+            switch_port: port,
+        };
+        Layout {
+            prefix: prefix.to_string(),
+            subnet,
+            switch_netns: format!("{prefix}-sw"),
+            client: node("client".into(), CLIENT_HOST, "cl".into()),
+            servers: (1..=servers)
+                .map(|i| {
+                    let name = format!("s{i}");
+                    node(name.clone(), FIRST_SERVER_HOST + (i - 1) as u8, name)
+                })
+                .collect(),
+        }
+    }
+
+    pub fn cidr(&self) -> String {
+        subnet_cidr(self.subnet)
+    }
+
+    /// Every namespace, the switch first (it must exist before the veth
+    /// peers are moved into it).
+    pub fn namespaces(&self) -> Vec<String> {
+        std::iter::once(self.switch_netns.clone())
+            .chain(self.machines().map(|n| n.netns.clone()))
+            .collect()
+    }
+
+    /// The client, then the servers.
+    pub fn machines(&self) -> impl Iterator<Item = &Node> {
+        std::iter::once(&self.client).chain(&self.servers)
+    }
+}
+
+/// Which machine of a lab a command runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Server number, from 1.
+    Server(usize),
+    Client,
+}
+
+impl FromStr for Target {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if matches!(s, "client" | "cl" | "c") {
+            return Ok(Target::Client);
+        }
+        let number = s.strip_prefix('s').unwrap_or(s);
+        match number.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Target::Server(n)),
+            _ => Err(format!(
+                "{s:?} is not a lab machine: give a server number (1, 2...), a server name (s1, s2...) or `client`"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Server(n) => write!(f, "s{n}"),
+            Target::Client => f.write_str("client"),
+        }
+    }
+}
+
+/// The start time (field 22, in clock ticks since boot) of a process, from
+/// the text of `/proc/PID/stat`. With the pid it names one process for good:
+/// a pid reused later has another start time.
+pub fn parse_stat_start_time(stat: &str) -> Option<u64> {
+    // The command name (field 2) may hold spaces and parentheses: fields are
+    // counted from its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The state letter (field 3) from the text of `/proc/PID/stat`.
+pub fn parse_stat_state(stat: &str) -> Option<char> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().next()?.chars().next()
+}
+
+/// `musterd.toml` of one lab server (see crates/agent for the format).
+#[derive(Debug, Serialize)]
+struct AgentConfig<'a> {
+    name: &'a str,
+    state_dir: &'a Path,
+    socket: &'a Path,
+    listen: String,
+    discovery: Discovery,
+    disks: Disks<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct Discovery {
+    enabled: bool,
+    interfaces: Vec<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+struct Disks<'a> {
+    allow_loop: bool,
+    only: &'a [PathBuf],
+    min_size_bytes: u64,
+}
+
+/// Smallest disk the agent's default configuration reports.
+const AGENT_DEFAULT_MIN_DISK: u64 = 1 << 30;
+
+pub fn agent_config_toml(
+    name: &str,
+    state_dir: &Path,
+    socket: &Path,
+    disks: &[PathBuf],
+    disk_size_bytes: u64,
+) -> String {
+    let config = AgentConfig {
+        name,
+        state_dir,
+        socket,
+        listen: format!("[::]:{AGENT_PORT}"),
+        discovery: Discovery {
+            enabled: true,
+            interfaces: vec![LAB_IFACE],
+        },
+        disks: Disks {
+            allow_loop: true,
+            only: disks,
+            min_size_bytes: disk_size_bytes.min(AGENT_DEFAULT_MIN_DISK),
+        },
+    };
+    toml::to_string(&config).expect("the agent config is plain strings and numbers")
+}
+
+/// Parses sizes such as `4G`, `512M`, `4GiB`, `1073741824` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (try 4G, 512M or a number of bytes)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" | "kb" => 10,
+        "m" | "mib" | "mb" => 20,
+        "g" | "gib" | "gb" => 30,
+        "t" | "tib" | "tb" => 40,
+        _ => return Err(format!("{s:?}: unknown unit (use K, M, G or T)")),
+    };
+    number
+        .checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_checked() {
+        assert!(validate_prefix("mlab1a2b").is_ok());
+        assert!(validate_prefix("demo-1").is_ok());
+        assert!(validate_prefix("abcdefghijk").is_ok());
+        for bad in [
+            "",
+            "abcdefghijkl",
+            "1lab",
+            "Lab",
+            "la b",
+            "la/b",
+            "-lab",
+            "lab.x",
+        ] {
+            assert!(validate_prefix(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(generated_prefix(0x1a2b), "mlab1a2b");
+        assert_eq!(generated_prefix(7), "mlab0007");
+        assert!(validate_prefix(&generated_prefix(u16::MAX)).is_ok());
+    }
+
+    #[test]
+    fn names_fit_interface_limits() {
+        let layout = Layout::new("abcdefghijk", 9, MAX_SERVERS);
+        for name in layout.namespaces() {
+            assert!(name.len() <= 15, "{name}");
+        }
+        for node in layout.machines() {
+            assert!(node.switch_port.len() <= 15);
+        }
+    }
+
+    #[test]
+    fn address_plan() {
+        let layout = Layout::new("mlab0001", 42, 3);
+        assert_eq!(layout.cidr(), "10.231.42.0/24");
+        assert_eq!(layout.switch_netns, "mlab0001-sw");
+        assert_eq!(layout.client.netns, "mlab0001-cl");
+        assert_eq!(layout.client.ip, Ipv4Addr::new(10, 231, 42, 10));
+        let servers: Vec<_> = layout
+            .servers
+            .iter()
+            .map(|n| {
+                (
+                    n.name.as_str(),
+                    n.netns.as_str(),
+                    n.ip.to_string(),
+                    n.switch_port.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            servers,
+            [
+                ("s1", "mlab0001-s1", "10.231.42.11".to_string(), "s1"),
+                ("s2", "mlab0001-s2", "10.231.42.12".to_string(), "s2"),
+                ("s3", "mlab0001-s3", "10.231.42.13".to_string(), "s3"),
+            ]
+        );
+        assert_eq!(
+            layout.namespaces(),
+            [
+                "mlab0001-sw",
+                "mlab0001-cl",
+                "mlab0001-s1",
+                "mlab0001-s2",
+                "mlab0001-s3"
+            ]
+        );
+        let last = Layout::new("x", 1, MAX_SERVERS);
+        assert_eq!(
+            last.servers.last().unwrap().ip,
+            Ipv4Addr::new(10, 231, 1, 109)
+        );
+    }
+
+    #[test]
+    fn subnet_choice_is_stable_and_skips_taken() {
+        let k = choose_subnet("mlab1a2b", |_| false).unwrap();
+        assert!((1..=254).contains(&k));
+        assert_eq!(choose_subnet("mlab1a2b", |_| false), Some(k));
+        let next = choose_subnet("mlab1a2b", |t| t == k).unwrap();
+        assert_ne!(next, k);
+        assert_eq!(next, if k == 254 { 1 } else { k + 1 });
+        assert_eq!(choose_subnet("mlab1a2b", |_| true), None);
+        assert_eq!(choose_subnet("x", |t| t != 200), Some(200));
+    }
+
+    #[test]
+    fn host_routes_that_touch_a_lab_subnet() {
+        assert!(route_overlaps_subnet("10.231.7.0/24", 7));
+        assert!(route_overlaps_subnet("10.231.7.5", 7));
+        assert!(route_overlaps_subnet("10.0.0.0/8", 7));
+        assert!(route_overlaps_subnet("10.231.7.128/25", 7));
+        assert!(!route_overlaps_subnet("10.231.8.0/24", 7));
+        assert!(!route_overlaps_subnet("192.0.2.0/24", 7));
+        assert!(!route_overlaps_subnet("default", 7));
+        assert!(!route_overlaps_subnet("0.0.0.0/0", 7));
+        assert!(!route_overlaps_subnet("fe80::/64", 7));
+        assert!(!route_overlaps_subnet("10.231.7.0/33", 7));
+    }
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!("1".parse(), Ok(Target::Server(1)));
+        assert_eq!("s12".parse(), Ok(Target::Server(12)));
+        assert_eq!("client".parse(), Ok(Target::Client));
+        assert_eq!("cl".parse(), Ok(Target::Client));
+        for bad in ["0", "s0", "", "s", "x1", "-1", "server"] {
+            assert!(bad.parse::<Target>().is_err(), "{bad:?}");
+        }
+        assert_eq!(Target::Server(3).to_string(), "s3");
+        assert_eq!(Target::Client.to_string(), "client");
+    }
+
+    #[test]
+    fn proc_stat_fields() {
+        let stat = "4242 (my (odd) cmd) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200";
+        assert_eq!(parse_stat_start_time(stat), Some(987654));
+        assert_eq!(parse_stat_state(stat), Some('S'));
+        assert_eq!(parse_stat_start_time("1 (x) Z 1"), None);
+        assert_eq!(parse_stat_state("garbage"), None);
+    }
+
+    #[test]
+    fn agent_config_has_the_contract_keys() {
+        let text = agent_config_toml(
+            "s1",
+            Path::new("/var/tmp/muster-lab/p/s1/state"),
+            Path::new("/var/tmp/muster-lab/p/s1/musterd.sock"),
+            &[PathBuf::from("/dev/loop3"), PathBuf::from("/dev/loop4")],
+            4 << 30,
+        );
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(v["name"].as_str(), Some("s1"));
+        assert_eq!(
+            v["state_dir"].as_str(),
+            Some("/var/tmp/muster-lab/p/s1/state")
+        );
+        assert_eq!(
+            v["socket"].as_str(),
+            Some("/var/tmp/muster-lab/p/s1/musterd.sock")
+        );
+        assert_eq!(v["listen"].as_str(), Some("[::]:9443"));
+        assert_eq!(v["discovery"]["enabled"].as_bool(), Some(true));
+        assert_eq!(v["discovery"]["interfaces"][0].as_str(), Some("eth0"));
+        assert_eq!(v["disks"]["allow_loop"].as_bool(), Some(true));
+        assert_eq!(v["disks"]["only"][1].as_str(), Some("/dev/loop4"));
+        assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(1 << 30));
+
+        let small = agent_config_toml("s2", Path::new("/s"), Path::new("/k"), &[], 64 << 20);
+        let v: toml::Value = toml::from_str(&small).unwrap();
+        assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(64 << 20));
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("4G"), Ok(4 << 30));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("512m"), Ok(512 << 20));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("4X").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}
