@@ -5,7 +5,7 @@
 //! device string must not drive the terminal.
 
 use muster_discovery::{printable, Compat, Peer, PeerEvent};
-use muster_disks::{Disk, DiskKind, Eligibility};
+use muster_disks::{human_size, Disk, DiskKind, Eligibility};
 
 /// Fixed widths: peer lines are printed one by one as events arrive, so
 /// columns cannot be sized from the data.
@@ -64,28 +64,6 @@ fn peer_line(cells: [&str; 6]) -> String {
 pub fn peer_event_json(event: &PeerEvent) -> String {
     // A struct of strings, numbers and addresses always serializes.
     serde_json::to_string(event).unwrap_or_default()
-}
-
-/// Sizes in binary units with one decimal, as `lsblk` does: `4.0 GiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut unit = 0;
-    let mut scale: u128 = 1;
-    // Pick the unit where the rounded value stays below 1024.0, so that
-    // 1 GiB minus a byte prints as 1.0 GiB, not 1024.0 MiB.
-    while unit + 1 < UNITS.len() && tenths(bytes, scale) >= 10 * 1024 {
-        unit += 1;
-        scale *= 1024;
-    }
-    let t = tenths(bytes, scale);
-    format!("{}.{} {}", t / 10, t % 10, UNITS[unit])
-}
-
-fn tenths(bytes: u64, scale: u128) -> u128 {
-    (u128::from(bytes) * 10 + scale / 2) / scale
 }
 
 /// The table of `muster disks`: a row per disk, its partitions indented
@@ -246,23 +224,6 @@ gone     s3"
         assert_eq!(value["name"], "s1");
         assert_eq!(value["compat"]["verdict"], "compatible");
         assert!(!line.contains('\n'));
-    }
-
-    #[test]
-    fn human_sizes() {
-        let cases = [
-            (0, "0 B"),
-            (1023, "1023 B"),
-            (1024, "1.0 KiB"),
-            (1536, "1.5 KiB"),
-            (4 << 30, "4.0 GiB"),
-            ((1 << 30) - 1, "1.0 GiB"),
-            (2_000_398_934_016, "1.8 TiB"),
-            (u64::MAX, "16.0 EiB"),
-        ];
-        for (bytes, text) in cases {
-            assert_eq!(human_size(bytes), text, "{bytes}");
-        }
     }
 
     fn partition(name: &str, eligibility: Eligibility) -> Partition {

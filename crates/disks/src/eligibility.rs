@@ -93,27 +93,26 @@ fn article(word: &str) -> &'static str {
     }
 }
 
-/// Sizes as an operator reads them: binary units, one decimal where needed.
+/// Sizes in binary units with one decimal, as `lsblk` does: `4.0 GiB`.
 pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
     }
-    let mut value = bytes as f64;
-    let mut unit = "B";
-    for next in UNITS {
-        if value < 1024.0 {
-            break;
-        }
-        value /= 1024.0;
-        unit = next;
+    let mut unit = 0;
+    let mut scale: u128 = 1;
+    // Pick the unit where the rounded value stays below 1024.0, so that
+    // 1 GiB minus a byte prints as 1.0 GiB, not 1024.0 MiB.
+    while unit + 1 < UNITS.len() && tenths(bytes, scale) >= 10 * 1024 {
+        unit += 1;
+        scale *= 1024;
     }
-    let tenths = (value * 10.0).round() / 10.0;
-    if tenths.fract() == 0.0 {
-        format!("{tenths:.0} {unit}")
-    } else {
-        format!("{tenths:.1} {unit}")
-    }
+    let t = tenths(bytes, scale);
+    format!("{}.{} {}", t / 10, t % 10, UNITS[unit])
+}
+
+fn tenths(bytes: u64, scale: u128) -> u128 {
+    (u128::from(bytes) * 10 + scale / 2) / scale
 }
 
 #[cfg(test)]
@@ -192,7 +191,7 @@ mod tests {
             vec![
                 "read-only",
                 "removable",
-                "too small (512 MiB, needs at least 1 GiB)",
+                "too small (512.0 MiB, needs at least 1.0 GiB)",
                 "has 3 partitions",
                 "held by dm-0, md127",
                 "mounted at /, /srv",
@@ -243,11 +242,12 @@ mod tests {
     fn human_sizes() {
         assert_eq!(human_size(0), "0 B");
         assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1024), "1 KiB");
+        assert_eq!(human_size(1024), "1.0 KiB");
         assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(GIB), "1 GiB");
+        assert_eq!(human_size(GIB), "1.0 GiB");
+        assert_eq!(human_size(GIB - 1), "1.0 GiB");
         assert_eq!(human_size(4 * GIB + GIB / 4), "4.3 GiB");
-        assert_eq!(human_size(3 << 40), "3 TiB");
-        assert_eq!(human_size(u64::MAX), "16 EiB");
+        assert_eq!(human_size(3 << 40), "3.0 TiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
     }
 }

@@ -261,7 +261,7 @@ fn too_small_disk_and_partition() {
     assert_eq!(
         reasons(&disk.eligibility),
         vec![
-            "too small (512 MiB, needs at least 1 GiB)",
+            "too small (512.0 MiB, needs at least 1.0 GiB)",
             "has 1 partition"
         ]
     );
