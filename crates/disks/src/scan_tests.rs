@@ -267,7 +267,7 @@ fn too_small_disk_and_partition() {
     );
     assert_eq!(
         reasons(&disk.partitions[0].eligibility),
-        vec!["too small (100 MiB, needs at least 1 GiB)"]
+        vec!["too small (100.0 MiB, needs at least 1.0 GiB)"]
     );
     let smaller_min = ScanOptions {
         min_size_bytes: 64 << 20,
