@@ -1,0 +1,640 @@
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{LxdError, SocketAttempt};
+use crate::join::{join_request, JoinInputs};
+use crate::response::{parse_response, Response, ResponseKind};
+use crate::token::JoinToken;
+use crate::types::{
+    Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation, Network, NetworksPost,
+    Operation, OperationStatus, Profile, ProfilePut, Server, StoragePool, StoragePoolsPost,
+};
+
+/// Debian's and Ubuntu's `lxd` package.
+pub const DEB_SOCKET: &str = "/var/lib/lxd/unix.socket";
+/// The LXD snap.
+pub const SNAP_SOCKET: &str = "/var/snap/lxd/common/lxd/unix.socket";
+
+/// How long one request may take before it is given up.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long to wait for a background operation (a join, a pool) to finish.
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Over a unix socket the host part is never resolved; LXD ignores it.
+const BASE_URL: &str = "http://lxd";
+/// How long discovery gives each socket to answer `GET /1.0`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// LXD's operation wait takes a timeout in seconds; waiting in slices keeps
+/// every single request short.
+const WAIT_SLICE: Duration = Duration::from_secs(30);
+
+/// Where [`LxdClient::discover`] looks, in order: `$LXD_DIR/unix.socket`
+/// when `lxd_dir` is given, then the deb and the snap locations.
+pub fn default_socket_candidates(lxd_dir: Option<&OsStr>) -> Vec<PathBuf> {
+    let mut out = Vec::with_capacity(3);
+    if let Some(dir) = lxd_dir.filter(|d| !d.is_empty()) {
+        out.push(Path::new(dir).join("unix.socket"));
+    }
+    out.push(PathBuf::from(DEB_SOCKET));
+    out.push(PathBuf::from(SNAP_SOCKET));
+    out
+}
+
+/// An LXD client over LXD's unix socket.
+#[derive(Debug, Clone)]
+pub struct LxdClient {
+    socket: PathBuf,
+    http: reqwest::Client,
+    request_timeout: Duration,
+    operation_timeout: Duration,
+}
+
+/// A request as errors name it.
+struct Label {
+    method: Method,
+    path: String,
+}
+
+impl LxdClient {
+    /// A client for the socket at `socket`. Nothing is contacted yet.
+    pub fn new(socket: impl Into<PathBuf>) -> Result<LxdClient, LxdError> {
+        let socket = socket.into();
+        // reqwest insists on a TLS setup even though only plain HTTP over the
+        // socket is spoken; give it one with ring so that no process-wide
+        // crypto provider has to be installed first.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| LxdError::Client {
+            socket: socket.clone(),
+            source: Box::new(e),
+        })?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .unix_socket(socket.clone())
+            .tls_backend_preconfigured(tls)
+            .build()
+            .map_err(|e| LxdError::Client {
+                socket: socket.clone(),
+                source: Box::new(e),
+            })?;
+        Ok(LxdClient {
+            socket,
+            http,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+        })
+    }
+
+    pub fn with_request_timeout(mut self, timeout: Duration) -> LxdClient {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub fn with_operation_timeout(mut self, timeout: Duration) -> LxdClient {
+        self.operation_timeout = timeout;
+        self
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// Finds a working LXD: `$LXD_DIR/unix.socket`, then the deb, then the
+    /// snap socket. The error lists every socket tried and why it failed.
+    pub async fn discover() -> Result<LxdClient, LxdError> {
+        let dir = std::env::var_os("LXD_DIR");
+        LxdClient::discover_from(default_socket_candidates(dir.as_deref())).await
+    }
+
+    /// The first of `candidates` that answers `GET /1.0`.
+    pub async fn discover_from(
+        candidates: impl IntoIterator<Item = PathBuf>,
+    ) -> Result<LxdClient, LxdError> {
+        let mut tried = Vec::new();
+        for path in candidates {
+            if !path.exists() {
+                tried.push(SocketAttempt {
+                    path,
+                    reason: "does not exist".to_owned(),
+                });
+                continue;
+            }
+            let client = LxdClient::new(path.clone())?;
+            let probe = client.clone().with_request_timeout(PROBE_TIMEOUT);
+            match probe.server().await {
+                Ok(_) => return Ok(client),
+                Err(e) => tried.push(SocketAttempt {
+                    path,
+                    reason: with_causes(&e),
+                }),
+            }
+        }
+        Err(LxdError::NoSocket { tried })
+    }
+
+    // ---- server ----
+
+    /// `GET /1.0`: name, API extensions, config, certificate, addresses.
+    pub async fn server(&self) -> Result<Server, LxdError> {
+        self.get("/1.0", &[]).await
+    }
+
+    /// `PATCH /1.0`: sets the given server config keys, leaving others alone.
+    pub async fn update_server_config(
+        &self,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), LxdError> {
+        let body = serde_json::json!({ "config": config });
+        self.act(Method::PATCH, "/1.0", &[], Some(body)).await?;
+        Ok(())
+    }
+
+    /// Makes LXD listen for HTTPS (and, once clustered, cluster traffic) on
+    /// `address` ("IP:PORT").
+    pub async fn set_https_address(&self, address: &str) -> Result<(), LxdError> {
+        let config = BTreeMap::from([("core.https_address".to_owned(), address.to_owned())]);
+        self.update_server_config(&config).await
+    }
+
+    // ---- cluster ----
+
+    /// `GET /1.0/cluster`: whether clustering is on, and (on a member) the
+    /// member-specific keys a joiner has to fill in.
+    pub async fn cluster(&self) -> Result<Cluster, LxdError> {
+        self.get("/1.0/cluster", &[]).await
+    }
+
+    /// `PUT /1.0/cluster`, waiting for the operation it starts.
+    pub async fn put_cluster(&self, request: &ClusterPut) -> Result<(), LxdError> {
+        self.act(Method::PUT, "/1.0/cluster", &[], Some(to_json(request)))
+            .await?;
+        Ok(())
+    }
+
+    /// Turns this standalone server into the first member of a new cluster.
+    /// Set an HTTPS address first: LXD uses it as the cluster address.
+    pub async fn bootstrap_cluster(&self, server_name: &str) -> Result<(), LxdError> {
+        self.put_cluster(&ClusterPut::bootstrap(server_name)).await
+    }
+
+    /// Joins this server to the cluster that issued `inputs.token`, choosing
+    /// the request fields from this server's API extensions.
+    pub async fn join_cluster(&self, inputs: JoinInputs<'_>) -> Result<(), LxdError> {
+        let server = self.server().await?;
+        let request = join_request(&server.api_extensions, inputs)?;
+        self.put_cluster(&request).await
+    }
+
+    /// `POST /1.0/cluster/members`: a join token for a new member called
+    /// `server_name`. The token lives as a running operation on this member
+    /// until it is used, expires, or is revoked with
+    /// [`LxdClient::cancel_operation`]. Asking again for the same name
+    /// revokes the earlier token.
+    pub async fn create_join_token(
+        &self,
+        server_name: &str,
+    ) -> Result<JoinTokenOperation, LxdError> {
+        const PATH: &str = "/1.0/cluster/members";
+        let label = Label::new(Method::POST, PATH, &[]);
+        let body = serde_json::json!({ "server_name": server_name });
+        let response = self.send(&label, PATH, &[], Some(body)).await?;
+        if response.kind != ResponseKind::Async {
+            return Err(label.protocol("expected a token operation, got a sync answer"));
+        }
+        let operation: Operation = label.decode(response.metadata)?;
+        let token = JoinToken::from_operation_metadata(&operation.metadata)?;
+        Ok(JoinTokenOperation { operation, token })
+    }
+
+    /// `GET /1.0/cluster/members?recursion=1`.
+    pub async fn cluster_members(&self) -> Result<Vec<ClusterMember>, LxdError> {
+        self.get("/1.0/cluster/members", &[("recursion", "1")])
+            .await
+    }
+
+    // ---- operations ----
+
+    /// `GET /1.0/operations/ID`.
+    pub async fn operation(&self, id: &str) -> Result<Operation, LxdError> {
+        self.get(&api_path(&["1.0", "operations", id]), &[]).await
+    }
+
+    /// `DELETE /1.0/operations/ID`: cancels an operation, e.g. revokes a join
+    /// token.
+    pub async fn cancel_operation(&self, id: &str) -> Result<(), LxdError> {
+        let path = api_path(&["1.0", "operations", id]);
+        self.act(Method::DELETE, &path, &[], None).await?;
+        Ok(())
+    }
+
+    /// Waits for operation `id` to end. A failed or cancelled operation is an
+    /// error carrying LXD's message.
+    pub async fn wait_operation(&self, id: &str, timeout: Duration) -> Result<Operation, LxdError> {
+        let label = Label {
+            method: Method::GET,
+            path: api_path(&["1.0", "operations", id, "wait"]),
+        };
+        self.wait(&label, id, timeout).await
+    }
+
+    // ---- storage pools ----
+
+    /// `GET /1.0/storage-pools?recursion=1`.
+    pub async fn storage_pools(&self) -> Result<Vec<StoragePool>, LxdError> {
+        self.get("/1.0/storage-pools", &[("recursion", "1")]).await
+    }
+
+    /// One pool, as seen cluster-wide or (with `target`) with that member's
+    /// config. None when it does not exist.
+    pub async fn storage_pool(
+        &self,
+        name: &str,
+        target: Option<&str>,
+    ) -> Result<Option<StoragePool>, LxdError> {
+        let path = api_path(&["1.0", "storage-pools", name]);
+        not_found_as_none(self.get(&path, &target_query(target)).await)
+    }
+
+    /// `POST /1.0/storage-pools`. In a cluster, call it with each member as
+    /// `target` (member config such as `source`), then once without a
+    /// target to create the pool everywhere. On a standalone server, once
+    /// without a target.
+    pub async fn create_storage_pool(
+        &self,
+        pool: &StoragePoolsPost,
+        target: Option<&str>,
+    ) -> Result<(), LxdError> {
+        let query = target_query(target);
+        self.act(
+            Method::POST,
+            "/1.0/storage-pools",
+            &query,
+            Some(to_json(pool)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    // ---- networks ----
+
+    /// `GET /1.0/networks?recursion=1` (also lists unmanaged interfaces).
+    pub async fn networks(&self) -> Result<Vec<Network>, LxdError> {
+        self.get("/1.0/networks", &[("recursion", "1")]).await
+    }
+
+    /// One network; None when it does not exist.
+    pub async fn network(
+        &self,
+        name: &str,
+        target: Option<&str>,
+    ) -> Result<Option<Network>, LxdError> {
+        let path = api_path(&["1.0", "networks", name]);
+        not_found_as_none(self.get(&path, &target_query(target)).await)
+    }
+
+    /// `POST /1.0/networks`, with the same per-member-then-create pattern
+    /// as [`LxdClient::create_storage_pool`].
+    pub async fn create_network(
+        &self,
+        network: &NetworksPost,
+        target: Option<&str>,
+    ) -> Result<(), LxdError> {
+        let query = target_query(target);
+        self.act(
+            Method::POST,
+            "/1.0/networks",
+            &query,
+            Some(to_json(network)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    // ---- profiles ----
+
+    /// `GET /1.0/profiles/NAME`.
+    pub async fn profile(&self, name: &str) -> Result<Profile, LxdError> {
+        self.get(&api_path(&["1.0", "profiles", name]), &[]).await
+    }
+
+    /// `PUT /1.0/profiles/NAME`: replaces the profile's config and devices.
+    pub async fn update_profile(&self, name: &str, profile: &ProfilePut) -> Result<(), LxdError> {
+        let path = api_path(&["1.0", "profiles", name]);
+        self.act(Method::PUT, &path, &[], Some(to_json(profile)))
+            .await?;
+        Ok(())
+    }
+
+    // ---- instances ----
+
+    /// `POST /1.0/instances` (on member `target` when given), waiting until
+    /// the instance exists. Nothing is started.
+    pub async fn create_instance(
+        &self,
+        instance: &InstancesPost,
+        target: Option<&str>,
+    ) -> Result<(), LxdError> {
+        let query = target_query(target);
+        self.act(
+            Method::POST,
+            "/1.0/instances",
+            &query,
+            Some(to_json(instance)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Names of the instances in the default project.
+    pub async fn instance_names(&self) -> Result<Vec<String>, LxdError> {
+        let urls: Vec<String> = self.get("/1.0/instances", &[]).await?;
+        Ok(urls
+            .iter()
+            .filter_map(|u| u.rsplit('/').next())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    // ---- plumbing ----
+
+    /// A sync `GET`, its metadata decoded as `T`.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, LxdError> {
+        let label = Label::new(Method::GET, path, query);
+        let response = self.send(&label, path, query, None).await?;
+        label.decode(response.metadata)
+    }
+
+    /// A request that changes something: when LXD answers with an
+    /// operation, wait for it and turn its failure into an error.
+    async fn act(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<Option<Operation>, LxdError> {
+        let label = Label::new(method, path, query);
+        let response = self.send(&label, path, query, body).await?;
+        if response.kind == ResponseKind::Sync {
+            return Ok(None);
+        }
+        let id = response
+            .operation_id()
+            .ok_or_else(|| label.protocol("async answer without an operation id"))?;
+        self.wait(&label, &id, self.operation_timeout)
+            .await
+            .map(Some)
+    }
+
+    async fn wait(
+        &self,
+        label: &Label,
+        id: &str,
+        timeout: Duration,
+    ) -> Result<Operation, LxdError> {
+        let start = Instant::now();
+        let path = api_path(&["1.0", "operations", id, "wait"]);
+        loop {
+            let left = timeout.saturating_sub(start.elapsed());
+            // LXD's wait takes whole seconds; at least one so it blocks.
+            let slice = left.min(WAIT_SLICE).as_secs().max(1).to_string();
+            let query = [("timeout", slice.as_str())];
+            let wait_label = Label::new(Method::GET, &path, &query);
+            let response = self
+                .send_with_timeout(
+                    &wait_label,
+                    &path,
+                    &query,
+                    None,
+                    WAIT_SLICE + self.request_timeout,
+                )
+                .await?;
+            let op: Operation = wait_label.decode(response.metadata)?;
+            match op.state() {
+                OperationStatus::Success => return Ok(op),
+                OperationStatus::Failure | OperationStatus::Cancelled => {
+                    let message = if !op.err.is_empty() {
+                        op.err.clone()
+                    } else if op.state() == OperationStatus::Cancelled {
+                        "the operation was cancelled".to_owned()
+                    } else {
+                        "the operation failed without a message".to_owned()
+                    };
+                    return Err(LxdError::OperationFailed {
+                        method: label.method.to_string(),
+                        path: label.path.clone(),
+                        operation: id.to_owned(),
+                        status: op.status,
+                        message,
+                    });
+                }
+                OperationStatus::Running => {
+                    if start.elapsed() >= timeout {
+                        return Err(LxdError::OperationTimeout {
+                            method: label.method.to_string(),
+                            path: label.path.clone(),
+                            operation: id.to_owned(),
+                            status: op.status,
+                            waited: timeout,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        label: &Label,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+    ) -> Result<Response, LxdError> {
+        self.send_with_timeout(label, path, query, body, self.request_timeout)
+            .await
+    }
+
+    async fn send_with_timeout(
+        &self,
+        label: &Label,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<serde_json::Value>,
+        timeout: Duration,
+    ) -> Result<Response, LxdError> {
+        let mut url = Url::parse(BASE_URL).expect("BASE_URL is a valid URL");
+        url.set_path(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut request = self
+            .http
+            .request(label.method.clone(), url)
+            .timeout(timeout);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let transport = |source| LxdError::Transport {
+            socket: self.socket.clone(),
+            method: label.method.to_string(),
+            path: label.path.clone(),
+            source,
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(transport)?;
+        parse_response(label.method.as_str(), &label.path, status, &bytes)
+    }
+}
+
+impl Label {
+    fn new(method: Method, path: &str, query: &[(&str, &str)]) -> Label {
+        let mut shown = path.to_owned();
+        for (i, (k, v)) in query.iter().enumerate() {
+            shown.push(if i == 0 { '?' } else { '&' });
+            shown.push_str(k);
+            shown.push('=');
+            shown.push_str(v);
+        }
+        Label {
+            method,
+            path: shown,
+        }
+    }
+
+    fn protocol(&self, detail: impl Into<String>) -> LxdError {
+        LxdError::Protocol {
+            method: self.method.to_string(),
+            path: self.path.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(&self, metadata: serde_json::Value) -> Result<T, LxdError> {
+        serde_json::from_value(metadata)
+            .map_err(|e| self.protocol(format!("metadata has an unexpected shape: {e}")))
+    }
+}
+
+/// "/1.0/storage-pools/NAME" with each segment percent-encoded, so a name
+/// can never reach another endpoint.
+fn api_path(segments: &[&str]) -> String {
+    let mut url = Url::parse(BASE_URL).expect("BASE_URL is a valid URL");
+    url.path_segments_mut()
+        .expect("an http URL has path segments")
+        .clear()
+        .extend(segments);
+    url.path().to_owned()
+}
+
+fn target_query(target: Option<&str>) -> Vec<(&'static str, &str)> {
+    target.map(|t| ("target", t)).into_iter().collect()
+}
+
+fn not_found_as_none<T>(result: Result<T, LxdError>) -> Result<Option<T>, LxdError> {
+    match result {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    // Request types are plain structs of strings and maps.
+    serde_json::to_value(value).expect("request types always serialize")
+}
+
+/// An error and its causes on one line, for discovery's list of attempts.
+fn with_causes(e: &LxdError) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_in_order() {
+        assert_eq!(
+            default_socket_candidates(Some(OsStr::new("/srv/lxd"))),
+            [
+                PathBuf::from("/srv/lxd/unix.socket"),
+                PathBuf::from(DEB_SOCKET),
+                PathBuf::from(SNAP_SOCKET)
+            ]
+        );
+        assert_eq!(
+            default_socket_candidates(None),
+            [PathBuf::from(DEB_SOCKET), PathBuf::from(SNAP_SOCKET)]
+        );
+        assert_eq!(default_socket_candidates(Some(OsStr::new(""))).len(), 2);
+    }
+
+    #[test]
+    fn names_are_encoded_into_one_segment() {
+        assert_eq!(
+            api_path(&["1.0", "storage-pools", "local"]),
+            "/1.0/storage-pools/local"
+        );
+        assert_eq!(
+            api_path(&["1.0", "profiles", "../instances?x=1#y"]),
+            "/1.0/profiles/..%2Finstances%3Fx=1%23y"
+        );
+    }
+
+    #[test]
+    fn labels_show_the_query() {
+        let l = Label::new(Method::POST, "/1.0/networks", &[("target", "m2")]);
+        assert_eq!(
+            (l.method.as_str(), l.path.as_str()),
+            ("POST", "/1.0/networks?target=m2")
+        );
+    }
+
+    #[tokio::test]
+    async fn discovery_lists_what_it_tried() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope/unix.socket");
+        // A socket file nobody listens on.
+        let dead = dir.path().join("dead.socket");
+        drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+        let err = LxdClient::discover_from([missing.clone(), dead.clone()])
+            .await
+            .unwrap_err();
+        let LxdError::NoSocket { tried } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(tried.len(), 2);
+        assert_eq!(tried[0].reason, "does not exist");
+        assert!(
+            tried[1].reason.starts_with("cannot talk to LXD on"),
+            "{}",
+            tried[1].reason
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(&missing.display().to_string()), "{msg}");
+        assert!(msg.contains(&dead.display().to_string()), "{msg}");
+    }
+}

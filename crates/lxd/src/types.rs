@@ -1,0 +1,511 @@
+//! The parts of LXD's API objects that cluster formation reads and writes.
+//! Unknown fields are ignored and missing or null ones default, so the same
+//! types read LXD 5.0 and newer servers.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::token::JoinToken;
+
+/// LXD writes `null` for some empty lists and maps (`used_by`, `metadata`).
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+pub type Config = BTreeMap<String, String>;
+pub type Devices = BTreeMap<String, BTreeMap<String, String>>;
+
+/// `GET /1.0`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Server {
+    #[serde(deserialize_with = "null_default")]
+    pub api_extensions: Vec<String>,
+    pub api_status: String,
+    pub api_version: String,
+    /// "trusted" over the unix socket.
+    pub auth: String,
+    /// Server configuration; values are strings on every LXD seen so far, but
+    /// the API types them as "any".
+    #[serde(deserialize_with = "null_default")]
+    pub config: BTreeMap<String, serde_json::Value>,
+    pub environment: ServerEnvironment,
+}
+
+impl Server {
+    pub fn has_extension(&self, name: &str) -> bool {
+        self.api_extensions.iter().any(|e| e == name)
+    }
+
+    /// A configuration value, when it is a string.
+    pub fn config_str(&self, key: &str) -> Option<&str> {
+        self.config.get(key).and_then(|v| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ServerEnvironment {
+    /// Addresses the HTTPS API listens on (empty until core.https_address is set).
+    #[serde(deserialize_with = "null_default")]
+    pub addresses: Vec<String>,
+    /// PEM of the certificate LXD presents: once clustered, the cluster
+    /// certificate, which is what a joiner must be given.
+    pub certificate: String,
+    pub certificate_fingerprint: String,
+    pub server: String,
+    pub server_name: String,
+    pub server_clustered: bool,
+    pub server_version: String,
+    pub server_pid: i64,
+    pub storage: String,
+    pub firewall: String,
+}
+
+/// A member configuration key a joiner must provide (`GET /1.0/cluster` on
+/// a member lists them with empty values), e.g. a storage pool's `source`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemberConfigKey {
+    /// "storage-pool" or "network".
+    pub entity: String,
+    pub name: String,
+    pub key: String,
+    pub value: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// `GET /1.0/cluster`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Cluster {
+    pub server_name: String,
+    pub enabled: bool,
+    #[serde(deserialize_with = "null_default")]
+    pub member_config: Vec<MemberConfigKey>,
+}
+
+/// `PUT /1.0/cluster`: bootstrap (name and enabled only) or join. Build a
+/// join with [`crate::join_request`], which picks the token field by API
+/// extension.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterPut {
+    pub server_name: String,
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_certificate: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_address: Option<String>,
+    /// LXD before `explicit_trust_token`: the whole join token goes here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_password: Option<String>,
+    /// LXD with `explicit_trust_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_token: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub member_config: Vec<MemberConfigKey>,
+}
+
+impl ClusterPut {
+    /// Turns a standalone server into the first member of a new cluster.
+    pub fn bootstrap(server_name: &str) -> ClusterPut {
+        ClusterPut {
+            server_name: server_name.to_owned(),
+            enabled: true,
+            ..ClusterPut::default()
+        }
+    }
+}
+
+/// `GET /1.0/cluster/members?recursion=1`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ClusterMember {
+    pub server_name: String,
+    pub url: String,
+    pub database: bool,
+    /// "Online", "Offline", "Evacuated", "Blocked"...
+    pub status: String,
+    pub message: String,
+    #[serde(deserialize_with = "null_default")]
+    pub roles: Vec<String>,
+    pub architecture: String,
+    pub failure_domain: String,
+    pub description: String,
+    #[serde(deserialize_with = "null_default")]
+    pub config: Config,
+    #[serde(deserialize_with = "null_default")]
+    pub groups: Vec<String>,
+}
+
+impl ClusterMember {
+    pub fn is_online(&self) -> bool {
+        self.status == "Online"
+    }
+}
+
+/// Where an operation is. LXD's status codes: 1xx running, 200 success,
+/// 400 failure, 401 cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationStatus {
+    Running,
+    Success,
+    Failure,
+    Cancelled,
+}
+
+/// `GET /1.0/operations/ID`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Operation {
+    pub id: String,
+    /// "task", "token" or "websocket".
+    pub class: String,
+    pub description: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub status: String,
+    pub status_code: u16,
+    #[serde(deserialize_with = "null_default")]
+    pub resources: BTreeMap<String, serde_json::Value>,
+    pub metadata: serde_json::Value,
+    pub may_cancel: bool,
+    /// LXD's error message when the operation failed.
+    pub err: String,
+    /// The member running the operation.
+    pub location: String,
+}
+
+impl Operation {
+    pub fn state(&self) -> OperationStatus {
+        match self.status_code {
+            200 => OperationStatus::Success,
+            401 => OperationStatus::Cancelled,
+            // Any other final code (4xx, 5xx) is a failure.
+            c if c >= 200 => OperationStatus::Failure,
+            // Seen before the operation reports a code: go by the name.
+            _ if self.status == "Success" => OperationStatus::Success,
+            _ if self.status == "Failure" => OperationStatus::Failure,
+            _ if self.status == "Cancelled" => OperationStatus::Cancelled,
+            _ => OperationStatus::Running,
+        }
+    }
+}
+
+/// The answer to `POST /1.0/cluster/members`: the token and the operation
+/// that holds it (cancel it to revoke the token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JoinTokenOperation {
+    pub operation: Operation,
+    pub token: JoinToken,
+}
+
+/// `GET /1.0/storage-pools?recursion=1`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct StoragePool {
+    pub name: String,
+    pub driver: String,
+    pub description: String,
+    #[serde(deserialize_with = "null_default")]
+    pub config: Config,
+    /// "Pending" (defined on some members, not created), "Created", "Errored".
+    pub status: String,
+    #[serde(deserialize_with = "null_default")]
+    pub locations: Vec<String>,
+    #[serde(deserialize_with = "null_default")]
+    pub used_by: Vec<String>,
+}
+
+/// `POST /1.0/storage-pools`. In a cluster: once per member with
+/// `?target=MEMBER` and that member's config (e.g. `source`), then once
+/// without a target and with the cluster-wide config, which creates it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StoragePoolsPost {
+    pub name: String,
+    pub driver: String,
+    pub config: Config,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// `GET /1.0/networks?recursion=1` (which also lists unmanaged interfaces).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Network {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub managed: bool,
+    pub description: String,
+    #[serde(deserialize_with = "null_default")]
+    pub config: Config,
+    /// "Pending", "Created", "Errored" for managed networks.
+    pub status: String,
+    #[serde(deserialize_with = "null_default")]
+    pub locations: Vec<String>,
+    #[serde(deserialize_with = "null_default")]
+    pub used_by: Vec<String>,
+}
+
+/// `POST /1.0/networks`, with the same per-member-then-create pattern as
+/// storage pools.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct NetworksPost {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub config: Config,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+/// `GET /1.0/profiles/NAME`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    #[serde(deserialize_with = "null_default")]
+    pub config: Config,
+    #[serde(deserialize_with = "null_default")]
+    pub devices: Devices,
+    #[serde(deserialize_with = "null_default")]
+    pub used_by: Vec<String>,
+}
+
+impl Profile {
+    /// The writable part, to modify and `PUT` back.
+    pub fn to_put(&self) -> ProfilePut {
+        ProfilePut {
+            description: self.description.clone(),
+            config: self.config.clone(),
+            devices: self.devices.clone(),
+        }
+    }
+}
+
+/// `PUT /1.0/profiles/NAME` (replaces config and devices entirely).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProfilePut {
+    pub description: String,
+    pub config: Config,
+    pub devices: Devices,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstanceSource {
+    /// "none": an empty instance, no image needed.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `POST /1.0/instances`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstancesPost {
+    pub name: String,
+    /// "container" or "virtual-machine".
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub source: InstanceSource,
+    /// None: LXD applies the default profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profiles: Option<Vec<String>>,
+    pub config: Config,
+    pub devices: Devices,
+}
+
+impl InstancesPost {
+    /// A container record with no root file system content and not started:
+    /// needs no image, so nothing is fetched from anywhere.
+    pub fn empty_container(name: &str) -> InstancesPost {
+        InstancesPost {
+            name: name.to_owned(),
+            kind: "container".to_owned(),
+            source: InstanceSource {
+                kind: "none".to_owned(),
+            },
+            profiles: None,
+            config: Config::new(),
+            devices: Devices::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::metadata;
+
+    #[test]
+    fn server_standalone() {
+        let s: Server =
+            serde_json::from_value(metadata("lxd-5.0.2-server-standalone.json")).unwrap();
+        assert!(s.has_extension("clustering_join"));
+        assert!(s.has_extension("clustering_join_token"));
+        assert!(!s.has_extension("explicit_trust_token"));
+        assert_eq!(s.auth, "trusted");
+        assert_eq!(s.environment.server_version, "5.0.2");
+        assert!(!s.environment.server_clustered);
+        assert!(s.environment.addresses.is_empty());
+        assert!(s.config.is_empty());
+        assert!(s
+            .environment
+            .certificate
+            .starts_with("-----BEGIN CERTIFICATE-----"));
+    }
+
+    #[test]
+    fn server_bootstrapped() {
+        let s: Server =
+            serde_json::from_value(metadata("lxd-5.0.2-server-bootstrapped.json")).unwrap();
+        assert!(s.environment.server_clustered);
+        assert_eq!(s.environment.server_name, "m1");
+        assert_eq!(s.environment.addresses, ["10.231.251.1:8443"]);
+        assert_eq!(
+            s.config_str("core.https_address"),
+            Some("10.231.251.1:8443")
+        );
+        assert_eq!(
+            s.config_str("cluster.https_address"),
+            Some("10.231.251.1:8443")
+        );
+    }
+
+    #[test]
+    fn server_newer_lxd() {
+        let s: Server = serde_json::from_value(metadata("lxd-6-server-hand-written.json")).unwrap();
+        assert!(s.has_extension("explicit_trust_token"));
+        assert_eq!(s.environment.server_version, "6.1");
+        // A config value that is not a string is kept, not an error.
+        assert_eq!(s.config_str("core.https_address"), Some("10.0.0.1:8443"));
+        assert_eq!(s.config_str("user.number"), None);
+    }
+
+    #[test]
+    fn cluster_info() {
+        let c: Cluster =
+            serde_json::from_value(metadata("lxd-5.0.2-cluster-standalone.json")).unwrap();
+        assert!(!c.enabled);
+        assert!(c.member_config.is_empty());
+        let c: Cluster =
+            serde_json::from_value(metadata("lxd-5.0.2-cluster-bootstrapped.json")).unwrap();
+        assert!(c.enabled);
+        assert_eq!(c.server_name, "m1");
+        assert_eq!(
+            c.member_config,
+            [MemberConfigKey {
+                entity: "storage-pool".into(),
+                name: "local".into(),
+                key: "source".into(),
+                value: String::new(),
+                description: "\"source\" property for storage pool \"local\"".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn members() {
+        let m: Vec<ClusterMember> =
+            serde_json::from_value(metadata("lxd-5.0.2-cluster-members-recursion1.json")).unwrap();
+        let names: Vec<_> = m.iter().map(|m| m.server_name.as_str()).collect();
+        assert_eq!(names, ["m1", "m2"]);
+        assert!(m.iter().all(ClusterMember::is_online));
+        assert_eq!(m[1].url, "https://10.231.251.2:8443");
+        assert_eq!(m[0].roles, ["database-leader", "database"]);
+    }
+
+    #[test]
+    fn operations() {
+        let op: Operation =
+            serde_json::from_value(metadata("lxd-5.0.2-cluster-bootstrap-async.json")).unwrap();
+        assert_eq!(op.state(), OperationStatus::Running);
+        assert_eq!(op.class, "task");
+        let op: Operation =
+            serde_json::from_value(metadata("lxd-5.0.2-operation-wait-success.json")).unwrap();
+        assert_eq!(op.state(), OperationStatus::Success);
+        let op: Operation =
+            serde_json::from_value(metadata("lxd-5.0.2-operation-wait-failure.json")).unwrap();
+        assert_eq!(op.state(), OperationStatus::Failure);
+        assert!(op.err.contains("No matching cluster join operation found"));
+        let op: Operation =
+            serde_json::from_value(metadata("lxd-5.0.2-operation-wait-cancelled.json")).unwrap();
+        assert_eq!(op.state(), OperationStatus::Cancelled);
+        let op: Operation =
+            serde_json::from_value(metadata("lxd-5.0.2-cluster-members-post-token.json")).unwrap();
+        assert_eq!(op.class, "token");
+        assert_eq!(op.location, "m1");
+        let op: Operation =
+            serde_json::from_value(metadata("lxd-5.0.2-instances-post-async.json")).unwrap();
+        assert_eq!(op.resources["instances"][0], "/1.0/instances/c1");
+    }
+
+    #[test]
+    fn storage_pools_pending_and_created() {
+        let p: Vec<StoragePool> =
+            serde_json::from_value(metadata("lxd-5.0.2-storage-pools-pending.json")).unwrap();
+        assert_eq!(p[0].name, "local");
+        assert_eq!(p[0].status, "Created");
+        assert_eq!(p[1].status, "Pending");
+        assert!(p[1].used_by.is_empty());
+        let p: StoragePool =
+            serde_json::from_value(metadata("lxd-5.0.2-storage-pool-errored.json")).unwrap();
+        assert_eq!(p.status, "Errored");
+    }
+
+    #[test]
+    fn networks() {
+        let n: Vec<Network> =
+            serde_json::from_value(metadata("lxd-5.0.2-networks-unmanaged.json")).unwrap();
+        assert!(n.iter().all(|n| !n.managed));
+        let n: Network =
+            serde_json::from_value(metadata("lxd-5.0.2-network-pending.json")).unwrap();
+        assert_eq!((n.kind.as_str(), n.status.as_str()), ("bridge", "Pending"));
+        let n: Network =
+            serde_json::from_value(metadata("lxd-5.0.2-network-created.json")).unwrap();
+        assert_eq!(n.status, "Created");
+        assert_eq!(n.config["ipv4.address"], "10.231.252.1/24");
+    }
+
+    #[test]
+    fn profile_round_trip() {
+        let p: Profile =
+            serde_json::from_value(metadata("lxd-5.0.2-profile-default.json")).unwrap();
+        assert_eq!(p.name, "default");
+        let put = p.to_put();
+        assert_eq!(
+            serde_json::to_value(&put).unwrap(),
+            serde_json::json!({"description": "Default LXD profile", "config": {}, "devices": {}})
+        );
+    }
+
+    #[test]
+    fn request_bodies() {
+        assert_eq!(
+            serde_json::to_value(ClusterPut::bootstrap("m1")).unwrap(),
+            serde_json::json!({"server_name": "m1", "enabled": true})
+        );
+        assert_eq!(
+            serde_json::to_value(InstancesPost::empty_container("c1")).unwrap(),
+            serde_json::json!({"name": "c1", "type": "container", "source": {"type": "none"},
+                               "config": {}, "devices": {}})
+        );
+        let net = NetworksPost {
+            name: "lxdbr0".into(),
+            kind: "bridge".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(net).unwrap(),
+            serde_json::json!({"name": "lxdbr0", "type": "bridge", "config": {}})
+        );
+    }
+}
