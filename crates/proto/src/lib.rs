@@ -7,7 +7,23 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes incompatibly. Peers advertising another
 /// version are listed as incompatible rather than talked to.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = protocol_version!();
+
+/// The protocol version as a literal, so that `concat!` can use it.
+macro_rules! protocol_version {
+    () => {
+        1
+    };
+}
+use protocol_version;
+
+/// What `--version` prints after the program's name: "0.1.0 (protocol 1)".
+pub const VERSION_LINE: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (protocol ",
+    protocol_version!(),
+    ")"
+);
 
 /// The version of the muster programs (the workspace version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -23,10 +39,36 @@ pub const DEFAULT_CONFIG_PATH: &str = "/etc/muster/musterd.toml";
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/muster";
 pub const DEFAULT_SOCKET_PATH: &str = "/run/muster/musterd.sock";
 
+pub mod trust;
+
 /// Paths of the agent's HTTP API (served on the unix socket and over HTTPS).
 pub mod paths {
     pub const INFO: &str = "/v1/info";
     pub const DISKS: &str = "/v1/disks";
+    /// Network interfaces (`Vec<trust::NetInterface>`).
+    pub const INTERFACES: &str = "/v1/interfaces";
+
+    // Unix socket only: the local operator's requests.
+    /// POST opens a trust session, GET shows it, DELETE closes it.
+    pub const SESSION: &str = "/v1/session";
+    /// GET: servers advertising an open trust session (`?wait_secs=N`).
+    pub const INITIATORS: &str = "/v1/initiators";
+    /// POST: join an initiator's trust session.
+    pub const JOIN: &str = "/v1/join";
+    /// GET: the trusted members.
+    pub const MEMBERS: &str = "/v1/members";
+
+    // HTTPS without a client certificate: the PAKE (`muster-trust`'s
+    // messages as bodies). Everything else over HTTPS needs a pinned one.
+    pub const PAIR_SESSION: &str = "/v1/pair/session";
+    pub const PAIR_HELLO: &str = "/v1/pair/hello";
+    pub const PAIR_FINISH: &str = "/v1/pair/finish";
+
+    /// `/v1/members/NAME/disks` and the like: the local agent makes the
+    /// call to member NAME over pinned mutual TLS and relays the answer.
+    pub fn member(name: &str, what: &str) -> String {
+        format!("{MEMBERS}/{name}/{}", what.trim_start_matches("/v1/"))
+    }
 }
 
 /// Whether an agent already belongs to a cluster.

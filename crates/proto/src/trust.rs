@@ -1,0 +1,152 @@
+//! Wire types of trust (sessions, joining, members) and of the inventory
+//! that members read from each other (network interfaces).
+//!
+//! Fingerprints travel as `muster_trust::Fingerprint`'s text form (64
+//! lowercase hex digits); the agent checks them on the way in.
+
+use serde::{Deserialize, Serialize};
+
+/// Header a joiner sets on its `Finish`: the port of its own HTTPS API, so
+/// that the initiator can call it back (the TCP source port is ephemeral).
+pub const LISTEN_PORT_HEADER: &str = "muster-port";
+
+/// Default lifetime of a trust session.
+pub const DEFAULT_SESSION_SECS: u64 = 10 * 60;
+
+/// `POST /v1/session` on the unix socket. Every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenSession {
+    /// A passphrase chosen by the operator; `None` generates one.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    /// How long the session accepts joiners [default: 600].
+    #[serde(default)]
+    pub timeout_secs: Option<u64>,
+    /// Wrong passphrases, from all addresses, after which the session ends
+    /// [default: 20].
+    #[serde(default)]
+    pub max_failures: Option<u32>,
+}
+
+/// A server as the trust session knows it: name and certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerSummary {
+    pub name: String,
+    pub fingerprint: String,
+    /// The first 16 hex digits in groups of four, for eyes.
+    pub short_fingerprint: String,
+}
+
+/// The answer to opening a session: what the operator shows joiners.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOpened {
+    pub initiator: PeerSummary,
+    pub passphrase: String,
+    pub expires_in_secs: u64,
+    pub max_failures: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionPhase {
+    /// No session was opened since the agent started.
+    None,
+    Open,
+    Expired,
+    /// Ended by the bound on wrong passphrases (or on handshakes).
+    Ended,
+    /// Closed by the operator.
+    Closed,
+}
+
+impl SessionPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionPhase::None => "none",
+            SessionPhase::Open => "open",
+            SessionPhase::Expired => "expired",
+            SessionPhase::Ended => "ended",
+            SessionPhase::Closed => "closed",
+        }
+    }
+}
+
+/// One wrong passphrase seen by the initiator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    /// The address the attempt came from.
+    pub address: String,
+    /// The name the joiner claimed (unauthenticated).
+    pub claimed_name: Option<String>,
+    pub secs_ago: u64,
+}
+
+/// `GET /v1/session`: the current session, or the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionStatus {
+    pub phase: SessionPhase,
+    pub initiator: PeerSummary,
+    /// Zero unless open.
+    pub expires_in_secs: u64,
+    /// Joiners accepted in this session, in order.
+    pub joined: Vec<PeerSummary>,
+    /// Wrong passphrases counted against the session.
+    pub failed_attempts: u32,
+    pub max_failures: u32,
+    pub failures: Vec<FailedAttempt>,
+}
+
+/// A server with an open session, as seen over mDNS (unauthenticated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Initiator {
+    pub name: String,
+    /// `ADDRESS:PORT` forms, best first.
+    pub endpoints: Vec<String>,
+}
+
+/// `POST /v1/join` on the unix socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JoinRequest {
+    /// Where the initiator's agent listens: `ADDRESS[:PORT]`, tried in
+    /// order until one answers.
+    pub initiator: Vec<String>,
+    pub passphrase: String,
+}
+
+/// The answer to a successful join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Joined {
+    /// The initiator, authenticated by the handshake.
+    pub initiator: PeerSummary,
+    /// Where it was reached.
+    pub endpoint: String,
+    /// This server, as the initiator now knows it.
+    pub me: PeerSummary,
+}
+
+/// A trusted member, as the trust store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: String,
+    pub fingerprint: String,
+    /// `ADDRESS:PORT` of its HTTPS API, most recently working first.
+    pub addresses: Vec<String>,
+    /// When it was trusted, seconds since the Unix epoch.
+    pub added_unix: u64,
+}
+
+/// One network interface of a server (`GET /v1/interfaces`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetInterface {
+    pub name: String,
+    /// `ADDRESS/PREFIX` forms, IPv4 first.
+    pub addresses: Vec<String>,
+    /// Lowercase colon-separated hex; `None` for interfaces without one
+    /// (loopback has all zeros, which is reported as is).
+    pub mac: Option<String>,
+    pub mtu: Option<u32>,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+}
