@@ -1,49 +1,81 @@
 //! The HTTP API. The unix socket (root and the socket's group only) gets the
-//! local routes; the network gets only what an unauthenticated peer may see.
+//! local operator's routes. Over HTTPS an unauthenticated party reaches only
+//! `/v1/info` and the pairing endpoints; everything else, unknown paths
+//! included, needs a pinned client certificate ([`crate::member_api`]).
 
-use std::sync::Arc;
-
-use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{Method, StatusCode, Uri};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use muster_disks::Disk;
+use muster_proto::trust::NetInterface;
 use muster_proto::{paths, AgentInfo, ErrorBody};
+use serde::de::DeserializeOwned;
 
-use crate::config::DisksConfig;
+use crate::shared::State as AppState;
+use crate::{interfaces, join, member_api, pairing, session};
 
-#[derive(Clone)]
-pub(crate) struct ApiState {
-    pub info: Arc<AgentInfo>,
-    pub disks: Arc<DisksConfig>,
-}
+/// Every request body muster sends is a few hundred bytes.
+const BODY_LIMIT: usize = 64 * 1024;
 
 /// Routes served on the unix socket.
-pub(crate) fn local_router(state: ApiState) -> Router {
+pub(crate) fn local_router(state: AppState) -> Router {
     Router::new()
         .route(paths::INFO, get(info))
         .route(paths::DISKS, get(disks))
+        .route(paths::INTERFACES, get(net_interfaces))
+        .route(
+            paths::SESSION,
+            post(session::open)
+                .get(session::status)
+                .delete(session::close),
+        )
+        .route(paths::INITIATORS, get(join::initiators))
+        .route(paths::JOIN, post(join::join_request))
+        .route(paths::MEMBERS, get(member_api::members))
+        .route(
+            &paths::member("{name}", paths::DISKS),
+            get(member_api::member_disks),
+        )
+        .route(
+            &paths::member("{name}", paths::INTERFACES),
+            get(member_api::member_interfaces),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-/// Routes served over HTTPS to anyone on the network. Member APIs join
-/// them once peers are authenticated by pinned mutual TLS.
-pub(crate) fn member_router(state: ApiState) -> Router {
+/// Routes served over HTTPS. The member check wraps the whole router, the
+/// fallback included, and lets only [`member_api::PUBLIC_PATHS`] through
+/// without a pinned certificate.
+pub(crate) fn https_router(state: AppState) -> Router {
     Router::new()
         .route(paths::INFO, get(info))
+        .route(paths::PAIR_SESSION, get(pairing::session))
+        .route(paths::PAIR_HELLO, post(pairing::hello))
+        .route(paths::PAIR_FINISH, post(pairing::finish))
+        .route(paths::DISKS, get(disks))
+        .route(paths::INTERFACES, get(net_interfaces))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            member_api::require_member,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
 
-async fn info(State(state): State<ApiState>) -> Json<AgentInfo> {
-    Json(AgentInfo::clone(&state.info))
+async fn info(State(state): State<AppState>) -> Json<AgentInfo> {
+    Json(state.info.clone())
 }
 
-async fn disks(State(state): State<ApiState>) -> Result<Json<Vec<Disk>>, ApiError> {
+pub(crate) async fn disks(State(state): State<AppState>) -> Result<Json<Vec<Disk>>, ApiError> {
     let options = state.disks.scan_options();
     // Reading sysfs and the devices' first bytes blocks.
     match tokio::task::spawn_blocking(move || muster_disks::scan(&options)).await {
@@ -65,6 +97,23 @@ async fn disks(State(state): State<ApiState>) -> Result<Json<Vec<Disk>>, ApiErro
     }
 }
 
+pub(crate) async fn net_interfaces() -> Result<Json<Vec<NetInterface>>, ApiError> {
+    let listed =
+        tokio::task::spawn_blocking(|| interfaces::list(std::path::Path::new("/sys/class/net")))
+            .await;
+    match listed {
+        Ok(Ok(list)) => Ok(Json(list)),
+        Ok(Err(e)) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot list the network interfaces: {e}"),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("listing the network interfaces did not finish: {e}"),
+        )),
+    }
+}
+
 async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -79,14 +128,39 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     )
 }
 
+/// A JSON body whose rejection is an [`ApiError`] like every other error.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(ApiError::new(
+                rejection_status(&rejection),
+                format!("invalid request: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
+fn rejection_status(rejection: &JsonRejection) -> StatusCode {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 /// Every error leaves as a `muster_proto::ErrorBody`.
+#[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),

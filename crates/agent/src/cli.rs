@@ -15,7 +15,7 @@ use crate::{logging, server};
 /// The muster agent: advertises this server on the LAN and carries out its
 /// part of forming the cluster. Runs as a systemd service (musterd.service).
 #[derive(Debug, Parser)]
-#[command(name = "musterd", version)]
+#[command(name = "musterd", version = muster_proto::VERSION_LINE)]
 pub struct Args {
     /// Configuration file. Without this option /etc/muster/musterd.toml is
     /// read if it exists, and every default applies if it does not.

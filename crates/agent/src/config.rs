@@ -6,6 +6,9 @@
 //! state_dir = "/var/lib/muster"        # identity (and later trust and cluster state)
 //! socket = "/run/muster/musterd.sock"  # unix socket for the local CLI, mode 0660
 //! listen = "[::]:9443"                 # HTTPS member API
+//! enrollment_passphrase_file = "/etc/muster/enrollment.passphrase"
+//!                                      # zero-touch: join any initiator whose session
+//!                                      # uses this passphrase (root-owned, mode 0600)
 //!
 //! [discovery]
 //! enabled = true                       # advertise over mDNS
@@ -38,6 +41,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
     pub listen: SocketAddr,
+    /// Zero-touch enrollment: the agent joins, by itself, an initiator whose
+    /// open session uses the passphrase in this file. `None`: only
+    /// `muster join` joins.
+    pub enrollment_passphrase_file: Option<PathBuf>,
     pub discovery: DiscoveryConfig,
     pub disks: DisksConfig,
 }
@@ -49,6 +56,7 @@ impl Default for Config {
             state_dir: PathBuf::from(DEFAULT_STATE_DIR),
             socket: PathBuf::from(DEFAULT_SOCKET_PATH),
             listen: SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT)),
+            enrollment_passphrase_file: None,
             discovery: DiscoveryConfig::default(),
             disks: DisksConfig::default(),
         }
@@ -297,6 +305,7 @@ name = "s1"
 state_dir = "/tmp/s1"
 socket = "/tmp/s1.sock"
 listen = "127.0.0.1:0"
+enrollment_passphrase_file = "/etc/muster/enroll"
 
 [discovery]
 enabled = false
@@ -313,6 +322,10 @@ min_size_bytes = 4096
         assert_eq!(config.state_dir, Path::new("/tmp/s1"));
         assert_eq!(config.socket, Path::new("/tmp/s1.sock"));
         assert_eq!(config.listen.to_string(), "127.0.0.1:0");
+        assert_eq!(
+            config.enrollment_passphrase_file.as_deref(),
+            Some(Path::new("/etc/muster/enroll"))
+        );
         assert!(!config.discovery.enabled);
         assert_eq!(config.discovery.interfaces, ["eth0", "eth1"]);
         let scan = config.disks.scan_options();

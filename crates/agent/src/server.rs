@@ -1,22 +1,27 @@
-//! Starting and stopping the agent: identity, listeners, advertisement.
+//! Starting and stopping the agent: identity, trust store, listeners,
+//! advertisement, and the background tasks (mDNS watch, enrollment).
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
-use axum_server::tls_rustls::RustlsConfig;
 use axum_server::Handle;
 use muster_discovery::{Advertisement, Advertiser};
 use muster_proto::{AgentInfo, ClusterState, PROTOCOL_VERSION, VERSION};
+use muster_trust::{Fingerprint, PeerIdentity};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use crate::api::{self, ApiState};
 use crate::config::Config;
+use crate::session::Sessions;
+use crate::shared::Shared;
 use crate::socket::{self, SocketFile};
-use crate::{signals, state, tls};
+use crate::tls::CallerAcceptor;
+use crate::trust_store::TrustStore;
+use crate::{api, enroll, seen, signals, state, tls};
 
 /// How long open requests get to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(5);
@@ -26,20 +31,36 @@ type UnixAddr = std::os::unix::net::SocketAddr;
 /// A started agent. Tests run one in-process; `musterd` runs one until a
 /// signal arrives ([`run`]).
 pub struct Agent {
-    info: Arc<AgentInfo>,
+    shared: Arc<Shared>,
     https_addr: SocketAddr,
     socket: SocketFile,
     https: Handle<SocketAddr>,
     local: Handle<UnixAddr>,
     servers: JoinSet<(&'static str, io::Result<()>)>,
-    advertiser: Option<Advertiser>,
+    /// Background tasks; they end when `stop` turns true.
+    tasks: JoinSet<()>,
+    stop: watch::Sender<bool>,
 }
 
 impl Agent {
-    /// Loads the identity, opens both listeners and, when discovery is
-    /// enabled, starts advertising. Returns once all of that is done.
+    /// Loads the identity and trust store, opens both listeners and, when
+    /// discovery is enabled, starts advertising and watching the LAN (and
+    /// enrolling, when configured). Returns once all of that is done.
     pub async fn start(config: Config) -> anyhow::Result<Agent> {
         let name = config.server_name()?;
+        let enrollment = match &config.enrollment_passphrase_file {
+            Some(path) => {
+                let passphrase = enroll::read_passphrase(path)?;
+                if !config.discovery.enabled {
+                    anyhow::bail!(
+                        "enrollment_passphrase_file is set but [discovery] is disabled: zero-touch \
+                         enrollment finds initiators over mDNS; enable discovery or remove the key"
+                    );
+                }
+                Some(passphrase)
+            }
+            None => None,
+        };
         state::prepare(&config.state_dir)?;
         let identity = muster_identity::load_or_create(&config.state_dir, name.as_str())?;
         tracing::info!(
@@ -49,6 +70,13 @@ impl Agent {
             "{} the server identity",
             if identity.was_created() { "created" } else { "loaded" }
         );
+        let trust = TrustStore::load(&config.state_dir)?;
+        tracing::info!(
+            members = trust.members().len(),
+            path = %trust.path().display(),
+            "loaded the trust store"
+        );
+        let pins = trust.pins().clone();
 
         let (unix_listener, socket) = socket::bind(&config.socket)?;
         let tcp_listener = std::net::TcpListener::bind(config.listen)
@@ -57,33 +85,57 @@ impl Agent {
             .set_nonblocking(true)
             .context("cannot make the HTTPS listener non-blocking")?;
         let https_addr = tcp_listener.local_addr()?;
-        let tls = tls::server_config(&identity, None).context("cannot set up TLS")?;
+        let tls = tls::server_config(&identity, &pins).context("cannot set up TLS")?;
 
-        let info = Arc::new(AgentInfo {
-            name: name.to_string(),
-            version: VERSION.to_owned(),
-            protocol: PROTOCOL_VERSION,
-            state: ClusterState::Unclustered,
-            fingerprint: identity.fingerprint(),
-        });
-        let api_state = ApiState {
-            info: info.clone(),
-            disks: Arc::new(config.disks.clone()),
+        let fingerprint = Fingerprint::parse(&identity.fingerprint())
+            .context("the identity's fingerprint is malformed")?;
+        let (stop, _) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let seen = if config.discovery.enabled {
+            let (seen, task) = seen::start(config.discovery.interfaces.clone(), stop.subscribe())
+                .context("cannot watch the LAN over mDNS")?;
+            tasks.spawn(async move {
+                let _ = task.await;
+            });
+            seen
+        } else {
+            seen::Seen::disabled()
         };
+        let shared = Arc::new(Shared {
+            info: AgentInfo {
+                name: name.to_string(),
+                version: VERSION.to_owned(),
+                protocol: PROTOCOL_VERSION,
+                state: ClusterState::Unclustered,
+                fingerprint: identity.fingerprint(),
+            },
+            me: PeerIdentity {
+                name: name.to_string(),
+                fingerprint,
+            },
+            identity,
+            https_port: https_addr.port(),
+            disks: config.disks.clone(),
+            trust: Mutex::new(trust),
+            sessions: Sessions::default(),
+            seen,
+            advertiser: Mutex::new(None),
+            joining: tokio::sync::Mutex::new(()),
+        });
 
         let https = Handle::new();
         let local = Handle::new();
         let mut servers = JoinSet::new();
-        let https_server =
-            axum_server::from_tcp_rustls(tcp_listener, RustlsConfig::from_config(Arc::new(tls)))?
-                .handle(https.clone());
-        let member_api = api::member_router(api_state.clone());
+        let https_server = axum_server::from_tcp(tcp_listener)?
+            .acceptor(CallerAcceptor::new(tls))
+            .handle(https.clone());
+        let https_api = api::https_router(shared.clone());
         servers.spawn(async move {
-            let served = https_server.serve(member_api.into_make_service()).await;
+            let served = https_server.serve(https_api.into_make_service()).await;
             ("HTTPS", served)
         });
         let local_server = axum_server::from_unix(unix_listener)?.handle(local.clone());
-        let local_api = api::local_router(api_state);
+        let local_api = api::local_router(shared.clone());
         servers.spawn(async move {
             let served = local_server.serve(local_api.into_make_service()).await;
             ("unix socket", served)
@@ -95,28 +147,40 @@ impl Agent {
         );
 
         let mut agent = Agent {
-            info,
+            shared,
             https_addr,
             socket,
             https,
             local,
             servers,
-            advertiser: None,
+            tasks,
+            stop,
         };
         if config.discovery.enabled {
             let ad = Advertisement {
                 name: name.to_string(),
                 port: https_addr.port(),
                 state: ClusterState::Unclustered,
+                session_open: false,
                 interfaces: config.discovery.interfaces.clone(),
             };
-            match tokio::task::spawn_blocking(move || Advertiser::start(ad)).await {
-                Ok(Ok(advertiser)) => agent.advertiser = Some(advertiser),
+            let advertiser = match tokio::task::spawn_blocking(move || Advertiser::start(ad)).await
+            {
+                Ok(Ok(advertiser)) => advertiser,
                 Ok(Err(e)) => return Err(agent.abort_start(e.into()).await),
                 Err(e) => return Err(agent.abort_start(e.into()).await),
-            }
+            };
+            *agent
+                .shared
+                .advertiser
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(advertiser);
         } else {
             tracing::info!("discovery is disabled; not advertising over mDNS");
+        }
+        if let Some(passphrase) = enrollment {
+            let task = enroll::run(agent.shared.clone(), passphrase, agent.stop.subscribe());
+            agent.tasks.spawn(task);
         }
         Ok(agent)
     }
@@ -127,11 +191,11 @@ impl Agent {
     }
 
     pub fn info(&self) -> &AgentInfo {
-        &self.info
+        &self.shared.info
     }
 
     pub fn fingerprint(&self) -> &str {
-        &self.info.fingerprint
+        &self.shared.info.fingerprint
     }
 
     /// The bound HTTPS address (useful when `listen` asked for port 0).
@@ -156,7 +220,14 @@ impl Agent {
     /// Withdraws the advertisement, lets open requests finish (bounded),
     /// closes the listeners and removes the socket file.
     pub async fn shutdown(mut self) {
-        if let Some(advertiser) = self.advertiser.take() {
+        self.stop.send_replace(true);
+        let advertiser = self
+            .shared
+            .advertiser
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(advertiser) = advertiser {
             match tokio::task::spawn_blocking(move || advertiser.shutdown()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %ErrorChain(&e), "mDNS shutdown"),
@@ -171,6 +242,15 @@ impl Agent {
                 Ok((what, Err(e))) => tracing::warn!(error = %e, "the {what} server failed"),
                 Err(e) => tracing::warn!(error = %e, "a server task ended abnormally"),
             }
+        }
+        if tokio::time::timeout(GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+            self.tasks.abort_all();
         }
         // Dropping `self.socket` removes the socket file.
         tracing::info!("stopped");
@@ -212,7 +292,7 @@ fn notify(states: &[sd_notify::NotifyState]) {
 }
 
 /// Formats an error with its causes on one line, for log fields.
-struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
 
 impl std::fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -3,31 +3,17 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
-use muster_agent::{Agent, Config, DiscoveryConfig, DisksConfig, ServerName};
+use muster_agent::{Agent, Config};
 use muster_proto::{paths, AgentInfo, ClusterState, ErrorBody, PROTOCOL_VERSION, VERSION};
 
-use common::{get_https, get_unix, socket_path, state_dir};
+use common::{call_https, get_https, get_unix, socket_path, state_dir};
 
 fn config(dir: &Path) -> Config {
-    Config {
-        name: Some(ServerName::try_from("t1".to_owned()).unwrap()),
-        state_dir: state_dir(dir),
-        socket: socket_path(dir),
-        listen: (Ipv4Addr::LOCALHOST, 0).into(),
-        discovery: DiscoveryConfig {
-            enabled: false,
-            interfaces: vec![],
-        },
-        disks: DisksConfig {
-            only: vec!["/dev/muster-test-absent".into()],
-            ..DisksConfig::default()
-        },
-    }
+    common::agent_config("t1", state_dir(dir), socket_path(dir))
 }
 
 /// The identity of a member calling the agent over HTTPS.
@@ -40,7 +26,7 @@ fn json<T: serde::de::DeserializeOwned>(body: &str) -> T {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn info_is_served_on_the_socket_and_over_pinned_https() {
+async fn info_is_served_on_the_socket_and_over_https() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(config(dir.path())).await.unwrap();
     let identity = muster_identity::Identity::load(&state_dir(dir.path())).unwrap();
@@ -59,20 +45,35 @@ async fn info_is_served_on_the_socket_and_over_pinned_https() {
         }
     );
 
-    let client = client_identity(dir.path());
-    let (status, body) =
-        get_https(agent.https_addr(), &client, &info.fingerprint, paths::INFO).unwrap();
+    // Anyone may ask, without a client certificate.
+    let (status, body) = call_https(
+        agent.https_addr(),
+        None,
+        &info.fingerprint,
+        "GET",
+        paths::INFO,
+        None,
+    )
+    .unwrap();
     assert_eq!(status, 200, "{body}");
     assert_eq!(json::<AgentInfo>(&body), info);
 
     let wrong_pin = "00".repeat(32);
-    assert!(get_https(agent.https_addr(), &client, &wrong_pin, paths::INFO).is_err());
+    let refused = call_https(
+        agent.https_addr(),
+        None,
+        &wrong_pin,
+        "GET",
+        paths::INFO,
+        None,
+    );
+    assert!(refused.is_err());
 
     agent.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn disks_are_served_on_the_socket_only() {
+async fn disks_are_served_on_the_socket_and_to_members_only() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::start(config(dir.path())).await.unwrap();
 
@@ -80,16 +81,34 @@ async fn disks_are_served_on_the_socket_only() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(json::<Vec<muster_disks::Disk>>(&body), vec![]);
 
+    // No client certificate: unauthenticated, whatever the path.
+    for path in [
+        paths::DISKS,
+        paths::INTERFACES,
+        paths::SESSION,
+        "/v1/nothing",
+    ] {
+        let (status, body) = call_https(
+            agent.https_addr(),
+            None,
+            agent.fingerprint(),
+            "GET",
+            path,
+            None,
+        )
+        .unwrap();
+        assert_eq!(status, 401, "{path}: {body}");
+        json::<ErrorBody>(&body);
+    }
+    // A certificate this agent never pinned: the handshake refuses it.
     let client = client_identity(dir.path());
-    let (status, body) = get_https(
+    let refused = get_https(
         agent.https_addr(),
         &client,
         agent.fingerprint(),
         paths::DISKS,
-    )
-    .unwrap();
-    assert_eq!(status, 404, "{body}");
-    json::<ErrorBody>(&body);
+    );
+    assert!(refused.is_err(), "{refused:?}");
 
     agent.shutdown().await;
 }
@@ -109,6 +128,21 @@ async fn errors_are_json_error_bodies() {
     let (status, body) = get_unix(agent.socket_path(), "POST", paths::INFO).unwrap();
     assert_eq!(status, 405);
     json::<ErrorBody>(&body);
+
+    let (status, body) = common::call_unix(
+        agent.socket_path(),
+        "POST",
+        paths::SESSION,
+        Some(r#"{"timeout_secs":"soon"}"#),
+    )
+    .unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        json::<ErrorBody>(&body)
+            .error
+            .starts_with("invalid request: "),
+        "{body}"
+    );
 
     agent.shutdown().await;
 }

@@ -175,3 +175,32 @@ fn a_corrupt_identity_fails_naming_the_file_and_keeps_it() {
     assert_eq!(fs::read(&cert).unwrap(), before);
     assert!(!socket_path(dir.path()).exists());
 }
+
+#[test]
+fn an_enrollment_passphrase_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("enrollment");
+    fs::write(&secret, "correct horse battery staple anew\n").unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
+    let text = format!(
+        "enrollment_passphrase_file = \"{}\"\n{}",
+        secret.display(),
+        config_text(dir.path())
+    );
+    let config = write_config(dir.path(), &text);
+
+    let (_, stderr) = run_to_failure(&config);
+    assert!(
+        stderr.contains(&format!(
+            "error: the enrollment passphrase file {}",
+            secret.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("must be owned by root and readable by root only"),
+        "{stderr}"
+    );
+    assert!(!socket_path(dir.path()).exists());
+}

@@ -5,10 +5,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use muster_proto::ErrorBody;
+use reqwest::Method;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// A disk scan reads sysfs and a few device headers: seconds at most.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A disk scan reads sysfs and a few device headers: seconds at most. A
+/// join may wait for mDNS and for an initiator holding a wrong guess's
+/// answer (up to 30 s), hence the margin.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// An agent's error message is shown whole unless it is absurdly long.
+const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// Errors a user can act on; the display text is the whole story.
 #[derive(Debug, thiserror::Error)]
@@ -65,14 +72,36 @@ impl AgentClient {
 
     /// `GET path` and decode the JSON answer.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
+        self.call(Method::GET, path, None::<&()>).await
+    }
+
+    /// `POST path` with a JSON body and decode the JSON answer.
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, AgentError> {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    /// `DELETE path` and decode the JSON answer.
+    pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
+        self.call(Method::DELETE, path, None::<&()>).await
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, AgentError> {
         // The host is ignored on a unix socket; it only names the peer in logs.
         let url = format!("http://musterd{path}");
-        let response = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| self.classify(e))?;
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| self.classify(e))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -110,7 +139,7 @@ impl AgentClient {
 /// The agent's `{"error": ...}` body if there is one, else the status text.
 fn error_message(body: &str, reason: Option<&str>) -> String {
     match serde_json::from_str::<ErrorBody>(body) {
-        Ok(ErrorBody { error }) => muster_discovery::printable(&error),
+        Ok(ErrorBody { error }) => muster_discovery::printable_up_to(&error, MAX_MESSAGE_CHARS),
         Err(_) => reason.unwrap_or("error").to_string(),
     }
 }

@@ -2,6 +2,7 @@
 //! and shell completions can be generated from the same definition.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use muster_proto::DEFAULT_SOCKET_PATH;
@@ -11,7 +12,7 @@ use muster_proto::DEFAULT_SOCKET_PATH;
 /// Every server runs the agent, musterd. This command talks to the local
 /// agent over its unix socket, and finds the other agents over mDNS.
 #[derive(Debug, Parser)]
-#[command(name = "muster", version, propagate_version = true)]
+#[command(name = "muster", version = muster_proto::VERSION_LINE, propagate_version = true)]
 pub struct Cli {
     /// The local agent's unix socket.
     #[arg(
@@ -41,15 +42,136 @@ pub enum Command {
     /// or Ctrl-C.
     Peers(PeersArgs),
 
-    /// Show this server's disks and whether muster may use them.
+    /// Show this server's disks, or a member's, and whether muster may use
+    /// them.
     ///
     /// Asks the local agent (musterd) over its unix socket, which needs
     /// root. Lists each disk with its size, type, model and stable path
     /// (/dev/disk/by-id when there is one), its partitions indented below it,
     /// and either "eligible" or every reason it is not (mounted, has a
     /// filesystem, is an LVM physical volume...). A disk with something on it
-    /// is only ever used after an explicit wipe.
+    /// is only ever used after an explicit wipe. With --peer, the local agent
+    /// asks that trusted member over mutual TLS with pinned certificates.
     Disks(DisksArgs),
+
+    /// Show this server's network interfaces, or a member's.
+    ///
+    /// Name, addresses, MAC address, MTU and whether each is up. With
+    /// --peer, the local agent asks that trusted member over mutual TLS with
+    /// pinned certificates.
+    Interfaces(InterfacesArgs),
+
+    /// Open, show or close this server's trust session (the initiator's
+    /// side of forming trust).
+    #[command(subcommand)]
+    Session(SessionCommand),
+
+    /// Join the trust session open on another server (the initiator).
+    ///
+    /// Finds the server announcing an open session over mDNS (or takes
+    /// --initiator), asks for the passphrase shown there, and has the local
+    /// agent run the handshake with the initiator's agent. Both agents then
+    /// trust each other's certificate. This prints the initiator's name and
+    /// short fingerprint, and `muster session open --watch` on the
+    /// initiator prints this server's: compare each with the other screen.
+    Join(JoinArgs),
+
+    /// List the members this server trusts: name, certificate fingerprint
+    /// and the addresses where their agent answered.
+    Members(MembersArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Open a trust session and show its passphrase.
+    ///
+    /// Servers that type the passphrase (`muster join`), or hold it as their
+    /// enrollment passphrase, become trusted members. The passphrase is
+    /// generated (5 words, about 52 bits) unless --passphrase-file gives
+    /// one. Wrong passphrases are delayed and counted; the session ends
+    /// after --max-failures of them, or after --timeout. One session at a
+    /// time.
+    Open(SessionOpenArgs),
+
+    /// Show the session: open or not, for how long, who joined (with
+    /// fingerprints) and the failed attempts.
+    Status(JsonArgs),
+
+    /// Close the open session: no one else can join with its passphrase.
+    Close,
+}
+
+#[derive(Debug, Args)]
+pub struct SessionOpenArgs {
+    /// Use the passphrase in this file (its first line) instead of a
+    /// generated one: 5 words from muster's list, or at least 20 characters.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// How long the session accepts joiners, e.g. 10m, 90s, 1h.
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// End the session after this many wrong passphrases, from all
+    /// joiners together [default: 20].
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u32>,
+
+    /// Print the session as JSON (passphrase included).
+    #[arg(long)]
+    pub json: bool,
+
+    /// Stay and print each server that joins, and each wrong passphrase,
+    /// until the session ends (or Ctrl-C, which leaves it open).
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The initiator's address, ADDRESS or ADDRESS:PORT (default port
+    /// 9443); repeat for several addresses of the same server. Without it,
+    /// the server announcing an open session over mDNS is used.
+    #[arg(long = "initiator", value_name = "ADDRESS[:PORT]")]
+    pub initiators: Vec<String>,
+
+    /// Read the passphrase from this file (its first line) instead of
+    /// asking for it.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// How long to look for an initiator over mDNS.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub discover_timeout: Duration,
+
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub type MembersArgs = JsonArgs;
+
+#[derive(Debug, Args)]
+pub struct InterfacesArgs {
+    /// Print the agent's answer as a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show the interfaces of this trusted member instead.
+    #[arg(long, value_name = "NAME")]
+    pub peer: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: give a duration such as 90s, 10m or 1h"))
 }
 
 #[derive(Debug, Args)]
@@ -74,6 +196,10 @@ pub struct DisksArgs {
     /// Print the agent's answer as a JSON array instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Show the disks of this trusted member instead.
+    #[arg(long, value_name = "NAME")]
+    pub peer: Option<String>,
 }
 
 /// The clap command, for generating man pages and completions.
@@ -118,7 +244,49 @@ mod tests {
         assert_eq!(cli.socket, PathBuf::from("/tmp/s.sock"));
         assert!(matches!(
             cli.command,
-            Command::Disks(DisksArgs { json: false })
+            Command::Disks(DisksArgs {
+                json: false,
+                peer: None
+            })
         ));
+    }
+
+    #[test]
+    fn session_open_takes_a_duration() {
+        let cli = Cli::try_parse_from(["muster", "session", "open", "--timeout", "90s"]).unwrap();
+        let Command::Session(SessionCommand::Open(args)) = cli.command else {
+            panic!("not session open");
+        };
+        assert_eq!(args.timeout, Duration::from_secs(90));
+        let cli = Cli::try_parse_from(["muster", "session", "open"]).unwrap();
+        let Command::Session(SessionCommand::Open(args)) = cli.command else {
+            panic!("not session open");
+        };
+        assert_eq!(args.timeout, Duration::from_secs(600));
+        let err = Cli::try_parse_from(["muster", "session", "open", "--timeout", "soon"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("such as 90s"), "{err}");
+    }
+
+    #[test]
+    fn join_takes_several_initiator_addresses() {
+        let cli = Cli::try_parse_from([
+            "muster",
+            "join",
+            "--initiator",
+            "10.0.0.1",
+            "--initiator",
+            "[fd00::1]:9443",
+            "--passphrase-file",
+            "/root/p",
+        ])
+        .unwrap();
+        let Command::Join(args) = cli.command else {
+            panic!("not join");
+        };
+        assert_eq!(args.initiators, ["10.0.0.1", "[fd00::1]:9443"]);
+        assert_eq!(args.passphrase_file, Some(PathBuf::from("/root/p")));
+        assert_eq!(args.discover_timeout, Duration::from_secs(10));
     }
 }

@@ -4,7 +4,9 @@
 pub mod agent;
 pub mod args;
 pub mod render;
+pub mod render_trust;
 pub mod run;
+mod trust;
 
 pub use args::{command, Cli, Command};
 pub use run::run;

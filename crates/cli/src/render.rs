@@ -136,7 +136,7 @@ fn status(eligibility: &Eligibility) -> String {
 
 /// Left-aligned columns sized to their widest cell; the last column is not
 /// padded so lines carry no trailing blanks.
-fn table<const N: usize>(rows: &[[String; N]]) -> String {
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [0; N];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -175,6 +175,7 @@ mod tests {
             version: Some("0.1.0".into()),
             protocol: Some(1),
             state: Some(ClusterState::Unclustered),
+            session_open: false,
             compat,
         }
     }

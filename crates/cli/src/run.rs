@@ -8,18 +8,26 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use muster_discovery::BrowseOptions;
 use muster_disks::Disk;
+use muster_proto::paths;
+use muster_proto::trust::NetInterface;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::time::Instant;
 
 use crate::agent::AgentClient;
-use crate::args::{Cli, Command, DisksArgs, PeersArgs};
-use crate::render;
+use crate::args::{Cli, Command, DisksArgs, InterfacesArgs, PeersArgs};
+use crate::{render, render_trust, trust};
 
 /// Runs one parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Peers(args) => peers(args).await,
         Command::Disks(args) => disks(&cli.socket, args).await,
+        Command::Interfaces(args) => interfaces(&cli.socket, args).await,
+        Command::Session(command) => trust::session(&cli.socket, command).await,
+        Command::Join(args) => trust::join(&cli.socket, args).await,
+        Command::Members(args) => trust::members(&cli.socket, args).await,
     }
 }
 
@@ -69,29 +77,54 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
+/// The local agent's own path for `what`, or the one through which it asks
+/// the trusted member `peer`.
+fn local_or_member(what: &str, peer: Option<&str>) -> String {
+    match peer {
+        Some(name) => paths::member(name, what),
+        None => what.to_owned(),
+    }
+}
+
 async fn disks(socket: &Path, args: DisksArgs) -> anyhow::Result<()> {
+    let path = local_or_member(paths::DISKS, args.peer.as_deref());
+    show_list::<Disk>(socket, &path, args.json, render::disks_table).await
+}
+
+async fn interfaces(socket: &Path, args: InterfacesArgs) -> anyhow::Result<()> {
+    let path = local_or_member(paths::INTERFACES, args.peer.as_deref());
+    show_list::<NetInterface>(socket, &path, args.json, render_trust::interfaces_table).await
+}
+
+/// Asks the agent for a list and prints it as a table, or as JSON.
+async fn show_list<T: DeserializeOwned + Serialize>(
+    socket: &Path,
+    path: &str,
+    json: bool,
+    table: fn(&[T]) -> String,
+) -> anyhow::Result<()> {
     let client = AgentClient::new(socket)?;
-    let disks: Vec<Disk> = client.get(muster_proto::paths::DISKS).await?;
-    let text = if args.json {
-        serde_json::to_string_pretty(&disks).context("cannot encode the disk list")?
+    let items: Vec<T> = client.get(path).await?;
+    let text = if json {
+        serde_json::to_string_pretty(&items).context("cannot encode the answer as JSON")?
     } else {
-        render::disks_table(&disks)
+        table(&items)
     };
     Output::stdout().line(text.trim_end())
 }
 
 /// Standard output that treats a closed pipe (`muster peers | head`) as the
 /// reader being done rather than as an error.
-struct Output {
+pub(crate) struct Output {
     closed: bool,
 }
 
 impl Output {
-    fn stdout() -> Self {
+    pub(crate) fn stdout() -> Self {
         Output { closed: false }
     }
 
-    fn line(&mut self, text: &str) -> anyhow::Result<()> {
+    pub(crate) fn line(&mut self, text: &str) -> anyhow::Result<()> {
         if self.closed {
             return Ok(());
         }

@@ -25,19 +25,27 @@ pub struct Advertisement {
     /// Port of the HTTPS member API.
     pub port: u16,
     pub state: ClusterState,
+    /// Whether a trust session is open (TXT `session=open`).
+    pub session_open: bool,
     /// Interfaces to advertise on; empty means all.
     pub interfaces: Vec<String>,
 }
 
 impl Advertisement {
-    fn service_info(&self) -> Result<ServiceInfo, DiscoveryError> {
+    /// The record as announced for the `revision`th time (from 0).
+    fn service_info(&self, revision: u32) -> Result<ServiceInfo, DiscoveryError> {
         let protocol = PROTOCOL_VERSION.to_string();
-        let properties = [
+        let revision = revision.to_string();
+        let mut properties = vec![
             (txt::PROTOCOL, protocol.as_str()),
             (txt::VERSION, VERSION),
             (txt::NAME, self.name.as_str()),
             (txt::STATE, self.state.as_str()),
+            (txt::REVISION, revision.as_str()),
         ];
+        if self.session_open {
+            properties.push((txt::SESSION, txt::SESSION_OPEN));
+        }
         let host = format!("{}.local.", self.name);
         ServiceInfo::new(
             SERVICE_TYPE,
@@ -60,18 +68,19 @@ impl Advertisement {
 pub struct Advertiser {
     daemon: ServiceDaemon,
     fullname: String,
-    ad: Mutex<Advertisement>,
+    /// What is announced, and how many times it changed.
+    ad: Mutex<(Advertisement, u32)>,
     stopped: bool,
 }
 
 impl Advertiser {
     pub fn start(ad: Advertisement) -> Result<Advertiser, DiscoveryError> {
-        let info = ad.service_info()?;
+        let info = ad.service_info(0)?;
         let daemon = ServiceDaemon::new().map_err(DiscoveryError::Daemon)?;
         let advertiser = Advertiser {
             fullname: info.get_fullname().to_owned(),
             daemon,
-            ad: Mutex::new(ad.clone()),
+            ad: Mutex::new((ad.clone(), 0)),
             stopped: false,
         };
         advertiser.log_daemon_events();
@@ -103,25 +112,42 @@ impl Advertiser {
         Ok(advertiser)
     }
 
-    /// Announces a new cluster state (registering again replaces the
-    /// records and sends them out).
+    /// Announces a new cluster state.
     pub fn set_state(&self, state: ClusterState) -> Result<(), DiscoveryError> {
-        let mut ad = self
+        self.update(|ad| ad.state = state)
+    }
+
+    /// Announces that a trust session opened or ended.
+    pub fn set_session_open(&self, open: bool) -> Result<(), DiscoveryError> {
+        self.update(|ad| ad.session_open = open)
+    }
+
+    /// Registering again replaces the records and sends them out; nothing
+    /// is sent when nothing changed. Each change bumps the revision, so the
+    /// new TXT record never equals one still in a browser's cache: mdns-sd
+    /// keeps a replaced record for a second after a cache flush, and a
+    /// record coming back to that exact content within the second would
+    /// only refresh it, so the browser would go on showing the other one.
+    fn update(&self, change: impl FnOnce(&mut Advertisement)) -> Result<(), DiscoveryError> {
+        let mut guard = self
             .ad
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if ad.state == state {
+        let (ad, revision) = &mut *guard;
+        let mut updated = ad.clone();
+        change(&mut updated);
+        if *ad == updated {
             return Ok(());
         }
-        let mut updated = ad.clone();
-        updated.state = state;
+        let next = revision.wrapping_add(1);
         self.daemon
-            .register(updated.service_info()?)
+            .register(updated.service_info(next)?)
             .map_err(|source| DiscoveryError::Advertise {
                 instance: updated.name.clone(),
                 source,
             })?;
         *ad = updated;
+        *revision = next;
         Ok(())
     }
 
@@ -221,6 +247,7 @@ mod tests {
             name: "s1".into(),
             port: 9443,
             state: ClusterState::Unclustered,
+            session_open: false,
             interfaces: vec![],
         }
     }
@@ -229,7 +256,7 @@ mod tests {
     // to the real LAN (see DESIGN.md); the lab tests that part in namespaces.
     #[test]
     fn the_record_carries_the_txt_schema() {
-        let info = ad().service_info().unwrap();
+        let info = ad().service_info(0).unwrap();
         assert_eq!(info.get_fullname(), "s1._muster._tcp.local.");
         assert_eq!(info.get_hostname(), "s1.local.");
         assert_eq!(info.get_port(), 9443);
@@ -242,5 +269,20 @@ mod tests {
         assert_eq!(info.get_property_val_str(txt::VERSION), Some(VERSION));
         assert_eq!(info.get_property_val_str(txt::NAME), Some("s1"));
         assert_eq!(info.get_property_val_str(txt::STATE), Some("unclustered"));
+        assert_eq!(info.get_property_val_str(txt::SESSION), None);
+    }
+
+    #[test]
+    fn an_open_session_is_announced() {
+        let open = Advertisement {
+            session_open: true,
+            ..ad()
+        };
+        let info = open.service_info(3).unwrap();
+        assert_eq!(
+            info.get_property_val_str(txt::SESSION),
+            Some(txt::SESSION_OPEN)
+        );
+        assert_eq!(info.get_property_val_str(txt::REVISION), Some("3"));
     }
 }

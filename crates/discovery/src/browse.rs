@@ -391,6 +391,7 @@ mod tests {
                 "version": "0.1.0",
                 "protocol": PROTOCOL_VERSION,
                 "state": "unclustered",
+                "session_open": false,
                 "compat": {"verdict": "compatible"},
             })
         );

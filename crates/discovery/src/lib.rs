@@ -15,4 +15,4 @@ pub mod txt;
 pub use advertise::{Advertisement, Advertiser};
 pub use browse::{browse, BrowseOptions, Browser, PeerEvent, PeerTable, DUPLICATE_NAME};
 pub use error::DiscoveryError;
-pub use record::{classify, printable, Compat, Peer, RawService, TxtEntry};
+pub use record::{classify, printable, printable_up_to, Compat, Peer, RawService, TxtEntry};

@@ -111,6 +111,9 @@ pub struct Peer {
     pub version: Option<String>,
     pub protocol: Option<u32>,
     pub state: Option<ClusterState>,
+    /// TXT `session=open`: it says it has a trust session open. A claim
+    /// like the rest; the handshake is what authenticates.
+    pub session_open: bool,
     pub compat: Compat,
 }
 
@@ -127,6 +130,7 @@ pub fn classify(raw: &RawService) -> Peer {
     let protocol_value = txt_value(&raw.txt, txt::PROTOCOL);
     let version_value = txt_value(&raw.txt, txt::VERSION);
     let state_value = txt_value(&raw.txt, txt::STATE);
+    let session_open = txt_value(&raw.txt, txt::SESSION) == Some(txt::SESSION_OPEN.as_bytes());
 
     let protocol = protocol_value.and_then(parse_protocol);
     let version = version_value.and_then(parse_version);
@@ -160,6 +164,7 @@ pub fn classify(raw: &RawService) -> Peer {
         version,
         protocol,
         state,
+        session_open,
         compat,
     }
 }
@@ -333,9 +338,15 @@ fn is_usable_v6(a: &Ipv6Addr) -> bool {
 /// anything but printable ASCII is escaped (`\u{1b}`), and the result is cut
 /// at 64 characters with a trailing `…`.
 pub fn printable(text: &str) -> String {
+    printable_up_to(text, MAX_ECHO_CHARS)
+}
+
+/// [`printable`] with another bound, for longer text such as an agent's
+/// error message.
+pub fn printable_up_to(text: &str, max_chars: usize) -> String {
     let mut out = String::new();
     for (count, c) in text.chars().enumerate() {
-        if count == MAX_ECHO_CHARS {
+        if count == max_chars {
             out.push('…');
             break;
         }
@@ -393,9 +404,20 @@ mod tests {
                 version: Some("0.1.0".into()),
                 protocol: Some(PROTOCOL_VERSION),
                 state: Some(ClusterState::Unclustered),
+                session_open: false,
                 compat: Compat::Compatible,
             }
         );
+    }
+
+    #[test]
+    fn only_session_open_means_an_open_session() {
+        assert!(classify(&with_txt(good("s1"), txt::SESSION, "open")).session_open);
+        for other in ["", "Open", "closed", "open "] {
+            let peer = classify(&with_txt(good("s1"), txt::SESSION, other));
+            assert!(!peer.session_open, "{other:?}");
+            assert!(peer.is_compatible());
+        }
     }
 
     #[test]
@@ -621,6 +643,8 @@ mod tests {
         assert_eq!(printable("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
         assert_eq!(printable("a\u{202e}b"), "a\\u{202e}b");
         assert_eq!(printable("tab\there"), "tab\\there");
+        assert_eq!(printable_up_to("abc\u{7}", 2), "ab…");
+        assert_eq!(printable_up_to(&"x".repeat(100), 1000).len(), 100);
     }
 
     #[test]

@@ -32,6 +32,26 @@ only = ["/dev/muster-test-absent"]
     )
 }
 
+/// The same as a `Config`, for in-process agents: server `name`, its state
+/// and socket where the test says.
+pub fn agent_config(name: &str, state_dir: PathBuf, socket: PathBuf) -> muster_agent::Config {
+    muster_agent::Config {
+        name: Some(muster_agent::ServerName::try_from(name.to_owned()).unwrap()),
+        state_dir,
+        socket,
+        listen: (std::net::Ipv4Addr::LOCALHOST, 0).into(),
+        enrollment_passphrase_file: None,
+        discovery: muster_agent::DiscoveryConfig {
+            enabled: false,
+            interfaces: vec![],
+        },
+        disks: muster_agent::DisksConfig {
+            only: vec!["/dev/muster-test-absent".into()],
+            ..muster_agent::DisksConfig::default()
+        },
+    }
+}
+
 pub fn socket_path(dir: &Path) -> PathBuf {
     dir.join("musterd.sock")
 }
@@ -40,40 +60,80 @@ pub fn state_dir(dir: &Path) -> PathBuf {
     dir.join("state")
 }
 
-/// `GET path` over the agent's unix socket: (status, body).
+/// `METHOD path` over the agent's unix socket: (status, body).
 pub fn get_unix(socket: &Path, method: &str, path: &str) -> io::Result<(u16, String)> {
+    call_unix(socket, method, path, None)
+}
+
+/// `METHOD path` with an optional JSON body over the unix socket.
+pub fn call_unix(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<(u16, String)> {
     let stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    request(stream, method, path)
+    request(stream, method, path, body)
 }
 
 /// `GET path` over HTTPS as a member would call: presenting `client`'s
-/// certificate if asked, trusting only the server certificate `fingerprint`.
+/// certificate, trusting only the server certificate `fingerprint`.
 pub fn get_https(
     addr: SocketAddr,
     client: &muster_identity::Identity,
     fingerprint: &str,
     path: &str,
 ) -> io::Result<(u16, String)> {
+    call_https(addr, Some(client), fingerprint, "GET", path, None)
+}
+
+/// `METHOD path` over HTTPS, with `client`'s certificate or none, trusting
+/// only the server certificate `fingerprint`.
+pub fn call_https(
+    addr: SocketAddr,
+    client: Option<&muster_identity::Identity>,
+    fingerprint: &str,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<(u16, String)> {
     let pin = muster_trust::Fingerprint::parse(fingerprint).map_err(io::Error::other)?;
-    let config = muster_trust::pin::client_config_der(
-        vec![client.cert_der().clone()],
-        client.key_der(),
-        muster_trust::PinSet::from_iter([pin]),
-    )
-    .map_err(io::Error::other)?;
+    let pins = muster_trust::PinSet::from_iter([pin]);
+    let config = match client {
+        Some(client) => muster_trust::pin::client_config_der(
+            vec![client.cert_der().clone()],
+            client.key_der(),
+            pins,
+        )
+        .map_err(io::Error::other)?,
+        None => rustls::ClientConfig::builder_with_provider(muster_trust::pin::provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(io::Error::other)?
+            .dangerous()
+            .with_custom_certificate_verifier(muster_trust::PinnedServerVerifier::new(pins))
+            .with_no_client_auth(),
+    };
     let server_name = rustls::pki_types::ServerName::from(addr.ip());
     let conn =
         rustls::ClientConnection::new(Arc::new(config), server_name).map_err(io::Error::other)?;
     let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
-    request(rustls::StreamOwned::new(conn, tcp), "GET", path)
+    request(rustls::StreamOwned::new(conn, tcp), method, path, body)
 }
 
-fn request(mut stream: impl Read + Write, method: &str, path: &str) -> io::Result<(u16, String)> {
+fn request(
+    mut stream: impl Read + Write,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> io::Result<(u16, String)> {
+    let body = body.unwrap_or("");
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: musterd\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: musterd\r\nConnection: close\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
     )?;
     stream.flush()?;
     let mut reader = BufReader::new(stream);

@@ -1,0 +1,480 @@
+//! The joiner's side: run the handshake with an initiator's agent over
+//! HTTPS and, once both sides have confirmed the key, pin it.
+//!
+//! First contact has no pin yet: the TLS client accepts any certificate
+//! and records its fingerprint ([`muster_trust::FirstContactVerifier`]);
+//! the handshake then authenticates the initiator's fingerprint, and the
+//! two must be equal, or the party at the other end of the TLS connection
+//! is not the one that knows the passphrase.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use muster_proto::trust::{Initiator, JoinRequest, Joined, LISTEN_PORT_HEADER};
+use muster_proto::{paths, ErrorBody, DEFAULT_PORT};
+use muster_trust::pake::PROTOCOL as PROTOCOL_NAME;
+use muster_trust::{
+    Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity, Reply,
+    SessionInfo, Welcome,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, JsonBody};
+use crate::shared::{self, Shared, State as AppState};
+use crate::tls;
+use crate::trust_store::{Member, TrustStoreError};
+
+/// An initiator holds a failed Finish for up to 30 s (the penalty), so a
+/// Finish may take that long to answer.
+const PAIRING_TIMEOUT: Duration = Duration::from_secs(45);
+/// How long `GET /v1/initiators` may wait for one to appear, at most.
+const MAX_DISCOVERY_WAIT: Duration = Duration::from_secs(60);
+
+/// Why a join failed. Each says what happened at which address.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JoinError {
+    #[error("cannot reach {endpoint}: {reason}")]
+    Unreachable {
+        endpoint: SocketAddr,
+        reason: String,
+    },
+    #[error("{endpoint} has no trust session open; open one there with `muster session open`")]
+    NoSession { endpoint: SocketAddr },
+    #[error("{endpoint} refused: {message}")]
+    Refused {
+        endpoint: SocketAddr,
+        status: StatusCode,
+        message: String,
+    },
+    #[error("{endpoint} says the passphrase did not match; check it and try again")]
+    WrongPassphrase { endpoint: SocketAddr },
+    #[error(
+        "{endpoint} could not prove that it knows the passphrase: it may be an impostor, or the \
+         passphrase is wrong; nothing was trusted"
+    )]
+    NotConfirmed { endpoint: SocketAddr },
+    #[error(
+        "{endpoint}'s TLS certificate is not the one its handshake named ({reason}): the \
+         connection may be intercepted; nothing was trusted"
+    )]
+    Intercepted {
+        endpoint: SocketAddr,
+        reason: String,
+    },
+    #[error("{endpoint} answered something that is not muster's handshake: {reason}")]
+    Protocol {
+        endpoint: SocketAddr,
+        reason: String,
+    },
+    #[error("no initiator address to try")]
+    NoEndpoint,
+    #[error("{0}")]
+    Local(String),
+    #[error("the handshake succeeded but this server could not store the trust: {0}")]
+    Store(#[from] TrustStoreError),
+}
+
+impl JoinError {
+    /// Whether the failure let the other side test one passphrase guess:
+    /// those count against a zero-touch joiner's own limit.
+    pub fn spent_a_guess(&self) -> bool {
+        matches!(
+            self,
+            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. }
+        )
+    }
+
+    pub fn endpoint(&self) -> Option<SocketAddr> {
+        match self {
+            JoinError::Unreachable { endpoint, .. }
+            | JoinError::NoSession { endpoint }
+            | JoinError::Refused { endpoint, .. }
+            | JoinError::WrongPassphrase { endpoint }
+            | JoinError::NotConfirmed { endpoint }
+            | JoinError::Intercepted { endpoint, .. }
+            | JoinError::Protocol { endpoint, .. } => Some(*endpoint),
+            JoinError::NoEndpoint | JoinError::Local(_) | JoinError::Store(_) => None,
+        }
+    }
+
+    /// Whether to try the initiator's next address.
+    fn try_next(&self) -> bool {
+        matches!(self, JoinError::Unreachable { .. })
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            JoinError::NoSession { .. } => StatusCode::NOT_FOUND,
+            JoinError::Refused { .. } => StatusCode::CONFLICT,
+            JoinError::NoEndpoint => StatusCode::BAD_REQUEST,
+            JoinError::Local(_) | JoinError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_GATEWAY,
+        }
+    }
+}
+
+/// An `ADDRESS[:PORT]` as the operator typed it: `10.0.0.1`,
+/// `10.0.0.1:9443`, `fd00::1`, `[fd00::1]:9443`, `s1.lan:9443`. Pure.
+pub fn parse_endpoint(text: &str) -> Result<(String, u16), String> {
+    let text = text.trim();
+    let bad = || {
+        format!(
+            "{text:?} is not an address: give ADDRESS or ADDRESS:PORT, e.g. 10.0.0.1:{DEFAULT_PORT} \
+             or [fd00::1]:{DEFAULT_PORT}"
+        )
+    };
+    let port = |p: &str| p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad);
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(bad)?;
+        host.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
+        return match after {
+            "" => Ok((host.to_owned(), DEFAULT_PORT)),
+            p => Ok((host.to_owned(), port(p.strip_prefix(':').ok_or_else(bad)?)?)),
+        };
+    }
+    if text.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok((text.to_owned(), DEFAULT_PORT));
+    }
+    let (host, p) = match text.rsplit_once(':') {
+        Some((host, p)) => (host, port(p)?),
+        None => (text, DEFAULT_PORT),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !host_ok {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), p))
+}
+
+/// Resolves each `ADDRESS[:PORT]` in order.
+async fn resolve(texts: &[String]) -> Result<Vec<SocketAddr>, ApiError> {
+    let mut out = Vec::new();
+    for text in texts {
+        let (host, port) =
+            parse_endpoint(text).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+        let found = tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("cannot resolve {host}: {e}"),
+                )
+            })?;
+        for a in found {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Joins the session of the initiator at the first of `endpoints` that
+/// answers, and trusts it.
+pub(crate) async fn join(
+    state: &Shared,
+    endpoints: &[SocketAddr],
+    passphrase: &Passphrase,
+) -> Result<(PeerIdentity, SocketAddr), JoinError> {
+    let _one_at_a_time = state.joining.lock().await;
+    let mut unreachable = Vec::new();
+    for &endpoint in endpoints {
+        match handshake(state, endpoint, passphrase).await {
+            Ok(initiator) => {
+                let member = Member::new(
+                    initiator.name.clone(),
+                    initiator.fingerprint.clone(),
+                    endpoint,
+                );
+                state.trust_member(member)?;
+                tracing::info!(initiator = %initiator.name, "joined the initiator's session");
+                return Ok((initiator, endpoint));
+            }
+            Err(e) if e.try_next() => {
+                tracing::info!(error = %e, "initiator address unreachable");
+                unreachable.push(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(unreachable.pop().unwrap_or(JoinError::NoEndpoint))
+}
+
+/// One handshake with one address.
+async fn handshake(
+    state: &Shared,
+    endpoint: SocketAddr,
+    passphrase: &Passphrase,
+) -> Result<PeerIdentity, JoinError> {
+    let verifier = FirstContactVerifier::new();
+    let client = tls::first_contact_client(verifier.clone(), PAIRING_TIMEOUT)
+        .map_err(|e| JoinError::Local(crate::server::ErrorChain(&e).to_string()))?;
+    let call = Call {
+        client,
+        endpoint,
+        port: state.https_port,
+    };
+
+    let info: SessionInfo = call.get(paths::PAIR_SESSION).await?;
+    if info.protocol != PROTOCOL_NAME {
+        return Err(JoinError::Protocol {
+            endpoint,
+            reason: format!("it speaks {:?}, not {PROTOCOL_NAME}", info.protocol),
+        });
+    }
+    let (attempt, hello) = JoinerAttempt::start(passphrase, info.session_id, state.me.clone())
+        .map_err(|e| JoinError::Local(e.to_string()))?;
+    let reply: Reply = call.post::<Hello, Reply>(paths::PAIR_HELLO, &hello).await?;
+    // Before any confirmation leaves: a relay with another certificate
+    // gets no Finish, and so no guess to test.
+    check_tls_peer(&verifier, &reply.initiator_fingerprint, endpoint)?;
+    let (awaiting, finish) = attempt.reply(&reply).map_err(|e| JoinError::Protocol {
+        endpoint,
+        reason: e.to_string(),
+    })?;
+    let welcome: Welcome = call
+        .post::<Finish, Welcome>(paths::PAIR_FINISH, &finish)
+        .await
+        .map_err(|e| match e {
+            JoinError::Refused {
+                endpoint,
+                status: StatusCode::FORBIDDEN,
+                ..
+            } => JoinError::WrongPassphrase { endpoint },
+            other => other,
+        })?;
+    let initiator = awaiting
+        .welcome(&welcome)
+        .map_err(|_| JoinError::NotConfirmed { endpoint })?;
+    check_tls_peer(&verifier, &initiator.fingerprint, endpoint)?;
+    Ok(initiator)
+}
+
+fn check_tls_peer(
+    verifier: &FirstContactVerifier,
+    authenticated: &muster_trust::Fingerprint,
+    endpoint: SocketAddr,
+) -> Result<(), JoinError> {
+    match verifier.seen() {
+        Some(seen) if &seen == authenticated => Ok(()),
+        Some(seen) => Err(JoinError::Intercepted {
+            endpoint,
+            reason: format!(
+                "TLS presented {}, the handshake named {}",
+                seen.short(),
+                authenticated.short()
+            ),
+        }),
+        None => Err(JoinError::Intercepted {
+            endpoint,
+            reason: "no TLS certificate was seen".into(),
+        }),
+    }
+}
+
+/// Requests to one initiator address over one first-contact client.
+struct Call {
+    client: reqwest::Client,
+    endpoint: SocketAddr,
+    port: u16,
+}
+
+impl Call {
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.endpoint)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, JoinError> {
+        let sent = self.client.get(self.url(path)).send().await;
+        self.answer(path, sent).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, JoinError> {
+        let sent = self
+            .client
+            .post(self.url(path))
+            .header(LISTEN_PORT_HEADER, self.port.to_string())
+            .json(body)
+            .send()
+            .await;
+        self.answer(path, sent).await
+    }
+
+    async fn answer<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        sent: reqwest::Result<reqwest::Response>,
+    ) -> Result<T, JoinError> {
+        let endpoint = self.endpoint;
+        let response = sent.map_err(|e| JoinError::Unreachable {
+            endpoint,
+            reason: crate::server::ErrorChain(&e).to_string(),
+        })?;
+        let status = response.status();
+        if status == StatusCode::NOT_FOUND && path == paths::PAIR_SESSION {
+            return Err(JoinError::NoSession { endpoint });
+        }
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            let message = match serde_json::from_str::<ErrorBody>(&body) {
+                Ok(b) => muster_discovery::printable_up_to(&b.error, 500),
+                Err(_) => status.to_string(),
+            };
+            return Err(JoinError::Refused {
+                endpoint,
+                status,
+                message,
+            });
+        }
+        response.json().await.map_err(|e| JoinError::Protocol {
+            endpoint,
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// `POST /v1/join`: the local operator's `muster join`.
+pub(crate) async fn join_request(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<JoinRequest>,
+) -> Result<Json<Joined>, ApiError> {
+    let passphrase = Passphrase::parse(&req.passphrase)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+    if req.initiator.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "no initiator address given",
+        ));
+    }
+    let endpoints = resolve(&req.initiator).await?;
+    match join(&state, &endpoints, &passphrase).await {
+        Ok((initiator, endpoint)) => Ok(Json(Joined {
+            initiator: shared::summary(&initiator),
+            endpoint: endpoint.to_string(),
+            me: shared::summary(&state.me),
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "joining failed");
+            Err(ApiError::new(e.status(), e.to_string()))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WaitQuery {
+    #[serde(default)]
+    wait_secs: Option<u64>,
+}
+
+/// `GET /v1/initiators[?wait_secs=N]`: the servers announcing an open
+/// session, waiting up to N seconds for at least one.
+pub(crate) async fn initiators(
+    State(state): State<AppState>,
+    Query(query): Query<WaitQuery>,
+) -> Result<Json<Vec<Initiator>>, ApiError> {
+    let mut seen = state.seen.clone();
+    if !seen.enabled() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "discovery is disabled in musterd's configuration; give the initiator's address \
+             (muster join --initiator ADDRESS)",
+        ));
+    }
+    let wait = Duration::from_secs(query.wait_secs.unwrap_or(0)).min(MAX_DISCOVERY_WAIT);
+    let deadline = Instant::now() + wait;
+    loop {
+        let found = seen.initiators(&state.me.name);
+        let now = Instant::now();
+        if !found.is_empty() || now >= deadline {
+            let list = found
+                .iter()
+                .map(|p| Initiator {
+                    name: p.name.clone(),
+                    endpoints: crate::seen::endpoints(std::iter::once(p))
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                })
+                .collect();
+            return Ok(Json(list));
+        }
+        if !seen.changed(deadline - now).await {
+            return Ok(Json(Vec::new()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_parse() {
+        let ok = |s: &str, host: &str, port: u16| {
+            assert_eq!(parse_endpoint(s), Ok((host.to_owned(), port)), "{s}");
+        };
+        ok("10.0.0.1", "10.0.0.1", DEFAULT_PORT);
+        ok(" 10.0.0.1:8443 ", "10.0.0.1", 8443);
+        ok("fd00::1", "fd00::1", DEFAULT_PORT);
+        ok("[fd00::1]", "fd00::1", DEFAULT_PORT);
+        ok("[fd00::1]:1", "fd00::1", 1);
+        ok("s1.lan", "s1.lan", DEFAULT_PORT);
+        ok("s1:9", "s1", 9);
+        for bad in [
+            "",
+            ":9443",
+            "10.0.0.1:",
+            "10.0.0.1:0",
+            "10.0.0.1:65536",
+            "[fd00::1",
+            "[x]:1",
+            "[fd00::1]9",
+            "a b",
+            "s1/x",
+            "http://s1",
+        ] {
+            let err = parse_endpoint(bad).unwrap_err();
+            assert!(err.contains("is not an address"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn join_requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<JoinRequest>(
+            r#"{"initiator":["10.0.0.1"],"passphrase":"x","pin":"y"}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+    }
+
+    #[test]
+    fn only_wrong_passphrases_spend_guesses() {
+        let endpoint: SocketAddr = "10.0.0.1:9443".parse().unwrap();
+        assert!(JoinError::WrongPassphrase { endpoint }.spent_a_guess());
+        assert!(JoinError::NotConfirmed { endpoint }.spent_a_guess());
+        assert!(!JoinError::NoSession { endpoint }.spent_a_guess());
+        let refused = JoinError::Refused {
+            endpoint,
+            status: StatusCode::GONE,
+            message: "the trust session has expired".into(),
+        };
+        assert!(!refused.spent_a_guess());
+        assert_eq!(refused.status(), StatusCode::CONFLICT);
+    }
+}
