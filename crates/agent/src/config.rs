@@ -6,7 +6,7 @@
 //! state_dir = "/var/lib/muster"        # identity (and later trust and cluster state)
 //! socket = "/run/muster/musterd.sock"  # unix socket for the local CLI, mode 0660
 //! listen = "[::]:9443"                 # HTTPS member API
-//! enrollment_passphrase_file = "/etc/muster/enrollment.passphrase"
+//! enrollment_passphrase_file = "/etc/muster/enrollment"
 //!                                      # zero-touch: join any initiator whose session
 //!                                      # uses this passphrase (root-owned, mode 0600)
 //!
