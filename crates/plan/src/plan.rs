@@ -1,0 +1,655 @@
+//! From choices and observed state to the ordered steps.
+//!
+//! Order: wipes first (a disk that cannot be wiped stops the run before
+//! anything else changed), then the initiator's bootstrap, then the joiners
+//! one at a time (LXD 5.0 was seen to hang on parallel joins), then the
+//! cluster-wide objects (the `local` pool, the instance network, Ceph and
+//! its LXD pools) and last the default profile, which needs them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::choices::{
+    Choices, DiskRef, Driver, MemberChoice, CEPH_FS, CEPH_RBD_POOL, LOCAL_POOL, REMOTE_FS_POOL,
+    REMOTE_POOL,
+};
+use crate::observed::{membership, LxdObserved, MemberObserved, Membership, Observed, Status};
+use crate::step::{Step, StepKind};
+
+/// The steps still to do, in order. Empty when everything is done.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub initiator: String,
+    /// Every member in plan order (the initiator first), with its address.
+    pub members: Vec<(String, IpAddr)>,
+    pub steps: Vec<Step>,
+    /// Things the operator should know that do not stop the plan.
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Why no plan can be made. Each names the member concerned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("no members were chosen")]
+    NoMembers,
+    #[error("member {0} is chosen twice")]
+    DuplicateMember(String),
+    #[error("the initiator {0} is not among the chosen members")]
+    UnknownInitiator(String),
+    #[error("{0}: its state could not be observed (is its agent reachable?)")]
+    NotObserved(String),
+    #[error("{member}: {reason}; remove it from that cluster or leave it out")]
+    ForeignCluster { member: String, reason: String },
+    #[error(
+        "{member}: its LXD does not support the {driver} storage driver (it has: {available})"
+    )]
+    DriverUnavailable {
+        member: String,
+        driver: Driver,
+        available: String,
+    },
+    #[error("the local pool cannot use the {0} driver (zfs, lvm, btrfs or dir)")]
+    NotALocalDriver(Driver),
+    #[error("{member}: disk {disk} was chosen for the local pool, but its driver is dir, which does not use disks")]
+    DiskWithDir { member: String, disk: String },
+    #[error("{member}: no disk or partition {disk} (it may have been removed or renamed)")]
+    DiskMissing { member: String, disk: String },
+    #[error("{member}: {disk} is chosen more than once")]
+    DiskChosenTwice { member: String, disk: String },
+    #[error("{member}: {disk} is to be wiped but is not chosen for the local pool or Ceph")]
+    WipeNotChosen { member: String, disk: String },
+    #[error("{member}: {disk} is not empty ({reasons}) and was not chosen to be wiped")]
+    DiskNotEmpty {
+        member: String,
+        disk: String,
+        reasons: String,
+    },
+    #[error("Ceph was chosen but no member has Ceph disks")]
+    CephWithoutDisks,
+    #[error("{0}: Ceph disks were chosen but Ceph was not")]
+    CephDisksWithoutCeph(String),
+    #[error("{member}: storage pool {pool} exists with driver {existing}, not {wanted}")]
+    PoolConflict {
+        member: String,
+        pool: String,
+        existing: String,
+        wanted: Driver,
+    },
+    #[error("{member}: network {network} exists with type {existing}, not bridge")]
+    NetworkConflict {
+        member: String,
+        network: String,
+        existing: String,
+    },
+}
+
+/// Every reason at once, so that one pass fixes them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanErrors(pub Vec<PlanError>);
+
+impl fmt::Display for PlanErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PlanErrors {}
+
+/// Computes the steps still needed to form the cluster in `choices`, given
+/// what `observed` found. Pure: the same inputs give the same plan.
+pub fn plan(choices: &Choices, observed: &Observed) -> Result<Plan, PlanErrors> {
+    let errors = validate(choices, observed);
+    if !errors.is_empty() {
+        return Err(PlanErrors(errors));
+    }
+    let order = choices.ordered();
+    let mut p = Planner::new(choices, observed, &order);
+    p.wipes();
+    p.lxd_cluster();
+    p.local_pool();
+    p.network();
+    p.ceph();
+    p.default_profile();
+    Ok(Plan {
+        initiator: choices.initiator.clone(),
+        members: p
+            .order
+            .iter()
+            .map(|m| (m.name.clone(), m.address))
+            .collect(),
+        steps: p.steps,
+        warnings: p.warnings,
+    })
+}
+
+fn validate(choices: &Choices, observed: &Observed) -> Vec<PlanError> {
+    let mut errors = Vec::new();
+    if choices.members.is_empty() {
+        errors.push(PlanError::NoMembers);
+    }
+    let mut seen = BTreeSet::new();
+    for m in &choices.members {
+        if !seen.insert(m.name.as_str()) {
+            errors.push(PlanError::DuplicateMember(m.name.clone()));
+        }
+    }
+    if !choices.members.is_empty() && choices.member(&choices.initiator).is_none() {
+        errors.push(PlanError::UnknownInitiator(choices.initiator.clone()));
+    }
+    if !matches!(
+        choices.local_driver,
+        Driver::Zfs | Driver::Lvm | Driver::Btrfs | Driver::Dir
+    ) {
+        errors.push(PlanError::NotALocalDriver(choices.local_driver));
+    }
+    let names: Vec<&str> = choices.members.iter().map(|m| m.name.as_str()).collect();
+    for m in choices.ordered() {
+        let Some(obs) = observed.members.get(&m.name) else {
+            errors.push(PlanError::NotObserved(m.name.clone()));
+            continue;
+        };
+        if let Membership::Foreign(reason) =
+            membership(observed, &choices.initiator, &names, &m.name)
+        {
+            errors.push(PlanError::ForeignCluster {
+                member: m.name.clone(),
+                reason,
+            });
+        }
+        validate_storage(choices, observed, m, obs, &mut errors);
+    }
+    if choices.ceph.is_some() {
+        if choices.ceph_hosts().is_empty() {
+            errors.push(PlanError::CephWithoutDisks);
+        }
+    } else {
+        for m in choices.members.iter().filter(|m| !m.ceph_disks.is_empty()) {
+            errors.push(PlanError::CephDisksWithoutCeph(m.name.clone()));
+        }
+    }
+    errors
+}
+
+fn validate_storage(
+    choices: &Choices,
+    observed: &Observed,
+    m: &MemberChoice,
+    obs: &MemberObserved,
+    errors: &mut Vec<PlanError>,
+) {
+    let driver = choices.local_driver;
+    if !obs.lxd.supports(driver) {
+        errors.push(PlanError::DriverUnavailable {
+            member: m.name.clone(),
+            driver,
+            available: if obs.lxd.storage_drivers.is_empty() {
+                "none reported".into()
+            } else {
+                obs.lxd.storage_drivers.join(", ")
+            },
+        });
+    }
+    if let (Driver::Dir, Some(disk)) = (driver, &m.local_disk) {
+        errors.push(PlanError::DiskWithDir {
+            member: m.name.clone(),
+            disk: disk.to_string(),
+        });
+    }
+    let conflicts = [
+        (LOCAL_POOL, Some(driver)),
+        (REMOTE_POOL, choices.ceph.as_ref().map(|_| Driver::Ceph)),
+        (
+            REMOTE_FS_POOL,
+            choices
+                .ceph
+                .as_ref()
+                .filter(|c| c.cephfs)
+                .map(|_| Driver::CephFs),
+        ),
+    ];
+    for (pool, wanted) in conflicts {
+        let (Some(wanted), Some(existing)) = (wanted, obs.lxd.pools.get(pool)) else {
+            continue;
+        };
+        if existing.driver != wanted.as_str() {
+            errors.push(PlanError::PoolConflict {
+                member: m.name.clone(),
+                pool: pool.into(),
+                existing: existing.driver.clone(),
+                wanted,
+            });
+        }
+    }
+    if let Some(net) = obs.lxd.networks.get(&choices.network.name) {
+        if net.kind != "bridge" {
+            errors.push(PlanError::NetworkConflict {
+                member: m.name.clone(),
+                network: choices.network.name.clone(),
+                existing: net.kind.clone(),
+            });
+        }
+    }
+    let chosen: Vec<&DiskRef> = m.local_disk.iter().chain(&m.ceph_disks).collect();
+    let mut seen = BTreeSet::new();
+    for disk in &chosen {
+        if !seen.insert(disk.path.as_str()) {
+            errors.push(PlanError::DiskChosenTwice {
+                member: m.name.clone(),
+                disk: disk.to_string(),
+            });
+        }
+    }
+    for disk in &m.wipe {
+        if !chosen.iter().any(|c| c.path == disk.path) {
+            errors.push(PlanError::WipeNotChosen {
+                member: m.name.clone(),
+                disk: disk.to_string(),
+            });
+        }
+    }
+    for disk in chosen {
+        let Some(reasons) = reasons_of(obs, disk) else {
+            errors.push(PlanError::DiskMissing {
+                member: m.name.clone(),
+                disk: disk.to_string(),
+            });
+            continue;
+        };
+        if !reasons.is_empty() && !m.wipes(disk) && !in_use_by_us(choices, observed, m, disk) {
+            errors.push(PlanError::DiskNotEmpty {
+                member: m.name.clone(),
+                disk: disk.to_string(),
+                reasons: reasons.join(", "),
+            });
+        }
+    }
+}
+
+fn reasons_of<'a>(obs: &'a MemberObserved, disk: &DiskRef) -> Option<&'a [String]> {
+    obs.device_reasons(&disk.path)
+        .or_else(|| disk.by_id.as_deref().and_then(|p| obs.device_reasons(p)))
+}
+
+/// Whether a chosen disk carries what muster itself put there: the created
+/// `local` pool, or one of our OSDs. Such a disk is never wiped again.
+fn in_use_by_us(choices: &Choices, observed: &Observed, m: &MemberChoice, disk: &DiskRef) -> bool {
+    let local = m.local_disk.as_ref() == Some(disk)
+        && choices.local_driver != Driver::Dir
+        && observed.local_pool_created(&m.name);
+    local || (m.ceph_disks.contains(disk) && observed.is_osd(&m.name, disk))
+}
+
+struct Planner<'a> {
+    choices: &'a Choices,
+    observed: &'a Observed,
+    /// The members, the initiator first.
+    order: &'a [&'a MemberChoice],
+    steps: Vec<Step>,
+    warnings: Vec<String>,
+    /// Members whose join is part of this plan.
+    joining: BTreeSet<String>,
+}
+
+impl<'a> Planner<'a> {
+    fn new(
+        choices: &'a Choices,
+        observed: &'a Observed,
+        order: &'a [&'a MemberChoice],
+    ) -> Planner<'a> {
+        Planner {
+            choices,
+            observed,
+            order,
+            steps: Vec::new(),
+            warnings: Vec::new(),
+            joining: BTreeSet::new(),
+        }
+    }
+
+    fn lxd(&self, member: &str) -> &'a LxdObserved {
+        // validate() made sure every chosen member was observed.
+        &self.observed.members[member].lxd
+    }
+
+    fn initiator(&self) -> &'a MemberChoice {
+        self.order[0]
+    }
+
+    fn push(&mut self, member: &str, kind: StepKind) {
+        self.steps.push(Step::new(member, kind));
+    }
+
+    fn wipes(&mut self) {
+        for m in self.order {
+            let obs = &self.observed.members[&m.name];
+            for disk in &m.wipe {
+                let found = reasons_of(obs, disk).unwrap_or_default();
+                if found.is_empty() || in_use_by_us(self.choices, self.observed, m, disk) {
+                    continue;
+                }
+                self.push(
+                    &m.name,
+                    StepKind::WipeDisk {
+                        disk: disk.clone(),
+                        found: found.to_vec(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn lxd_cluster(&mut self) {
+        let names: Vec<&str> = self.order.iter().map(|m| m.name.as_str()).collect();
+        let init = self.initiator();
+        let init_lxd = self.lxd(&init.name);
+        if !init_lxd.clustered {
+            let address = init.lxd_address();
+            if init_lxd.https_address.as_deref() != Some(address.as_str()) {
+                self.push(&init.name, StepKind::SetHttpsAddress { address });
+            }
+            self.push(&init.name, StepKind::BootstrapCluster);
+        }
+        for joiner in &self.order[1..] {
+            if membership(self.observed, &init.name, &names, &joiner.name) == Membership::Ours {
+                continue;
+            }
+            if init_lxd.cluster_members.contains(&joiner.name) {
+                self.push(
+                    &init.name,
+                    StepKind::RemoveStaleMember {
+                        joiner: joiner.name.clone(),
+                    },
+                );
+            }
+            self.push(
+                &init.name,
+                StepKind::IssueToken {
+                    joiner: joiner.name.clone(),
+                },
+            );
+            let mut pool_sources = BTreeMap::new();
+            if self.carried_by_join(|l| l.pools.get(LOCAL_POOL).map(|p| p.status)) {
+                let source = joiner.local_disk.as_ref().map(DiskRef::source);
+                pool_sources.insert(LOCAL_POOL.to_owned(), source.unwrap_or("").to_owned());
+            }
+            self.push(
+                &joiner.name,
+                StepKind::JoinCluster {
+                    joiner: joiner.name.clone(),
+                    cluster_address: init.lxd_address(),
+                    server_address: joiner.lxd_address(),
+                    pool_sources,
+                },
+            );
+            self.joining.insert(joiner.name.clone());
+        }
+    }
+
+    /// Whether a joiner gets an object by joining: LXD creates on a new
+    /// member what the cluster has created, from the join's member config.
+    fn carried_by_join(&self, status: impl Fn(&LxdObserved) -> Option<Status>) -> bool {
+        status(self.lxd(&self.initiator().name)) == Some(Status::Created)
+    }
+
+    /// The per-member-then-create dance LXD asks for pools and networks in
+    /// a cluster: define the object on each member that lacks it, then one
+    /// create without a target, unless it is created everywhere already.
+    fn spread(
+        &mut self,
+        status: impl Fn(&LxdObserved) -> Option<Status>,
+        pending: impl Fn(&MemberChoice) -> StepKind,
+        create: StepKind,
+    ) {
+        let carried = self.carried_by_join(&status);
+        let mut all_created = true;
+        for m in self.order {
+            if self.joining.contains(&m.name) && carried {
+                continue;
+            }
+            match status(self.lxd(&m.name)) {
+                Some(Status::Created) => {}
+                Some(_) => all_created = false,
+                None => {
+                    all_created = false;
+                    self.push(&m.name, pending(m));
+                }
+            }
+        }
+        if !all_created {
+            let init = self.initiator().name.clone();
+            self.push(&init, create);
+        }
+    }
+
+    fn pool_status(pool: &'static str) -> impl Fn(&LxdObserved) -> Option<Status> {
+        move |l| l.pools.get(pool).map(|p| p.status)
+    }
+
+    fn local_pool(&mut self) {
+        let driver = self.choices.local_driver;
+        let loop_backed: Vec<&str> = self
+            .order
+            .iter()
+            .filter(|m| m.local_disk.is_none())
+            .map(|m| m.name.as_str())
+            .collect();
+        if driver.uses_block_device() && !loop_backed.is_empty() {
+            self.warnings.push(format!(
+                "{} {} no disk for the local pool: {} pool is a {driver} loop file on the OS disk",
+                loop_backed.join(", "),
+                if loop_backed.len() == 1 {
+                    "has"
+                } else {
+                    "have"
+                },
+                if loop_backed.len() == 1 {
+                    "its"
+                } else {
+                    "their"
+                },
+            ));
+        }
+        self.spread(
+            Self::pool_status(LOCAL_POOL),
+            |m| StepKind::CreatePoolPending {
+                pool: LOCAL_POOL.into(),
+                driver,
+                source: m.local_disk.as_ref().map(|d| d.source().to_owned()),
+            },
+            StepKind::CreatePool {
+                pool: LOCAL_POOL.into(),
+                driver,
+                config: BTreeMap::new(),
+            },
+        );
+    }
+
+    fn network(&mut self) {
+        let net = &self.choices.network;
+        let mut config = BTreeMap::new();
+        for (family, setting) in [("ipv4", &net.ipv4), ("ipv6", &net.ipv6)] {
+            config.insert(format!("{family}.address"), setting.lxd_value());
+            if setting.lxd_value() != "none" {
+                config.insert(format!("{family}.nat"), "true".into());
+            }
+        }
+        let name = net.name.clone();
+        let status = {
+            let name = name.clone();
+            move |l: &LxdObserved| l.networks.get(&name).map(|n| n.status)
+        };
+        self.spread(
+            status,
+            |_| StepKind::CreateNetworkPending {
+                network: name.clone(),
+            },
+            StepKind::CreateNetwork {
+                network: name.clone(),
+                config,
+            },
+        );
+    }
+
+    fn ceph(&mut self) {
+        let Some(choice) = self.choices.ceph.clone() else {
+            return;
+        };
+        let observed = self.observed;
+        let obs = &observed.ceph;
+        let hosts = self.choices.ceph_hosts();
+        if hosts.len() < 3 {
+            self.warnings.push(format!(
+                "only {} member{} Ceph disks ({}): Ceph keeps {} of the data, and needs \
+                 disks on 3 members to keep 3 copies and survive losing one",
+                hosts.len(),
+                if hosts.len() == 1 { " has" } else { "s have" },
+                hosts.join(", "),
+                if hosts.len() == 1 {
+                    "a single copy".to_string()
+                } else {
+                    format!("{} copies", hosts.len())
+                },
+            ));
+        }
+        let wanted = if self.order.len() >= 5 {
+            5
+        } else {
+            self.order.len().min(3)
+        };
+        let mut mons: Vec<&MemberChoice> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|m| obs.mons.contains(&m.name))
+            .collect();
+        for m in self.order {
+            if mons.len() >= wanted {
+                break;
+            }
+            if !mons.iter().any(|x| x.name == m.name) {
+                mons.push(m);
+            }
+        }
+        if obs.fsid.is_none() {
+            // The first monitor makes the cluster; the initiator when it is
+            // one, since it drives everything else.
+            mons.sort_by_key(|m| m.name != self.choices.initiator);
+        }
+        for (i, m) in mons.iter().enumerate() {
+            let kind = if i == 0 && obs.fsid.is_none() {
+                StepKind::CephBootstrapMon {
+                    address: m.ceph_address(),
+                    public_network: choice.public_network,
+                    cluster_network: choice.cluster_network,
+                }
+            } else if !obs.mons.contains(&m.name) {
+                StepKind::CephAddMon {
+                    address: m.ceph_address(),
+                }
+            } else {
+                continue;
+            };
+            self.push(&m.name, kind);
+        }
+        for m in &mons {
+            if !obs.mgrs.contains(&m.name) {
+                self.push(&m.name, StepKind::CephAddMgr);
+            }
+        }
+        for m in self.order {
+            for disk in &m.ceph_disks {
+                if observed.is_osd(&m.name, disk) {
+                    continue;
+                }
+                self.push(&m.name, StepKind::CephCreateOsd { disk: disk.clone() });
+            }
+        }
+        let init = self.initiator().name.clone();
+        if !obs.pools.contains(CEPH_RBD_POOL) {
+            let size = hosts.len().min(3) as u32;
+            self.push(
+                &init,
+                StepKind::CephCreatePool {
+                    pool: CEPH_RBD_POOL.into(),
+                    size,
+                },
+            );
+        }
+        self.remote_pool(REMOTE_POOL, Driver::Ceph, CEPH_RBD_POOL);
+        if choice.cephfs {
+            for m in &mons {
+                if !obs.mdss.contains(&m.name) {
+                    self.push(&m.name, StepKind::CephAddMds);
+                }
+            }
+            if !obs.filesystems.contains(CEPH_FS) {
+                self.push(&init, StepKind::CephCreateFs { fs: CEPH_FS.into() });
+            }
+            self.remote_pool(REMOTE_FS_POOL, Driver::CephFs, CEPH_FS);
+        }
+    }
+
+    fn remote_pool(&mut self, pool: &'static str, driver: Driver, source: &str) {
+        self.spread(
+            Self::pool_status(pool),
+            |_| StepKind::CreatePoolPending {
+                pool: pool.into(),
+                driver,
+                source: None,
+            },
+            StepKind::CreatePool {
+                pool: pool.into(),
+                driver,
+                config: BTreeMap::from([("source".to_owned(), source.to_owned())]),
+            },
+        );
+    }
+
+    fn default_profile(&mut self) {
+        let root_pool = if self.choices.ceph.is_some() {
+            REMOTE_POOL
+        } else {
+            LOCAL_POOL
+        };
+        let network = self.choices.network.name.as_str();
+        let devices = &self.lxd(&self.initiator().name).default_profile;
+        let has = |device: &str, want: &[(&str, &str)]| {
+            devices.get(device).is_some_and(|d| {
+                want.iter()
+                    .all(|(k, v)| d.get(*k).map(String::as_str) == Some(v))
+            })
+        };
+        let done = has(
+            "root",
+            &[("type", "disk"), ("path", "/"), ("pool", root_pool)],
+        ) && has(
+            "eth0",
+            &[("type", "nic"), ("name", "eth0"), ("network", network)],
+        );
+        if !done {
+            let init = self.initiator().name.clone();
+            self.push(
+                &init,
+                StepKind::UpdateDefaultProfile {
+                    root_pool: root_pool.into(),
+                    network: network.into(),
+                },
+            );
+        }
+    }
+}

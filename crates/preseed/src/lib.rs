@@ -1,0 +1,30 @@
+//! Preseed files: `muster init --preseed FILE`, unattended. The format is
+//! YAML (`packaging/examples/preseed.yaml` shows and explains every key),
+//! checked in two stages before anything is touched, each reporting every
+//! error it finds with its key path (`members[2].disks.local`), the member,
+//! and the line where the parser gives one:
+//!
+//! 1. [`parse`] / [`load`]: the file alone. Syntax, types, unknown keys,
+//!    then what it says against itself (a member twice, a disk chosen twice,
+//!    a wipe of a disk not chosen, conflicting settings).
+//! 2. [`resolve`]: the file against the [`Inventory`] (members' disks,
+//!    interfaces, LXD state): unknown members, missing disks, disks holding
+//!    data without a wipe, members in another LXD cluster, filters that match
+//!    nothing. Its result is the plan's [`muster_plan::Choices`].
+//!
+//! Pure apart from [`load`] reading the file.
+
+mod error;
+mod parse;
+mod resolve;
+mod schema;
+mod size;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::{PreseedError, PreseedErrors};
+pub use parse::{load, parse, PassphraseSource, Session};
+pub use resolve::{resolve, Inventory, KnownMember, Resolved};
+pub use schema::*;
+pub use size::{parse_size, ByteSize};
