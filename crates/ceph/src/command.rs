@@ -1,0 +1,304 @@
+//! Running programs: the seam between the driver and the machine. The
+//! production runner and the lab's run programs for real (the lab's inside
+//! a network namespace); tests record what would run.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::CephError;
+
+/// A program to run, with its arguments and what to feed its stdin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cmd {
+    pub program: String,
+    pub args: Vec<String>,
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Cmd {
+    pub fn new<I, S>(program: &str, args: I) -> Cmd
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Cmd {
+            program: program.to_owned(),
+            args: args.into_iter().map(Into::into).collect(),
+            stdin: None,
+        }
+    }
+
+    pub fn stdin(mut self, input: impl Into<Vec<u8>>) -> Cmd {
+        self.stdin = Some(input.into());
+        self
+    }
+}
+
+impl fmt::Display for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.program)?;
+        for a in &self.args {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || c == '\'') {
+                write!(f, " '{}'", a.replace('\'', r"'\''"))?;
+            } else {
+                write!(f, " {a}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a program did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CmdOutput {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl CmdOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The output, or the failure with the program's stderr.
+    pub fn check(self, cmd: &Cmd) -> Result<CmdOutput, CephError> {
+        if self.success() {
+            return Ok(self);
+        }
+        let mut stderr = String::from_utf8_lossy(&self.stderr).trim().to_owned();
+        if stderr.is_empty() {
+            stderr = String::from_utf8_lossy(&self.stdout).trim().to_owned();
+        }
+        // Ceph tools can be chatty: the end says what went wrong.
+        if stderr.len() > 2000 {
+            let mut cut = stderr.len() - 2000;
+            while !stderr.is_char_boundary(cut) {
+                cut += 1;
+            }
+            stderr = format!("...{}", &stderr[cut..]);
+        }
+        Err(CephError::Failed {
+            command: cmd.to_string(),
+            status: match self.code {
+                Some(c) => format!("exit code {c}"),
+                None => "killed by a signal".into(),
+            },
+            stderr,
+        })
+    }
+}
+
+/// Runs a program to completion. A non-zero exit is not an error here
+/// (callers decide, with [`CmdOutput::check`]); failing to run it is.
+pub trait CommandRunner: Send + Sync {
+    fn run(&self, cmd: &Cmd) -> Result<CmdOutput, CephError>;
+}
+
+/// Runs programs on this machine, inside the network namespace `netns`
+/// when there is one (the lab), killing any that outlives `timeout`.
+#[derive(Debug, Clone)]
+pub struct HostRunner {
+    pub netns: Option<String>,
+    pub timeout: Duration,
+}
+
+impl HostRunner {
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+    pub fn new() -> HostRunner {
+        HostRunner {
+            netns: None,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    pub fn in_netns(netns: impl Into<String>) -> HostRunner {
+        HostRunner {
+            netns: Some(netns.into()),
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// The process to spawn for `cmd`: `ip netns exec` execs the program
+    /// in place, so the child's pid is the program's.
+    pub(crate) fn command(netns: Option<&str>, program: &str, args: &[String]) -> Command {
+        match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, program]).args(args);
+                c
+            }
+            None => {
+                let mut c = Command::new(program);
+                c.args(args);
+                c
+            }
+        }
+    }
+}
+
+impl Default for HostRunner {
+    fn default() -> Self {
+        HostRunner::new()
+    }
+}
+
+fn drain(mut r: impl Read + Send + 'static) -> thread::JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = r.read_to_end(&mut buf);
+        buf
+    })
+}
+
+impl CommandRunner for HostRunner {
+    fn run(&self, cmd: &Cmd) -> Result<CmdOutput, CephError> {
+        let shown = || match &self.netns {
+            Some(ns) => format!("{cmd} (in netns {ns})"),
+            None => cmd.to_string(),
+        };
+        let mut child = HostRunner::command(self.netns.as_deref(), &cmd.program, &cmd.args)
+            .stdin(if cmd.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| CephError::Spawn {
+                command: shown(),
+                source,
+            })?;
+        if let (Some(input), Some(mut pipe)) = (&cmd.stdin, child.stdin.take()) {
+            // Small inputs (a JSON secret): fits the pipe buffer.
+            let _ = pipe.write_all(input);
+        }
+        let out = drain(child.stdout.take().expect("piped"));
+        let err = drain(child.stderr.take().expect("piped"));
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if start.elapsed() < self.timeout => {
+                    thread::sleep(Duration::from_millis(20))
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(CephError::CommandTimeout {
+                        command: shown(),
+                        waited: self.timeout,
+                    });
+                }
+                Err(source) => {
+                    return Err(CephError::Spawn {
+                        command: shown(),
+                        source,
+                    })
+                }
+            }
+        };
+        Ok(CmdOutput {
+            code: status.code(),
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod recording {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records every command and answers each with a canned output.
+    #[derive(Default)]
+    pub struct Recorder {
+        pub commands: Mutex<Vec<Cmd>>,
+        pub answers: Mutex<Vec<CmdOutput>>,
+    }
+
+    impl Recorder {
+        pub fn lines(&self) -> Vec<String> {
+            self.commands
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|c| c.to_string())
+                .collect()
+        }
+    }
+
+    impl CommandRunner for Recorder {
+        fn run(&self, cmd: &Cmd) -> Result<CmdOutput, CephError> {
+            self.commands.lock().unwrap().push(cmd.clone());
+            let mut answers = self.answers.lock().unwrap();
+            Ok(if answers.is_empty() {
+                CmdOutput {
+                    code: Some(0),
+                    ..Default::default()
+                }
+            } else {
+                answers.remove(0)
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_show_as_a_shell_would_read_them() {
+        let c = Cmd::new(
+            "ceph",
+            [
+                "auth",
+                "get-or-create",
+                "mgr.s1",
+                "mon",
+                "allow profile mgr",
+            ],
+        );
+        assert_eq!(
+            c.to_string(),
+            "ceph auth get-or-create mgr.s1 mon 'allow profile mgr'"
+        );
+        assert_eq!(Cmd::new("x", ["it's", ""]).to_string(), r"x 'it'\''s' ''");
+    }
+
+    #[test]
+    fn a_failure_carries_stderr_and_the_exit_code() {
+        let c = Cmd::new("false", Vec::<String>::new());
+        let out = CmdOutput {
+            code: Some(2),
+            stdout: vec![],
+            stderr: b"Error EINVAL: bad\n".to_vec(),
+        };
+        let e = out.check(&c).unwrap_err().to_string();
+        assert_eq!(e, "`false` failed (exit code 2): Error EINVAL: bad");
+    }
+
+    #[test]
+    fn the_host_runner_runs_feeds_stdin_and_times_out() {
+        let r = HostRunner::new();
+        let out = r
+            .run(&Cmd::new("cat", Vec::<String>::new()).stdin("hi"))
+            .unwrap();
+        assert_eq!(out.stdout, b"hi");
+        let slow = HostRunner {
+            netns: None,
+            timeout: Duration::from_millis(100),
+        };
+        let e = slow.run(&Cmd::new("sleep", ["5"])).unwrap_err();
+        assert!(matches!(e, CephError::CommandTimeout { .. }), "{e}");
+    }
+}

@@ -1,0 +1,1085 @@
+//! The steps on one member, each looking at the real state first so that a
+//! rerun after a failure finishes the job instead of failing or doing it
+//! twice.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::command::{Cmd, CmdOutput, CommandRunner};
+use crate::conf::{render_conf, CephConf, MemberPaths};
+use crate::device::{self, DeviceHead};
+use crate::error::{CephError, IoContext};
+use crate::status::{self, OsdDump, OsdTree, PoolDetail, QuorumStatus, Status};
+use crate::supervisor::{Daemon, Supervisor};
+
+/// The oldest mon release the new cluster accepts: Debian 12's Ceph.
+pub const MIN_MON_RELEASE: &str = "pacific";
+
+/// Written into a daemon's data directory once its `--mkfs` succeeded: a
+/// directory without it is a leftover of an interrupted step.
+const MKFS_DONE: &str = "muster-mkfs-done";
+
+/// How an OSD's data is protected at rest. Only `None` exists today; the
+/// field is here so that dm-crypt can come without changing callers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Encryption {
+    #[default]
+    None,
+}
+
+/// A device to turn into an OSD: a whole raw disk or a free partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsdSpec {
+    pub device: PathBuf,
+    /// Zero the device's signatures first when it carries something (never
+    /// done without this flag).
+    pub wipe: bool,
+    pub encryption: Encryption,
+}
+
+impl OsdSpec {
+    pub fn new(device: impl Into<PathBuf>) -> OsdSpec {
+        OsdSpec {
+            device: device.into(),
+            wipe: false,
+            encryption: Encryption::None,
+        }
+    }
+}
+
+/// One member of the Ceph cluster: its name (mon id, mgr id, CRUSH host),
+/// its address on the public network, where its files go and its OSDs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberSpec {
+    pub name: String,
+    pub addr: IpAddr,
+    pub paths: MemberPaths,
+    /// Runs a monitor (the first member must; three or five in all is
+    /// plenty, as MicroCeph does).
+    pub mon: bool,
+    /// Runs a manager (about 300 MB each: one active, the others standby).
+    pub mgr: bool,
+    pub osds: Vec<OsdSpec>,
+}
+
+impl MemberSpec {
+    /// A member with a mon and a mgr and no OSD yet.
+    pub fn new(name: impl Into<String>, addr: IpAddr, paths: MemberPaths) -> MemberSpec {
+        MemberSpec {
+            name: name.into(),
+            addr,
+            paths,
+            mon: true,
+            mgr: true,
+            osds: Vec::new(),
+        }
+    }
+}
+
+/// Whether a step changed anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    AlreadyDone,
+}
+
+impl Outcome {
+    pub fn or(self, other: Outcome) -> Outcome {
+        if self == Outcome::Done || other == Outcome::Done {
+            Outcome::Done
+        } else {
+            Outcome::AlreadyDone
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsdOutcome {
+    pub id: u32,
+    pub device: PathBuf,
+    pub outcome: Outcome,
+}
+
+/// Drives one member: runs Ceph's tools through `runner` (in the lab,
+/// inside the member's network namespace) and its daemons through
+/// `supervisor`.
+pub struct CephMember {
+    pub spec: MemberSpec,
+    runner: Arc<dyn CommandRunner>,
+    supervisor: Arc<dyn Supervisor>,
+    /// Bound on each wait (a mon joining quorum, a daemon coming up).
+    pub wait_timeout: Duration,
+    /// Who owns the daemons' files and OSD devices: (uid, gid). The
+    /// packages' units run the daemons as `ceph` ([`ceph_user`]); `None`
+    /// leaves them to whoever runs this (the lab runs daemons as root).
+    pub owner: Option<(u32, u32)>,
+}
+
+/// The `ceph` user and group the packages create, when they exist.
+pub fn ceph_user() -> Result<Option<(u32, u32)>, CephError> {
+    let user = nix::unistd::User::from_name("ceph")
+        .map_err(|e| CephError::Invalid(format!("cannot look up the user ceph: {e}")))?;
+    Ok(user.map(|u| (u.uid.as_raw(), u.gid.as_raw())))
+}
+
+/// `[v2:IP:3300,v1:IP:6789]`, a mon's address vector.
+pub fn mon_addrvec(ip: IpAddr) -> String {
+    let host = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    format!("[v2:{host}:3300,v1:{host}:6789]")
+}
+
+/// A fresh random uuid from the kernel.
+pub fn new_uuid() -> Result<String, CephError> {
+    let path = "/proc/sys/kernel/random/uuid";
+    let s = fs::read_to_string(path).io("reading", path)?;
+    Ok(s.trim().to_owned())
+}
+
+/// Writes a file whole or not at all (temporary file, fsync, rename).
+fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CephError> {
+    let tmp = path.with_extension("muster-tmp");
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .io("creating", &tmp)?;
+    f.write_all(bytes).io("writing", &tmp)?;
+    f.sync_all().io("flushing", &tmp)?;
+    fs::rename(&tmp, path).io("renaming into place", path)
+}
+
+fn create_dir(path: &Path) -> Result<(), CephError> {
+    fs::create_dir_all(path).io("creating", path)
+}
+
+/// Polls `probe` until it gives a value; its `Err` is the latest state,
+/// shown if time runs out.
+pub fn wait_for<T>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> Result<T, CephError> {
+    let start = Instant::now();
+    loop {
+        match probe() {
+            Ok(v) => return Ok(v),
+            Err(last) if start.elapsed() >= timeout => {
+                return Err(CephError::WaitTimeout {
+                    what: what.to_owned(),
+                    waited: timeout,
+                    last,
+                })
+            }
+            Err(_) => thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+impl CephMember {
+    pub fn new(
+        spec: MemberSpec,
+        runner: Arc<dyn CommandRunner>,
+        supervisor: Arc<dyn Supervisor>,
+    ) -> CephMember {
+        CephMember {
+            spec,
+            runner,
+            supervisor,
+            wait_timeout: Duration::from_secs(90),
+            owner: None,
+        }
+    }
+
+    pub fn with_owner(mut self, owner: Option<(u32, u32)>) -> CephMember {
+        self.owner = owner;
+        self
+    }
+
+    /// Gives `path` (and, for a directory, everything in it) to the owner.
+    /// Symbolic links themselves are changed, never what they point to.
+    fn give(&self, path: &Path) -> Result<(), CephError> {
+        let Some((uid, gid)) = self.owner else {
+            return Ok(());
+        };
+        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).io("changing the owner of", path)?;
+        let meta = fs::symlink_metadata(path).io("inspecting", path)?;
+        if meta.is_dir() {
+            for entry in fs::read_dir(path).io("listing", path)? {
+                self.give(&entry.io("listing", path)?.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn paths(&self) -> &MemberPaths {
+        &self.spec.paths
+    }
+
+    pub fn supervisor(&self) -> &dyn Supervisor {
+        &*self.supervisor
+    }
+
+    fn run(&self, cmd: Cmd) -> Result<CmdOutput, CephError> {
+        self.runner.run(&cmd)?.check(&cmd)
+    }
+
+    fn conf_arg(&self) -> String {
+        self.spec.paths.conf.display().to_string()
+    }
+
+    /// `ceph -c CONF ARGS`, as client.admin.
+    pub fn ceph(&self, args: &[&str]) -> Result<CmdOutput, CephError> {
+        let mut argv = vec![
+            "-c".to_owned(),
+            self.conf_arg(),
+            "--connect-timeout".into(),
+            "15".into(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        self.run(Cmd::new("ceph", argv))
+    }
+
+    /// `ceph ARGS --format json`, parsed.
+    pub fn ceph_json<T>(
+        &self,
+        args: &[&str],
+        parse: fn(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, CephError> {
+        let mut argv = args.to_vec();
+        argv.extend(["--format", "json"]);
+        let out = self.ceph(&argv)?;
+        parse(&out.stdout).map_err(|e| CephError::Protocol {
+            command: format!("ceph {}", argv.join(" ")),
+            detail: e.to_string(),
+        })
+    }
+
+    pub fn status(&self) -> Result<Status, CephError> {
+        self.ceph_json(&["status"], status::parse_status)
+    }
+
+    pub fn quorum_status(&self) -> Result<QuorumStatus, CephError> {
+        self.ceph_json(&["quorum_status"], status::parse_quorum_status)
+    }
+
+    pub fn osd_dump(&self) -> Result<OsdDump, CephError> {
+        self.ceph_json(&["osd", "dump"], status::parse_osd_dump)
+    }
+
+    pub fn osd_tree(&self) -> Result<OsdTree, CephError> {
+        self.ceph_json(&["osd", "tree"], status::parse_osd_tree)
+    }
+
+    pub fn pools(&self) -> Result<Vec<PoolDetail>, CephError> {
+        self.ceph_json(&["osd", "pool", "ls", "detail"], status::parse_pools)
+    }
+
+    /// Writes the member's config (and makes its directories) unless it
+    /// already says exactly this.
+    pub fn write_config(&self, conf: &CephConf) -> Result<Outcome, CephError> {
+        let p = &self.spec.paths;
+        for dir in [
+            &p.run_dir,
+            &p.log_dir,
+            &p.crash_dir,
+            &p.mon_root,
+            &p.mgr_root,
+            &p.osd_root,
+            &p.work_dir,
+        ] {
+            create_dir(dir)?;
+            if let Some((uid, gid)) = self.owner {
+                std::os::unix::fs::lchown(dir, Some(uid), Some(gid))
+                    .io("changing the owner of", dir)?;
+            }
+        }
+        if let Some(parent) = p.conf.parent() {
+            create_dir(parent)?;
+        }
+        let text = render_conf(conf);
+        if fs::read_to_string(&p.conf).ok().as_deref() == Some(text.as_str()) {
+            return Ok(Outcome::AlreadyDone);
+        }
+        write_atomic(&p.conf, text.as_bytes(), 0o644)?;
+        Ok(Outcome::Done)
+    }
+
+    /// The mon's store was made (by an earlier run, perhaps).
+    pub fn mon_initialized(&self) -> bool {
+        self.spec
+            .paths
+            .mon_data(&self.spec.name)
+            .join(MKFS_DONE)
+            .exists()
+    }
+
+    /// Makes the first monitor of a new cluster with id `fsid`, and the
+    /// cluster's admin key; starts it and waits for it to form a quorum.
+    pub fn bootstrap_mon(&self, fsid: &str) -> Result<Outcome, CephError> {
+        let mut outcome = Outcome::AlreadyDone;
+        if !self.mon_initialized() {
+            let p = &self.spec.paths;
+            if !p.admin_keyring.exists() {
+                let tmp = p.work_dir.join("admin.keyring");
+                let _ = fs::remove_file(&tmp);
+                self.run(Cmd::new(
+                    "ceph-authtool",
+                    [
+                        "--create-keyring",
+                        &tmp.display().to_string(),
+                        "--gen-key",
+                        "-n",
+                        "client.admin",
+                        "--cap",
+                        "mon",
+                        "allow *",
+                        "--cap",
+                        "osd",
+                        "allow *",
+                        "--cap",
+                        "mds",
+                        "allow *",
+                        "--cap",
+                        "mgr",
+                        "allow *",
+                    ],
+                ))?;
+                fs::rename(&tmp, &p.admin_keyring).io("renaming into place", &p.admin_keyring)?;
+            }
+            let keyring = p.work_dir.join("mon.keyring");
+            let kr = keyring.display().to_string();
+            let _ = fs::remove_file(&keyring);
+            self.run(Cmd::new(
+                "ceph-authtool",
+                [
+                    "--create-keyring",
+                    &kr,
+                    "--gen-key",
+                    "-n",
+                    "mon.",
+                    "--cap",
+                    "mon",
+                    "allow *",
+                ],
+            ))?;
+            self.run(Cmd::new(
+                "ceph-authtool",
+                [
+                    &kr,
+                    "--import-keyring",
+                    &p.admin_keyring.display().to_string(),
+                ],
+            ))?;
+            let monmap = p.work_dir.join("monmap");
+            self.run(Cmd::new(
+                "monmaptool",
+                [
+                    "--create",
+                    "--clobber",
+                    "--fsid",
+                    fsid,
+                    "--addv",
+                    &self.spec.name,
+                    &mon_addrvec(self.spec.addr),
+                    "--set-min-mon-release",
+                    MIN_MON_RELEASE,
+                    "--enable-all-features",
+                    &monmap.display().to_string(),
+                ],
+            ))?;
+            self.mkfs_mon(&monmap, &keyring)?;
+            outcome = Outcome::Done;
+        }
+        self.start_mon_and_wait(outcome)
+    }
+
+    /// The admin keyring, to hand to the other members.
+    pub fn admin_keyring(&self) -> Result<Vec<u8>, CephError> {
+        let path = &self.spec.paths.admin_keyring;
+        fs::read(path).io("reading", path)
+    }
+
+    pub fn install_admin_keyring(&self, keyring: &[u8]) -> Result<Outcome, CephError> {
+        let path = &self.spec.paths.admin_keyring;
+        if fs::read(path).ok().as_deref() == Some(keyring) {
+            return Ok(Outcome::AlreadyDone);
+        }
+        write_atomic(path, keyring, 0o600)?;
+        Ok(Outcome::Done)
+    }
+
+    /// Adds this member's monitor to a running cluster (the admin keyring
+    /// must be installed): it joins the quorum by itself once started.
+    pub fn join_mon(&self) -> Result<Outcome, CephError> {
+        let mut outcome = Outcome::AlreadyDone;
+        if !self.mon_initialized() {
+            let work = &self.spec.paths.work_dir;
+            let monmap = work.join("monmap");
+            let keyring = work.join("mon.keyring");
+            self.ceph(&["mon", "getmap", "-o", &monmap.display().to_string()])?;
+            self.ceph(&["auth", "get", "mon.", "-o", &keyring.display().to_string()])?;
+            self.mkfs_mon(&monmap, &keyring)?;
+            outcome = Outcome::Done;
+        }
+        self.start_mon_and_wait(outcome)
+    }
+
+    fn mkfs_mon(&self, monmap: &Path, keyring: &Path) -> Result<(), CephError> {
+        let data = self.spec.paths.mon_data(&self.spec.name);
+        // A store without the mark is from an interrupted mkfs.
+        if data.exists() {
+            fs::remove_dir_all(&data).io("removing the unfinished", &data)?;
+        }
+        create_dir(&data)?;
+        // Inside the member's namespace: mkfs checks `public network`
+        // against the local addresses, and only says why on stderr.
+        self.run(Cmd::new(
+            "ceph-mon",
+            [
+                "--mkfs",
+                "-c",
+                &self.conf_arg(),
+                "-i",
+                &self.spec.name,
+                "--monmap",
+                &monmap.display().to_string(),
+                "--keyring",
+                &keyring.display().to_string(),
+                "--log-to-stderr=true",
+                "--err-to-stderr=true",
+            ],
+        ))?;
+        write_atomic(&data.join(MKFS_DONE), b"", 0o644)?;
+        self.give(&data)?;
+        // The mon. secret now lives in the store only.
+        let _ = fs::remove_file(keyring);
+        let _ = fs::remove_file(monmap);
+        Ok(())
+    }
+
+    fn start_mon_and_wait(&self, mut outcome: Outcome) -> Result<Outcome, CephError> {
+        let mon = Daemon::mon(&self.spec.name);
+        if !self.supervisor.is_running(&mon)? {
+            self.supervisor.start(&mon)?;
+            outcome = Outcome::Done;
+        }
+        let name = self.spec.name.clone();
+        wait_for(
+            &format!("mon.{name} in quorum"),
+            self.wait_timeout,
+            || match self.quorum_status() {
+                Ok(q) if q.in_quorum(&name) => Ok(()),
+                Ok(q) => Err(format!("quorum is {:?}", q.quorum_names)),
+                Err(e) => Err(e.to_string()),
+            },
+        )?;
+        Ok(outcome)
+    }
+
+    /// The mgr's key and daemon.
+    pub fn ensure_mgr(&self) -> Result<Outcome, CephError> {
+        let name = &self.spec.name;
+        let data = self.spec.paths.mgr_data(name);
+        let keyring = data.join("keyring");
+        let mut outcome = Outcome::AlreadyDone;
+        if !keyring.exists() {
+            create_dir(&data)?;
+            let tmp = data.join("keyring.muster-tmp");
+            // get-or-create: an existing key (from an interrupted run) is
+            // returned as it is.
+            self.ceph(&[
+                "auth",
+                "get-or-create",
+                &format!("mgr.{name}"),
+                "mon",
+                "allow profile mgr",
+                "osd",
+                "allow *",
+                "mds",
+                "allow *",
+                "-o",
+                &tmp.display().to_string(),
+            ])?;
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).io("restricting", &tmp)?;
+            fs::rename(&tmp, &keyring).io("renaming into place", &keyring)?;
+            self.give(&data)?;
+            outcome = Outcome::Done;
+        }
+        let mgr = Daemon::mgr(name);
+        if !self.supervisor.is_running(&mgr)? {
+            self.supervisor.start(&mgr)?;
+            outcome = Outcome::Done;
+        }
+        Ok(outcome)
+    }
+
+    /// The finished OSDs of this member: (id, the device its `block` link
+    /// points to).
+    pub fn local_osds(&self) -> Result<Vec<(u32, PathBuf)>, CephError> {
+        let root = &self.spec.paths.osd_root;
+        let mut found = Vec::new();
+        let entries = match fs::read_dir(root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+            Err(e) => return Err(e).io("listing", root),
+        };
+        for entry in entries {
+            let entry = entry.io("listing", root)?;
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("ceph-"))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let dir = entry.path();
+            if !dir.join(MKFS_DONE).exists() {
+                continue;
+            }
+            if let Ok(target) = fs::read_link(dir.join("block")) {
+                found.push((id, target));
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
+    fn pending_record(&self, device: &Path) -> PathBuf {
+        let key = device.display().to_string().replace('/', "_");
+        self.spec.paths.work_dir.join(format!("osd{key}.pending"))
+    }
+
+    /// Makes `osd` an OSD of the cluster and starts it, unless it already
+    /// is one: an OSD data directory of this member pointing at the device,
+    /// or a BlueStore label naming an OSD of the cluster, means it is.
+    pub fn ensure_osd(&self, osd: &OsdSpec) -> Result<OsdOutcome, CephError> {
+        match osd.encryption {
+            Encryption::None => {}
+        }
+        let device = fs::canonicalize(&osd.device).io("resolving", &osd.device)?;
+        for (id, target) in self.local_osds()? {
+            if fs::canonicalize(&target).ok().as_deref() == Some(device.as_path()) {
+                let outcome = self.start_osd(id)?;
+                return Ok(OsdOutcome {
+                    id,
+                    device,
+                    outcome,
+                });
+            }
+        }
+        let record = self.pending_record(&device);
+        let pending: Option<(String, String)> = fs::read_to_string(&record).ok().and_then(|s| {
+            let (uuid, secret) = s.trim().split_once(' ')?;
+            Some((uuid.to_owned(), secret.to_owned()))
+        });
+        match device::classify_head(&device::read_head(&device)?) {
+            DeviceHead::Empty => {}
+            DeviceHead::Bluestore { osd_uuid }
+                if pending.as_ref().is_some_and(|(u, _)| *u == osd_uuid) =>
+            {
+                // Our own interrupted mkfs: resume it.
+            }
+            DeviceHead::Bluestore { osd_uuid } => {
+                if let Some(o) = self.osd_dump()?.by_uuid(&osd_uuid) {
+                    return Err(CephError::OsdDirMissing {
+                        device,
+                        id: o.osd,
+                        dir: self.spec.paths.osd_data(o.osd),
+                    });
+                }
+                if !osd.wipe {
+                    return Err(CephError::DeviceInUse {
+                        device,
+                        reason: format!(
+                            "it carries the BlueStore label of OSD {osd_uuid}, which is not in this cluster"
+                        ),
+                    });
+                }
+                device::wipe(&device)?;
+            }
+            DeviceHead::Other if osd.wipe => device::wipe(&device)?,
+            DeviceHead::Other => {
+                return Err(CephError::DeviceInUse {
+                    device,
+                    reason:
+                        "its first MiB is not blank (a partition table, a file system or old data)"
+                            .into(),
+                })
+            }
+        }
+        let (uuid, secret) = match pending {
+            Some(p) => p,
+            None => {
+                let uuid = new_uuid()?;
+                let out = self.run(Cmd::new("ceph-authtool", ["--gen-print-key"]))?;
+                let secret = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                write_atomic(&record, format!("{uuid} {secret}\n").as_bytes(), 0o600)?;
+                (uuid, secret)
+            }
+        };
+        // The same uuid and secret again give the same id: a rerun after a
+        // failure here does not make a second OSD.
+        let secret_json = serde_json::json!({ "cephx_secret": secret }).to_string();
+        let mut argv: Vec<String> = vec!["-c".into(), self.conf_arg()];
+        argv.extend(["osd", "new", &uuid, "-i", "-"].map(String::from));
+        let out = self.run(Cmd::new("ceph", argv).stdin(secret_json))?;
+        let id = status::parse_osd_new(&out.stdout).ok_or_else(|| CephError::Protocol {
+            command: format!("ceph osd new {uuid}"),
+            detail: format!(
+                "expected the new OSD's id, got {:?}",
+                String::from_utf8_lossy(&out.stdout)
+            ),
+        })?;
+        let data = self.spec.paths.osd_data(id);
+        create_dir(&data)?;
+        let block = data.join("block");
+        if fs::symlink_metadata(&block).is_ok() {
+            fs::remove_file(&block).io("replacing", &block)?;
+        }
+        symlink(&device, &block).io("linking", &block)?;
+        write_atomic(
+            &data.join("keyring"),
+            format!("[osd.{id}]\n\tkey = {secret}\n").as_bytes(),
+            0o600,
+        )?;
+        // mkfs runs as root, the daemon as the owner: both need the device.
+        self.give(&device)?;
+        self.run(Cmd::new(
+            "ceph-osd",
+            [
+                "-c",
+                &self.conf_arg(),
+                "-i",
+                &id.to_string(),
+                "--mkfs",
+                "--osd-uuid",
+                &uuid,
+                "--osd-objectstore",
+                "bluestore",
+                "--log-to-stderr=true",
+                "--err-to-stderr=true",
+            ],
+        ))?;
+        write_atomic(&data.join(MKFS_DONE), b"", 0o644)?;
+        self.give(&data)?;
+        let _ = fs::remove_file(&record);
+        self.start_osd(id)?;
+        Ok(OsdOutcome {
+            id,
+            device,
+            outcome: Outcome::Done,
+        })
+    }
+
+    fn start_osd(&self, id: u32) -> Result<Outcome, CephError> {
+        let d = Daemon::osd(id);
+        if self.supervisor.is_running(&d)? {
+            return Ok(Outcome::AlreadyDone);
+        }
+        self.supervisor.start(&d)?;
+        Ok(Outcome::Done)
+    }
+
+    /// An RBD pool replicated on `min(3, osds)` OSDs, and the fewest
+    /// replicas that take writes set to match.
+    pub fn ensure_pool(&self, name: &str, osds: usize) -> Result<Outcome, CephError> {
+        if osds == 0 {
+            return Err(CephError::Invalid(format!(
+                "cannot create the pool {name}: the cluster has no OSD"
+            )));
+        }
+        let (size, min_size) = status::pool_sizes(osds);
+        let mut outcome = Outcome::AlreadyDone;
+        let mut pool = self.pools()?.into_iter().find(|p| p.pool_name == name);
+        if pool.is_none() {
+            self.ceph(&["osd", "pool", "create", name, "32", "32", "replicated"])?;
+            outcome = Outcome::Done;
+            pool = self.pools()?.into_iter().find(|p| p.pool_name == name);
+        }
+        let pool = pool.ok_or_else(|| CephError::Protocol {
+            command: "ceph osd pool ls detail".into(),
+            detail: format!("the pool {name} was created but is not listed"),
+        })?;
+        if pool.size != size {
+            if size == 1 {
+                // Ceph refuses a single replica unless told twice; health
+                // then warns (POOL_NO_REDUNDANCY), which is the truth.
+                self.ceph(&["config", "set", "global", "mon_allow_pool_size_one", "true"])?;
+                self.ceph(&[
+                    "osd",
+                    "pool",
+                    "set",
+                    name,
+                    "size",
+                    "1",
+                    "--yes-i-really-mean-it",
+                ])?;
+            } else {
+                self.ceph(&["osd", "pool", "set", name, "size", &size.to_string()])?;
+            }
+            outcome = Outcome::Done;
+        }
+        if pool.min_size != min_size {
+            self.ceph(&[
+                "osd",
+                "pool",
+                "set",
+                name,
+                "min_size",
+                &min_size.to_string(),
+            ])?;
+            outcome = Outcome::Done;
+        }
+        if !pool.has_application("rbd") {
+            self.run(Cmd::new(
+                "rbd",
+                ["-c", &self.conf_arg(), "pool", "init", name],
+            ))?;
+            outcome = Outcome::Done;
+        }
+        Ok(outcome)
+    }
+
+    /// Stops this member's daemons: OSDs, then the mgr (failed over first,
+    /// which otherwise takes about 30 s), then the mon.
+    pub fn stop_daemons(&self) -> Result<(), CephError> {
+        for (id, _) in self.local_osds()? {
+            self.supervisor.stop(&Daemon::osd(id))?;
+        }
+        let mgr = Daemon::mgr(&self.spec.name);
+        if self.supervisor.is_running(&mgr)? {
+            let _ = self.ceph(&["mgr", "fail", &self.spec.name]);
+            self.supervisor.stop(&mgr)?;
+        }
+        self.supervisor.stop(&Daemon::mon(&self.spec.name))
+    }
+
+    /// [`CephMember::ensure_osd`] for each of the member's devices.
+    pub fn ensure_osds(&self) -> Result<Vec<OsdOutcome>, CephError> {
+        self.spec.osds.iter().map(|o| self.ensure_osd(o)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::command::recording::Recorder;
+
+    /// Knows what runs because it started it.
+    #[derive(Default)]
+    struct FakeSupervisor {
+        running: Mutex<BTreeSet<Daemon>>,
+        log: Mutex<Vec<String>>,
+    }
+
+    impl Supervisor for FakeSupervisor {
+        fn start(&self, d: &Daemon) -> Result<(), CephError> {
+            self.log.lock().unwrap().push(format!("start {d}"));
+            self.running.lock().unwrap().insert(d.clone());
+            Ok(())
+        }
+        fn stop(&self, d: &Daemon) -> Result<(), CephError> {
+            self.log.lock().unwrap().push(format!("stop {d}"));
+            self.running.lock().unwrap().remove(d);
+            Ok(())
+        }
+        fn is_running(&self, d: &Daemon) -> Result<bool, CephError> {
+            Ok(self.running.lock().unwrap().contains(d))
+        }
+    }
+
+    struct Fixture {
+        dir: PathBuf,
+        rec: Arc<Recorder>,
+        sup: Arc<FakeSupervisor>,
+        member: CephMember,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn fixture(test: &str) -> Fixture {
+        let dir =
+            std::env::temp_dir().join(format!("muster-ceph-member-{test}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let paths = MemberPaths::under(&dir.join("s1"));
+        for d in [&paths.osd_root, &paths.work_dir, &paths.mon_root] {
+            fs::create_dir_all(d).unwrap();
+        }
+        let rec = Arc::new(Recorder::default());
+        let sup = Arc::new(FakeSupervisor::default());
+        let spec = MemberSpec::new("s1", "10.0.0.1".parse().unwrap(), paths);
+        let member = CephMember::new(spec, rec.clone(), sup.clone());
+        Fixture {
+            dir,
+            rec,
+            sup,
+            member,
+        }
+    }
+
+    fn answer(rec: &Recorder, stdout: &[u8]) {
+        rec.answers.lock().unwrap().push(CmdOutput {
+            code: Some(0),
+            stdout: stdout.to_vec(),
+            stderr: vec![],
+        });
+    }
+
+    fn recorded(name: &str) -> Vec<u8> {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn disk(f: &Fixture, content: &[u8]) -> PathBuf {
+        let path = f.dir.join("disk");
+        let mut data = content.to_vec();
+        data.resize(4 << 20, 0);
+        fs::write(&path, data).unwrap();
+        path
+    }
+
+    #[test]
+    fn an_osd_is_made_once_per_device() {
+        let mut f = fixture("osd-once");
+        // Our own ids: exercises the ownership step without needing root.
+        f.member.owner = Some((
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        ));
+        let dev = disk(&f, b"");
+        answer(&f.rec, b"AQBsecret==\n");
+        answer(&f.rec, b"4\n");
+        let made = f.member.ensure_osd(&OsdSpec::new(&dev)).unwrap();
+        assert_eq!((made.id, made.outcome), (4, Outcome::Done));
+        let lines = f.rec.lines();
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines[0], "ceph-authtool --gen-print-key");
+        let conf = f.member.paths().conf.display().to_string();
+        assert!(
+            lines[1].starts_with(&format!("ceph -c {conf} osd new "))
+                && lines[1].ends_with(" -i -"),
+            "{}",
+            lines[1]
+        );
+        let stdin = f.rec.commands.lock().unwrap()[1].stdin.clone().unwrap();
+        assert_eq!(stdin, br#"{"cephx_secret":"AQBsecret=="}"#);
+        assert!(
+            lines[2].contains(" -i 4 --mkfs --osd-uuid "),
+            "{}",
+            lines[2]
+        );
+        assert!(
+            lines[2].contains(" --osd-objectstore bluestore"),
+            "{}",
+            lines[2]
+        );
+        let data = f.member.paths().osd_data(4);
+        assert_eq!(
+            fs::read_link(data.join("block")).unwrap(),
+            fs::canonicalize(&dev).unwrap()
+        );
+        assert_eq!(
+            fs::read_to_string(data.join("keyring")).unwrap(),
+            "[osd.4]\n\tkey = AQBsecret==\n"
+        );
+        assert_eq!(*f.sup.log.lock().unwrap(), ["start osd.4"]);
+
+        // Again: recognised by its data directory, nothing runs.
+        let again = f.member.ensure_osd(&OsdSpec::new(&dev)).unwrap();
+        assert_eq!((again.id, again.outcome), (4, Outcome::AlreadyDone));
+        assert_eq!(f.rec.lines().len(), 3);
+        assert_eq!(f.member.local_osds().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_device_with_something_on_it_needs_a_wipe() {
+        let f = fixture("osd-wipe");
+        let dev = disk(&f, b"\x53\xefsomething");
+        let e = f.member.ensure_osd(&OsdSpec::new(&dev)).unwrap_err();
+        assert!(matches!(e, CephError::DeviceInUse { .. }), "{e}");
+        assert!(e.to_string().contains("not blank"), "{e}");
+        assert!(f.rec.lines().is_empty(), "nothing runs");
+
+        answer(&f.rec, b"AQBsecret==\n");
+        answer(&f.rec, b"0\n");
+        let wiped = OsdSpec {
+            wipe: true,
+            ..OsdSpec::new(&dev)
+        };
+        assert_eq!(f.member.ensure_osd(&wiped).unwrap().id, 0);
+        assert!(fs::read(&dev).unwrap().iter().all(|b| *b == 0));
+    }
+
+    fn label(uuid: &str) -> Vec<u8> {
+        let mut v = device::BLUESTORE_MAGIC.to_vec();
+        v.extend_from_slice(format!("{uuid}\n").as_bytes());
+        v
+    }
+
+    #[test]
+    fn a_device_holding_an_osd_of_the_cluster_is_never_reused() {
+        let f = fixture("osd-label");
+        let dump = recorded("pacific-16.2.15-osd-dump.json");
+        let known = status::parse_osd_dump(&dump).unwrap().osds[1].clone();
+        let dev = disk(&f, &label(&known.uuid));
+        answer(&f.rec, &dump);
+        let wipe = OsdSpec {
+            wipe: true,
+            ..OsdSpec::new(&dev)
+        };
+        match f.member.ensure_osd(&wipe).unwrap_err() {
+            CephError::OsdDirMissing { id, .. } => assert_eq!(id, known.osd),
+            e => panic!("{e}"),
+        }
+        assert_eq!(f.rec.lines().len(), 1, "only the osd dump");
+        assert!(fs::read(&dev).unwrap().starts_with(device::BLUESTORE_MAGIC));
+
+        // A label of some other cluster's OSD: only with a wipe.
+        let foreign = disk(&f, &label("11111111-2222-3333-4444-555555555555"));
+        answer(&f.rec, &dump);
+        let e = f.member.ensure_osd(&OsdSpec::new(&foreign)).unwrap_err();
+        assert!(e.to_string().contains("not in this cluster"), "{e}");
+    }
+
+    #[test]
+    fn an_interrupted_osd_creation_resumes_with_the_same_uuid() {
+        let f = fixture("osd-resume");
+        let uuid = "0a0b0c0d-1111-2222-3333-444455556666";
+        let dev = disk(&f, &label(uuid));
+        let canon = fs::canonicalize(&dev).unwrap();
+        fs::write(
+            f.member.pending_record(&canon),
+            format!("{uuid} AQBold==\n"),
+        )
+        .unwrap();
+        answer(&f.rec, b"7\n");
+        let made = f.member.ensure_osd(&OsdSpec::new(&dev)).unwrap();
+        assert_eq!(made.id, 7);
+        let lines = f.rec.lines();
+        assert!(
+            lines[0].contains(&format!(" osd new {uuid} ")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[1].contains(&format!("--osd-uuid {uuid}")),
+            "{lines:#?}"
+        );
+        assert!(!f.member.pending_record(&canon).exists());
+    }
+
+    #[test]
+    fn the_first_mon_is_made_then_only_started() {
+        let f = fixture("mon");
+        let p = f.member.paths().clone();
+        // The admin key exists (an earlier, interrupted run made it).
+        fs::write(&p.admin_keyring, "[client.admin]\n").unwrap();
+        answer(&f.rec, b"");
+        answer(&f.rec, b"");
+        answer(&f.rec, b"");
+        answer(&f.rec, b"");
+        answer(&f.rec, &recorded("pacific-16.2.15-quorum-status.json"));
+        assert_eq!(f.member.bootstrap_mon("FSID").unwrap(), Outcome::Done);
+        let work = p.work_dir.display().to_string();
+        let conf = p.conf.display().to_string();
+        assert_eq!(
+            f.rec.lines()[..4],
+            [
+                format!("ceph-authtool --create-keyring {work}/mon.keyring --gen-key -n mon. --cap mon 'allow *'"),
+                format!("ceph-authtool {work}/mon.keyring --import-keyring {}", p.admin_keyring.display()),
+                format!("monmaptool --create --clobber --fsid FSID --addv s1 [v2:10.0.0.1:3300,v1:10.0.0.1:6789] --set-min-mon-release pacific --enable-all-features {work}/monmap"),
+                format!("ceph-mon --mkfs -c {conf} -i s1 --monmap {work}/monmap --keyring {work}/mon.keyring --log-to-stderr=true --err-to-stderr=true"),
+            ]
+        );
+        assert!(f.rec.lines()[4].ends_with("quorum_status --format json"));
+        assert!(f.member.mon_initialized());
+        assert_eq!(*f.sup.log.lock().unwrap(), ["start mon.s1"]);
+
+        answer(&f.rec, &recorded("pacific-16.2.15-quorum-status.json"));
+        assert_eq!(
+            f.member.bootstrap_mon("FSID").unwrap(),
+            Outcome::AlreadyDone
+        );
+        assert_eq!(f.rec.lines().len(), 6, "only a quorum check");
+    }
+
+    #[test]
+    fn the_pool_is_sized_for_the_osds() {
+        let f = fixture("pool");
+        let pools = recorded("pacific-16.2.15-pool-ls-detail.json");
+        answer(&f.rec, &pools);
+        assert_eq!(
+            f.member.ensure_pool("rbd", 3).unwrap(),
+            Outcome::AlreadyDone
+        );
+        answer(&f.rec, &pools);
+        assert_eq!(f.member.ensure_pool("rbd", 2).unwrap(), Outcome::Done);
+        let lines = f.rec.lines();
+        assert!(lines[2].ends_with("osd pool set rbd size 2"), "{lines:#?}");
+        assert!(
+            lines[3].ends_with("osd pool set rbd min_size 1"),
+            "{lines:#?}"
+        );
+        assert_eq!(lines.len(), 4);
+
+        // Absent: created, then initialised for RBD.
+        answer(&f.rec, b"[]");
+        answer(&f.rec, b"");
+        answer(
+            &f.rec,
+            br#"[{"pool_id":2,"pool_name":"vm","size":3,"min_size":2,"pg_num":32,"application_metadata":{}}]"#,
+        );
+        assert_eq!(f.member.ensure_pool("vm", 5).unwrap(), Outcome::Done);
+        let lines = f.rec.lines();
+        assert!(
+            lines[5].ends_with("osd pool create vm 32 32 replicated"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[7].starts_with("rbd -c ") && lines[7].ends_with(" pool init vm"),
+            "{lines:#?}"
+        );
+        assert!(f.member.ensure_pool("vm", 0).is_err());
+
+        // One OSD: one replica, which Ceph must be told to allow.
+        answer(&f.rec, &pools);
+        f.member.ensure_pool("rbd", 1).unwrap();
+        let lines = f.rec.lines();
+        assert!(
+            lines[9].ends_with("config set global mon_allow_pool_size_one true"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[10].ends_with("osd pool set rbd size 1 --yes-i-really-mean-it"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[11].ends_with("osd pool set rbd min_size 1"),
+            "{lines:#?}"
+        );
+    }
+}
