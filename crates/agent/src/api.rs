@@ -16,7 +16,8 @@ use muster_proto::{paths, AgentInfo, ErrorBody};
 use serde::de::DeserializeOwned;
 
 use crate::shared::State as AppState;
-use crate::{interfaces, join, member_api, pairing, session};
+use crate::{formation, interfaces, join, lxd, member_api, pairing, session};
+use muster_proto::formation::paths as fpaths;
 
 /// Every request body muster sends is a few hundred bytes.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -36,6 +37,9 @@ pub(crate) fn local_router(state: AppState) -> Router {
         .route(paths::INITIATORS, get(join::initiators))
         .route(paths::JOIN, post(join::join_request))
         .route(paths::MEMBERS, get(member_api::members))
+        .route(fpaths::LXD, get(lxd::get))
+        .route(fpaths::INIT, post(formation::init))
+        .route(fpaths::STATUS, get(lxd::status))
         .route(
             &paths::member("{name}", paths::DISKS),
             get(member_api::member_disks),
@@ -61,6 +65,8 @@ pub(crate) fn https_router(state: AppState) -> Router {
         .route(paths::PAIR_FINISH, post(pairing::finish))
         .route(paths::DISKS, get(disks))
         .route(paths::INTERFACES, get(net_interfaces))
+        .route(fpaths::LXD, get(lxd::get))
+        .route(fpaths::LXD_JOIN, post(lxd::join))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
@@ -165,6 +171,10 @@ impl ApiError {
             status,
             message: message.into(),
         }
+    }
+
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 }
 

@@ -18,6 +18,9 @@
 //! allow_loop = false                   # report loop devices (the lab sets true)
 //! only = []                            # report only these devices, e.g. "/dev/loop3"
 //! min_size_bytes = 1073741824          # smaller disks are reported as too small
+//!
+//! [lxd]
+//! socket = "/var/lib/lxd/unix.socket"  # default: the deb's path, then the snap's
 //! ```
 
 use std::fmt;
@@ -47,6 +50,16 @@ pub struct Config {
     pub enrollment_passphrase_file: Option<PathBuf>,
     pub discovery: DiscoveryConfig,
     pub disks: DisksConfig,
+    pub lxd: LxdConfig,
+}
+
+/// The LXD this agent drives.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a table of LXD settings")]
+pub struct LxdConfig {
+    /// LXD's unix socket; `None`: the first of the deb's and the snap's
+    /// that answers.
+    pub socket: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -59,6 +72,7 @@ impl Default for Config {
             enrollment_passphrase_file: None,
             discovery: DiscoveryConfig::default(),
             disks: DisksConfig::default(),
+            lxd: LxdConfig::default(),
         }
     }
 }

@@ -5,11 +5,15 @@
 
 mod api;
 pub mod cli;
+mod cluster_state;
 pub mod config;
 mod enroll;
+pub mod fault;
+mod formation;
 mod interfaces;
 mod join;
 mod logging;
+mod lxd;
 mod member_api;
 mod pairing;
 mod seen;
@@ -23,5 +27,5 @@ pub mod tls;
 mod trust_store;
 
 pub use cli::{command, Args};
-pub use config::{Config, ConfigError, DiscoveryConfig, DisksConfig, ServerName};
+pub use config::{Config, ConfigError, DiscoveryConfig, DisksConfig, LxdConfig, ServerName};
 pub use server::{run, Agent};

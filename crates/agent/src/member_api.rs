@@ -123,6 +123,18 @@ pub(crate) async fn call_member<T: DeserializeOwned>(
     name: &str,
     path: &str,
 ) -> Result<T, ApiError> {
+    request_member(state, name, path, None, MEMBER_CALL_TIMEOUT).await
+}
+
+/// `GET path` (no body) or `POST path` with a JSON body on member `name`
+/// over pinned mutual TLS, waiting up to `timeout` for its answer.
+pub(crate) async fn request_member<T: DeserializeOwned>(
+    state: &Shared,
+    name: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> Result<T, ApiError> {
     let Some(member) = state.trust().get(name).cloned() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -132,8 +144,8 @@ pub(crate) async fn call_member<T: DeserializeOwned>(
             ),
         ));
     };
-    let client = tls::member_client(&state.identity, &member.fingerprint, MEMBER_CALL_TIMEOUT)
-        .map_err(|e| {
+    let client =
+        tls::member_client(&state.identity, &member.fingerprint, timeout).map_err(|e| {
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 crate::server::ErrorChain(&e).to_string(),
@@ -141,7 +153,7 @@ pub(crate) async fn call_member<T: DeserializeOwned>(
         })?;
     let mut problems = Vec::new();
     for endpoint in candidates(&state.seen.endpoints_of(name), &member.addresses) {
-        match try_endpoint(&client, endpoint, path).await {
+        match try_endpoint(&client, endpoint, path, body).await {
             Ok(Attempt::Answered(value)) => {
                 if let Err(e) = state.trust().note_address(name, endpoint) {
                     tracing::warn!(error = %crate::server::ErrorChain(&e), "cannot record a member's address");
@@ -191,9 +203,14 @@ async fn try_endpoint<T: DeserializeOwned>(
     client: &reqwest::Client,
     endpoint: SocketAddr,
     path: &str,
+    body: Option<&serde_json::Value>,
 ) -> Result<Attempt<T>, String> {
     let url = format!("https://{endpoint}{path}");
-    let response = client.get(url).send().await.map_err(|e| {
+    let request = match body {
+        Some(body) => client.post(url).json(body),
+        None => client.get(url),
+    };
+    let response = request.send().await.map_err(|e| {
         if tls::is_pin_mismatch(&e) {
             "the server there presented a certificate that is not the one pinned for this member; \
              refused (is another server using its name or address?)"

@@ -121,6 +121,11 @@ impl Agent {
             seen,
             advertiser: Mutex::new(None),
             joining: tokio::sync::Mutex::new(()),
+            state_dir: config.state_dir.clone(),
+            lxd_socket: config.lxd.socket.clone(),
+            fault: crate::fault::from_env(),
+            lxd_joining: tokio::sync::Mutex::new(()),
+            init_running: tokio::sync::Mutex::new(()),
         });
 
         let https = Handle::new();

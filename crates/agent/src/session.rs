@@ -257,10 +257,17 @@ pub(crate) async fn open(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<OpenSession>,
 ) -> Result<(StatusCode, Json<SessionOpened>), ApiError> {
+    let opened = open_now(&state, &req)?;
+    Ok((StatusCode::CREATED, Json(opened)))
+}
+
+/// Opens a session, announces it and withdraws the announcement when it
+/// runs out: for `POST /v1/session` and for `muster init`.
+pub(crate) fn open_now(state: &AppState, req: &OpenSession) -> Result<SessionOpened, ApiError> {
     let now = Instant::now();
     let opened = state
         .sessions
-        .open(&state.me, &req, now)
+        .open(&state.me, req, now)
         .map_err(|e| match e {
             OpenError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
             OpenError::AlreadyOpen { expires_in } => ApiError::new(
@@ -290,7 +297,7 @@ pub(crate) async fn open(
         }
         watcher.sync_advertisement();
     });
-    Ok((StatusCode::CREATED, Json(opened)))
+    Ok(opened)
 }
 
 /// `GET /v1/session`.

@@ -33,6 +33,16 @@ pub(crate) struct Shared {
     pub advertiser: Mutex<Option<Advertiser>>,
     /// One handshake at a time as a joiner (`muster join` and zero-touch).
     pub joining: tokio::sync::Mutex<()>,
+    /// Where the identity, trust store and cluster state live.
+    pub state_dir: std::path::PathBuf,
+    /// LXD's unix socket from the config; `None`: look in the usual places.
+    pub lxd_socket: Option<std::path::PathBuf>,
+    /// `MUSTER_FAULT` (tests only, see [`crate::fault`]).
+    pub fault: Option<String>,
+    /// One LXD join at a time on this member.
+    pub lxd_joining: tokio::sync::Mutex<()>,
+    /// One `muster init` at a time.
+    pub init_running: tokio::sync::Mutex<()>,
 }
 
 impl Shared {

@@ -84,6 +84,31 @@ impl AgentClient {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// `POST path` with a JSON body; the answer's body is left to the caller
+    /// to read as it streams (no overall time limit: `muster init` takes
+    /// as long as forming the cluster takes).
+    pub async fn post_stream<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<reqwest::Response, AgentError> {
+        let http = reqwest::Client::builder()
+            .unix_socket(self.socket.as_path())
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|source| AgentError::Request {
+                path: self.socket.clone(),
+                source,
+            })?;
+        let response = http
+            .post(format!("http://musterd{path}"))
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.classify(e))?;
+        self.check_status(response).await
+    }
+
     /// `DELETE path` and decode the JSON answer.
     pub async fn delete<T: DeserializeOwned>(&self, path: &str) -> Result<T, AgentError> {
         self.call(Method::DELETE, path, None::<&()>).await
@@ -102,15 +127,7 @@ impl AgentClient {
             request = request.json(body);
         }
         let response = request.send().await.map_err(|e| self.classify(e))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            return Err(AgentError::Status {
-                path: self.socket.clone(),
-                status: status.as_u16(),
-                message: error_message(&body, status.canonical_reason()),
-            });
-        }
+        let response = self.check_status(response).await?;
         response
             .json()
             .await
@@ -118,6 +135,23 @@ impl AgentClient {
                 path: self.socket.clone(),
                 source,
             })
+    }
+
+    /// The response when it is a success, else the agent's error.
+    async fn check_status(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<reqwest::Response, AgentError> {
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.text().await.unwrap_or_default();
+        Err(AgentError::Status {
+            path: self.socket.clone(),
+            status: status.as_u16(),
+            message: error_message(&body, status.canonical_reason()),
+        })
     }
 
     fn classify(&self, error: reqwest::Error) -> AgentError {

@@ -79,6 +79,49 @@ pub enum Command {
     /// List the members this server trusts: name, certificate fingerprint
     /// and the addresses where their agent answered.
     Members(MembersArgs),
+
+    /// Form the cluster described by a preseed file, with this server as
+    /// the initiator.
+    ///
+    /// The local agent opens a trust session with the preseed's passphrase
+    /// and waits for the other members to join it (by themselves, with an
+    /// enrollment passphrase, or through `muster join`), reads every
+    /// member's LXD and disks over mutual TLS, checks the preseed against
+    /// them and prints the plan. Then (unless --dry-run) it carries the plan
+    /// out step by step, printing each step as it runs: LXD's HTTPS
+    /// address, the cluster's bootstrap, each member's join (one at a
+    /// time), the `local` storage pool, the instance network and the
+    /// default profile. Before each step it looks at the real state again,
+    /// so running the same command after a failure finishes the job.
+    Init(InitArgs),
+
+    /// Show the cluster as this server's LXD sees it: members (online or
+    /// not), storage pools and networks.
+    Status(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The preseed file (YAML; see the example shipped with muster).
+    /// Left out: a wizard on the terminal asks for the choices instead.
+    // Empty when left out, rather than an Option, so that `formation`
+    // keeps its path as it is (clap's own path parser refuses "").
+    #[arg(
+        long,
+        value_name = "FILE",
+        value_parser = clap::builder::TypedValueParser::map(clap::builder::OsStringValueParser::new(), PathBuf::from),
+        default_value = "",
+        hide_default_value = true
+    )]
+    pub preseed: PathBuf,
+
+    /// Print the plan and stop: nothing is changed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the agent's progress events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

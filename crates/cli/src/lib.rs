@@ -3,6 +3,8 @@
 
 pub mod agent;
 pub mod args;
+mod formation;
+mod init_tui;
 pub mod render;
 pub mod render_trust;
 pub mod run;

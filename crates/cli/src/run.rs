@@ -28,6 +28,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Session(command) => trust::session(&cli.socket, command).await,
         Command::Join(args) => trust::join(&cli.socket, args).await,
         Command::Members(args) => trust::members(&cli.socket, args).await,
+        Command::Init(args) if args.preseed.as_os_str().is_empty() => {
+            crate::init_tui::run(&cli.socket, &args).await
+        }
+        Command::Init(args) => crate::formation::init(&cli.socket, args).await,
+        Command::Status(args) => crate::formation::status(&cli.socket, args.json).await,
     }
 }
 

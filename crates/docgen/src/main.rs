@@ -308,7 +308,8 @@ mod tests {
 
     /// Keys whose default no literal can show (the host name; unset), so
     /// the packaged file shows an example instead.
-    const EXAMPLE_KEYS: [&str; 2] = ["name", "enrollment_passphrase_file"];
+    /// Keys of a table are written `table.key`.
+    const EXAMPLE_KEYS: [&str; 3] = ["name", "enrollment_passphrase_file", "lxd.socket"];
 
     /// The packaged file, uncommented: `[table]` headers and `key = value`
     /// lines, as (table, key, line).
@@ -349,6 +350,10 @@ mod tests {
                 uncommented += &format!("{line}\n");
             } else if table.is_empty() && EXAMPLE_KEYS.contains(&key.as_str()) {
                 examples += &format!("{line}\n");
+            } else if EXAMPLE_KEYS.contains(&format!("{table}.{key}").as_str()) {
+                // Parsed on its own, under its table's header.
+                let text = format!("[{table}]\n{line}\n");
+                parse(&text).unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
             } else {
                 uncommented += &format!("{line}\n");
             }

@@ -217,6 +217,29 @@ impl LxdClient {
         Ok(JoinTokenOperation { operation, token })
     }
 
+    /// A join token issued earlier for `server_name` and still usable (its
+    /// operation running), from `GET /1.0/operations?recursion=1`.
+    /// Reusing it spares LXD cancelling it for a new one.
+    pub async fn pending_join_token(
+        &self,
+        server_name: &str,
+    ) -> Result<Option<JoinTokenOperation>, LxdError> {
+        let by_status: BTreeMap<String, Option<Vec<Operation>>> =
+            self.get("/1.0/operations", &[("recursion", "1")]).await?;
+        for operation in by_status.into_values().flatten().flatten() {
+            if operation.class != "token" || operation.state() != OperationStatus::Running {
+                continue;
+            }
+            let Ok(token) = JoinToken::from_operation_metadata(&operation.metadata) else {
+                continue;
+            };
+            if token.server_name == server_name {
+                return Ok(Some(JoinTokenOperation { operation, token }));
+            }
+        }
+        Ok(None)
+    }
+
     /// `GET /1.0/cluster/members?recursion=1`.
     pub async fn cluster_members(&self) -> Result<Vec<ClusterMember>, LxdError> {
         self.get("/1.0/cluster/members", &[("recursion", "1")])

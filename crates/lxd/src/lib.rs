@@ -34,5 +34,5 @@ pub use token::{certificate_fingerprint, JoinToken, TokenError};
 pub use types::{
     Cluster, ClusterMember, ClusterPut, InstanceSource, InstancesPost, JoinTokenOperation,
     MemberConfigKey, Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut,
-    Server, ServerEnvironment, StoragePool, StoragePoolsPost,
+    Server, ServerEnvironment, StorageDriverInfo, StoragePool, StoragePoolsPost,
 };

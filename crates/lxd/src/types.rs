@@ -65,6 +65,22 @@ pub struct ServerEnvironment {
     pub server_pid: i64,
     pub storage: String,
     pub firewall: String,
+    /// The storage drivers this server can use (their tools are installed).
+    #[serde(deserialize_with = "null_default")]
+    pub storage_supported_drivers: Vec<StorageDriverInfo>,
+}
+
+/// One entry of `environment.storage_supported_drivers` (LXD capitalises
+/// these keys).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct StorageDriverInfo {
+    #[serde(rename = "Name")]
+    pub name: String,
+    #[serde(rename = "Version")]
+    pub version: String,
+    #[serde(rename = "Remote")]
+    pub remote: bool,
 }
 
 /// A member configuration key a joiner must provide (`GET /1.0/cluster` on
@@ -301,6 +317,32 @@ pub struct ProfilePut {
     pub devices: Devices,
 }
 
+impl ProfilePut {
+    /// Sets the `root` disk device: instances' root file system on `pool`.
+    pub fn set_root_disk(&mut self, pool: &str) {
+        self.devices.insert(
+            "root".into(),
+            BTreeMap::from([
+                ("type".into(), "disk".into()),
+                ("path".into(), "/".into()),
+                ("pool".into(), pool.into()),
+            ]),
+        );
+    }
+
+    /// Sets the `eth0` NIC device on managed network `network`.
+    pub fn set_eth0(&mut self, network: &str) {
+        self.devices.insert(
+            "eth0".into(),
+            BTreeMap::from([
+                ("type".into(), "nic".into()),
+                ("name".into(), "eth0".into()),
+                ("network".into(), network.into()),
+            ]),
+        );
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstanceSource {
     /// "none": an empty instance, no image needed.
@@ -361,6 +403,24 @@ mod tests {
             .environment
             .certificate
             .starts_with("-----BEGIN CERTIFICATE-----"));
+        let drivers: Vec<&str> = s
+            .environment
+            .storage_supported_drivers
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        assert_eq!(drivers, ["dir"]);
+    }
+
+    #[test]
+    fn profile_devices_for_root_and_eth0() {
+        let mut p = ProfilePut::default();
+        p.set_root_disk("local");
+        p.set_eth0("lxdbr0");
+        assert_eq!(p.devices["root"]["pool"], "local");
+        assert_eq!(p.devices["root"]["path"], "/");
+        assert_eq!(p.devices["eth0"]["network"], "lxdbr0");
+        assert_eq!(p.devices["eth0"]["type"], "nic");
     }
 
     #[test]

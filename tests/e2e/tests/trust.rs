@@ -10,6 +10,8 @@
 //! the network runs inside the lab: the CLI in a server's namespace, the
 //! hand-made TLS clients on a thread in the client's namespace.
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -71,12 +73,7 @@ fn trust_in_a_lab_of_four_servers() {
         case!(pins_survive_a_restart_of_either_agent),
         case!(an_impostor_answering_mdns_for_a_member_is_refused),
     ];
-    for (name, case) in cases {
-        let started = Instant::now();
-        eprintln!("case {name}");
-        case(&t);
-        eprintln!("case {name}: passed in {:.1?}", started.elapsed());
-    }
+    common::run_cases(&t, &cases);
 
     lab.down().expect("tear the lab down");
 }
@@ -97,10 +94,7 @@ impl<'a> Trial<'a> {
 
     /// A root-only file holding `text`.
     fn secret(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.files.join(name);
-        fs::write(&path, format!("{text}\n")).expect("write a passphrase file");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod 600");
-        path
+        common::secret(&self.files, name, text)
     }
 
     fn muster(&self, server: usize, args: &[&str]) -> Output {
@@ -557,13 +551,7 @@ fn unauthenticated_callers_get_401_and_nothing_is_done(t: &Trial) {
 
 /// Prepends `enrollment_passphrase_file` to a server's musterd.toml.
 fn enroll_with(t: &Trial, server: usize, file: &Path) {
-    let config = &t.lab.server(server).config;
-    let text = fs::read_to_string(config).expect("read musterd.toml");
-    let text = format!(
-        "enrollment_passphrase_file = \"{}\"\n{text}",
-        file.display()
-    );
-    fs::write(config, text).expect("write musterd.toml");
+    common::enroll_with(t.lab, server, file);
 }
 
 fn zero_touch_enrollment_joins_only_with_the_right_passphrase(t: &Trial) {

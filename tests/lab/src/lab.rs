@@ -35,6 +35,11 @@ pub struct LabSpec {
     /// The agent program, run as `PROGRAM --config FILE`; default
     /// [`bin_path`]`("musterd")`.
     pub agent_bin: Option<PathBuf>,
+    /// Start one LXD daemon per server, inside its namespace, with its own
+    /// `LXD_DIR` (the server's `lxd_dir`); the agents are told its socket.
+    pub lxd: bool,
+    /// How long `lxd waitready` may take.
+    pub lxd_ready_timeout: Duration,
 }
 
 /// Ceph's OSDs need about 4 GiB to be useful (see DESIGN.md).
@@ -50,6 +55,8 @@ impl Default for LabSpec {
             agents: true,
             agent_ready_timeout: Duration::from_secs(30),
             agent_bin: None,
+            lxd: false,
+            lxd_ready_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -75,6 +82,17 @@ pub struct Server {
     pub disks: Vec<PathBuf>,
     /// The sparse files behind them.
     pub disk_files: Vec<PathBuf>,
+    /// Its LXD's `LXD_DIR` (used when the lab runs LXD).
+    pub lxd_dir: PathBuf,
+    /// Its LXD's log file.
+    pub lxd_log: PathBuf,
+}
+
+impl Server {
+    /// Its LXD's unix socket (usable from the host).
+    pub fn lxd_socket(&self) -> PathBuf {
+        self.lxd_dir.join("unix.socket")
+    }
 }
 
 /// The lab's fourth machine, for running CLIs as an operator would.
@@ -108,6 +126,8 @@ fn lab_servers(state: &LabState, layout: &Layout) -> Vec<Server> {
                 log: dir.join("musterd.log"),
                 disks: mine.iter().filter_map(|d| d.device.clone()).collect(),
                 disk_files: mine.iter().map(|d| d.file.clone()).collect(),
+                lxd_dir: dir.join("lxd"),
+                lxd_log: dir.join("lxd.log"),
                 dir,
             }
         })
@@ -241,6 +261,8 @@ struct Inner {
     state: LabState,
     /// The running agents, by server (index 0 is s1).
     agents: Vec<Option<Child>>,
+    /// The LXD daemons (`ip netns exec` processes), reaped at teardown.
+    lxd: Vec<Child>,
     /// Torn down completely: nothing more to do.
     finished: bool,
     /// Left running on purpose: dropping the `Lab` does not tear it down.
@@ -283,8 +305,13 @@ impl Shared {
         if inner.finished || inner.detached {
             return Ok(());
         }
-        let Inner { state, agents, .. } = &mut *inner;
+        let Inner {
+            state, agents, lxd, ..
+        } = &mut *inner;
         let result = teardown(state, agents);
+        for child in lxd.iter_mut() {
+            sys::wait_child(child, Duration::from_millis(200));
+        }
         inner.finished = result.is_ok();
         result
     }
@@ -322,9 +349,11 @@ impl Lab {
         state.disks_per_server = spec.disks_per_server;
         state.disk_size_bytes = spec.disk_size_bytes;
         state.agents = spec.agents;
+        state.lxd = spec.lxd;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 agents: (0..spec.servers).map(|_| None).collect(),
+                lxd: Vec::new(),
                 state,
                 finished: false,
                 detached: false,
@@ -361,6 +390,9 @@ impl Lab {
         self.add_network()?;
         self.add_disks(spec)?;
         self.servers = lab_servers(&self.shared.lock().state, &self.layout);
+        if spec.lxd {
+            self.start_lxd(spec.lxd_ready_timeout)?;
+        }
         if spec.agents {
             for server in &self.servers {
                 // The agent keeps its private key there.
@@ -374,13 +406,14 @@ impl Lab {
                     &server.socket,
                     &server.disks,
                     spec.disk_size_bytes,
+                    spec.lxd.then(|| server.lxd_socket()).as_deref(),
                 );
                 fs::write(&server.config, text)
                     .ctx(|| format!("writing {}", server.config.display()))?;
             }
             // Started together, waited for together: they boot in parallel.
             for number in 1..=self.servers.len() {
-                self.spawn_agent(number)?;
+                self.spawn_agent(number, &[])?;
             }
             for number in 1..=self.servers.len() {
                 self.wait_agent_ready(number)?;
@@ -509,6 +542,48 @@ impl Lab {
         Ok(())
     }
 
+    /// Starts every server's LXD (side by side), then waits for each.
+    fn start_lxd(&self, ready_timeout: Duration) -> Result<(), LabError> {
+        for server in &self.servers {
+            fs::DirBuilder::new()
+                .mode(0o711)
+                .create(&server.lxd_dir)
+                .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+            let out = File::create(server.lxd_dir.with_extension("out"))
+                .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+            let err = out
+                .try_clone()
+                .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+            let mut cmd = Command::new("ip");
+            cmd.args(["netns", "exec", &server.netns, "env"])
+                .arg(format!("LXD_DIR={}", server.lxd_dir.display()))
+                .args(["lxd", "--group", "root", "--logfile"])
+                .arg(&server.lxd_log)
+                .stdin(Stdio::null())
+                .stdout(out)
+                .stderr(err)
+                .process_group(0);
+            let mut inner = self.shared.lock();
+            if inner.finished {
+                return Err(LabError::TornDown(self.layout.prefix.clone()));
+            }
+            let child = spawn_recorded(&mut inner, &mut cmd, format!("lxd of {}", server.name))?;
+            inner.lxd.push(child);
+            inner.state.save(Path::new(STATE_DIR))?;
+        }
+        let secs = ready_timeout.as_secs().max(1).to_string();
+        for server in &self.servers {
+            let mut cmd = Command::new("lxd");
+            cmd.args(["waitready", "--timeout", &secs])
+                .env("LXD_DIR", &server.lxd_dir);
+            sys::run(&mut cmd).map_err(|e| LabError::Command {
+                command: format!("lxd waitready for {}", server.name),
+                detail: format!("{e}\n{}", sys::tail(&server.lxd_log, 30)),
+            })?;
+        }
+        Ok(())
+    }
+
     fn server_index(&self, number: usize) -> Result<usize, LabError> {
         if (1..=self.servers.len()).contains(&number) {
             Ok(number - 1)
@@ -520,7 +595,7 @@ impl Lab {
         }
     }
 
-    fn spawn_agent(&self, number: usize) -> Result<(), LabError> {
+    fn spawn_agent(&self, number: usize, env: &[(&str, &str)]) -> Result<(), LabError> {
         let i = self.server_index(number)?;
         let server = &self.servers[i];
         let Some(bin) = &self.agent_bin else {
@@ -559,18 +634,9 @@ impl Lab {
         cmd.stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
+            .envs(env.iter().copied())
             .process_group(0);
-        let child = cmd
-            .spawn()
-            .ctx(|| format!("starting `{}`", sys::describe(&cmd)))?;
-        // An unreaped child keeps its /proc entry, so this cannot miss.
-        let id = sys::process_id(child.id()).unwrap_or(ProcessId {
-            pid: child.id(),
-            start_time: 0,
-        });
-        let what = format!("musterd of {}", server.name);
-        inner.state.processes.retain(|p| p.what != what);
-        inner.state.processes.push(Process { id, what });
+        let child = spawn_recorded(&mut inner, &mut cmd, format!("musterd of {}", server.name))?;
         inner.agents[i] = Some(child);
         inner.state.save(Path::new(STATE_DIR))
     }
@@ -610,7 +676,17 @@ impl Lab {
     /// waits until its socket accepts connections. Its config file is not
     /// rewritten: a test may change it in between.
     pub fn start_agent(&self, number: usize) -> Result<(), LabError> {
-        self.spawn_agent(number)?;
+        self.start_agent_with_env(number, &[])
+    }
+
+    /// [`Lab::start_agent`] with extra environment variables for the agent
+    /// (e.g. `MUSTER_FAULT`).
+    pub fn start_agent_with_env(
+        &self,
+        number: usize,
+        env: &[(&str, &str)],
+    ) -> Result<(), LabError> {
+        self.spawn_agent(number, env)?;
         self.wait_agent_ready(number)
     }
 
@@ -781,6 +857,22 @@ impl Drop for Lab {
     }
 }
 
+/// Starts `cmd` and records it as `what` (replacing an earlier record of
+/// that name) for the teardown; the caller saves the state.
+fn spawn_recorded(inner: &mut Inner, cmd: &mut Command, what: String) -> Result<Child, LabError> {
+    let child = cmd
+        .spawn()
+        .ctx(|| format!("starting `{}`", sys::describe(cmd)))?;
+    // An unreaped child keeps its /proc entry, so this cannot miss.
+    let id = sys::process_id(child.id()).unwrap_or(ProcessId {
+        pid: child.id(),
+        start_time: 0,
+    });
+    inner.state.processes.retain(|p| p.what != what);
+    inner.state.processes.push(Process { id, what });
+    Ok(child)
+}
+
 fn check_spec(spec: &LabSpec) -> Result<(), LabError> {
     if !(1..=plan::MAX_SERVERS).contains(&spec.servers) {
         return Err(LabError::Spec(format!(
@@ -854,6 +946,9 @@ fn reserve(spec: &LabSpec) -> Result<LabState, LabError> {
 fn teardown(state: &mut LabState, agents: &mut [Option<Child>]) -> Result<(), LabError> {
     let mut problems = Vec::new();
 
+    if state.lxd {
+        shutdown_lxd(state);
+    }
     let ids: Vec<ProcessId> = state.processes.iter().map(|p| p.id).collect();
     for left in sys::terminate(&ids, Duration::from_secs(5)) {
         problems.push(format!("process {} survived SIGKILL", left.pid));
@@ -983,6 +1078,31 @@ fn teardown(state: &mut LabState, agents: &mut [Option<Child>]) -> Result<(), La
             prefix: state.prefix.clone(),
             problems,
         })
+    }
+}
+
+/// Asks every server's LXD to shut down, all at once and bounded: its
+/// processes are then ended by pid, and what it leaves in the namespace
+/// (dnsmasq) with the namespace's other processes.
+fn shutdown_lxd(state: &LabState) {
+    let running: Vec<Child> = (1..=state.servers)
+        .filter_map(|n| {
+            let lxd_dir = state.dir.join(format!("s{n}")).join("lxd");
+            if !lxd_dir.join("unix.socket").exists() {
+                return None;
+            }
+            Command::new("timeout")
+                .args(["20", "lxd", "shutdown", "--timeout", "15"])
+                .env("LXD_DIR", &lxd_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()
+        })
+        .collect();
+    for mut child in running {
+        sys::wait_child(&mut child, Duration::from_secs(25));
     }
 }
 

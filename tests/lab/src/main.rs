@@ -48,6 +48,9 @@ enum Cmd {
         /// Do not start musterd on the servers.
         #[arg(long)]
         no_agents: bool,
+        /// Also run one LXD daemon per server (its own LXD_DIR, inside its namespace).
+        #[arg(long)]
+        lxd: bool,
         /// Stay in the foreground and tear the lab down on Ctrl-C or SIGTERM.
         #[arg(long)]
         foreground: bool,
@@ -113,6 +116,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             disk_size,
             name,
             no_agents,
+            lxd,
             foreground,
             agent_timeout,
         } => {
@@ -124,6 +128,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 agents: !no_agents,
                 agent_ready_timeout: Duration::from_secs(agent_timeout),
                 agent_bin: None,
+                lxd,
+                ..LabSpec::default()
             };
             up(spec, foreground)
         }

@@ -221,6 +221,13 @@ struct AgentConfig<'a> {
     listen: String,
     discovery: Discovery,
     disks: Disks<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lxd: Option<Lxd<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Lxd<'a> {
+    socket: &'a Path,
 }
 
 #[derive(Debug, Serialize)]
@@ -245,6 +252,7 @@ pub fn agent_config_toml(
     socket: &Path,
     disks: &[PathBuf],
     disk_size_bytes: u64,
+    lxd_socket: Option<&Path>,
 ) -> String {
     let config = AgentConfig {
         name,
@@ -260,6 +268,7 @@ pub fn agent_config_toml(
             only: disks,
             min_size_bytes: disk_size_bytes.min(AGENT_DEFAULT_MIN_DISK),
         },
+        lxd: lxd_socket.map(|socket| Lxd { socket }),
     };
     toml::to_string(&config).expect("the agent config is plain strings and numbers")
 }
@@ -422,6 +431,7 @@ mod tests {
             Path::new("/var/tmp/muster-lab/p/s1/musterd.sock"),
             &[PathBuf::from("/dev/loop3"), PathBuf::from("/dev/loop4")],
             4 << 30,
+            None,
         );
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["name"].as_str(), Some("s1"));
@@ -440,7 +450,7 @@ mod tests {
         assert_eq!(v["disks"]["only"][1].as_str(), Some("/dev/loop4"));
         assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(1 << 30));
 
-        let small = agent_config_toml("s2", Path::new("/s"), Path::new("/k"), &[], 64 << 20);
+        let small = agent_config_toml("s2", Path::new("/s"), Path::new("/k"), &[], 64 << 20, None);
         let v: toml::Value = toml::from_str(&small).unwrap();
         assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(64 << 20));
     }

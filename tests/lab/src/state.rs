@@ -62,6 +62,9 @@ pub struct LabState {
     pub disks_per_server: usize,
     pub disk_size_bytes: u64,
     pub agents: bool,
+    /// One LXD per server, `LXD_DIR` = `DIR/sN/lxd`.
+    #[serde(default)]
+    pub lxd: bool,
     /// The process that tears the lab down when it ends; `None` for a lab
     /// left running by `muster-lab up`.
     pub owner: Option<ProcessId>,
@@ -86,6 +89,7 @@ impl LabState {
             disks_per_server: 0,
             disk_size_bytes: 0,
             agents: false,
+            lxd: false,
             owner: None,
             route: None,
             namespaces: Vec::new(),

@@ -49,6 +49,7 @@ pub fn agent_config(name: &str, state_dir: PathBuf, socket: PathBuf) -> muster_a
             only: vec!["/dev/muster-test-absent".into()],
             ..muster_agent::DisksConfig::default()
         },
+        lxd: muster_agent::LxdConfig::default(),
     }
 }
 

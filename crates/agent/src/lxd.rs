@@ -1,0 +1,323 @@
+//! This server's LXD: reaching it, observing it (`GET /v1/lxd`, for the
+//! initiator's plan), joining it to a cluster on the initiator's word
+//! (`POST /v1/lxd/join`, member API) and `muster status`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use muster_lxd::{JoinInputs, JoinToken, LxdClient, LxdError, MemberConfigKey};
+use muster_plan::{LxdObserved, NetworkObserved, PoolObserved, Status};
+use muster_proto::formation::{
+    ClusterStatus, LxdJoinRequest, LxdJoinResponse, MemberStatus, ObjectStatus,
+};
+
+use crate::api::{ApiError, JsonBody};
+use crate::fault::{self, Fault};
+use crate::shared::{Shared, State as AppState};
+
+/// A join or a pool creation takes seconds; LXD's database may be slow
+/// while members come and go.
+const LXD_TIMEOUT: Duration = Duration::from_secs(120);
+/// A join takes a second or two; on a loaded machine LXD 5.0 was seen to
+/// take about 90 s now and then (direct LXD calls too, without muster);
+/// one still running after this is stuck.
+const JOIN_WAIT: Duration = Duration::from_secs(150);
+
+impl Shared {
+    /// A client of this server's LXD: the configured socket, else the
+    /// first of the deb's and the snap's that answers.
+    pub(crate) async fn lxd(&self) -> Result<LxdClient, ApiError> {
+        let client = match &self.lxd_socket {
+            Some(socket) => LxdClient::new(socket.clone()),
+            None => LxdClient::discover().await,
+        };
+        client
+            .map(|c| {
+                c.with_request_timeout(LXD_TIMEOUT)
+                    .with_operation_timeout(LXD_TIMEOUT)
+            })
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(
+                        "{}: cannot reach LXD: {} (is LXD installed and running? `[lxd] socket` \
+                         in musterd.toml names its socket)",
+                        self.me.name,
+                        crate::server::ErrorChain(&e)
+                    ),
+                )
+            })
+    }
+}
+
+/// An LXD error as the operator reads it, naming the server.
+pub(crate) fn lxd_error(server: &str, e: &LxdError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        format!("{server}: {}", crate::server::ErrorChain(e)),
+    )
+}
+
+/// Reads everything the plan needs from one LXD.
+pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError> {
+    let server = client.server().await?;
+    let env = &server.environment;
+    let me = env.server_name.clone();
+    let clustered = env.server_clustered;
+    let mut observed = LxdObserved {
+        server_name: me.clone(),
+        clustered,
+        https_address: server
+            .config_str("core.https_address")
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned),
+        cluster_fingerprint: clustered.then(|| env.certificate_fingerprint.clone()),
+        storage_drivers: env
+            .storage_supported_drivers
+            .iter()
+            .map(|d| d.name.clone())
+            .collect(),
+        ..LxdObserved::default()
+    };
+    if clustered {
+        observed.cluster_members = client
+            .cluster_members()
+            .await?
+            .into_iter()
+            .map(|m| m.server_name)
+            .collect();
+    }
+    // In a cluster, a pool or network is listed cluster-wide; it is this
+    // member's only where its locations name it (a pending definition
+    // lists the members it was defined on).
+    let mine = |locations: &[String]| !clustered || locations.is_empty() || locations.contains(&me);
+    for pool in client.storage_pools().await? {
+        if mine(&pool.locations) {
+            observed.pools.insert(
+                pool.name,
+                PoolObserved {
+                    driver: pool.driver,
+                    status: Status::from_lxd(&pool.status),
+                },
+            );
+        }
+    }
+    for net in client.networks().await? {
+        if net.managed && mine(&net.locations) {
+            observed.networks.insert(
+                net.name,
+                NetworkObserved {
+                    kind: net.kind,
+                    status: Status::from_lxd(&net.status),
+                },
+            );
+        }
+    }
+    observed.default_profile = client.profile("default").await?.devices;
+    Ok(observed)
+}
+
+/// `GET /v1/lxd`, on the unix socket and for members over HTTPS.
+pub(crate) async fn get(State(state): State<AppState>) -> Result<Json<LxdObserved>, ApiError> {
+    let client = state.lxd().await?;
+    observe(&client)
+        .await
+        .map(Json)
+        .map_err(|e| lxd_error(&state.me.name, &e))
+}
+
+/// `POST /v1/lxd/join` (member API): joins this server's LXD to the
+/// cluster that issued the token. Idempotent: already a member of that
+/// cluster under the token's name, it does nothing; a member of any other
+/// cluster, it refuses.
+pub(crate) async fn join(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<LxdJoinRequest>,
+) -> Result<Json<LxdJoinResponse>, ApiError> {
+    let me = state.me.name.clone();
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, format!("{me}: {m}"));
+    let token = JoinToken::decode(&req.token).map_err(|e| bad(format!("bad join token: {e}")))?;
+    let client = state.lxd().await?;
+    let _one = state.lxd_joining.lock().await;
+    let server = client.server().await.map_err(|e| lxd_error(&me, &e))?;
+    let env = &server.environment;
+    if env.server_clustered {
+        let ours = env
+            .certificate_fingerprint
+            .eq_ignore_ascii_case(&token.fingerprint);
+        if ours && env.server_name == token.server_name {
+            tracing::info!(cluster = %token.fingerprint, "already a member of this LXD cluster");
+            return Ok(Json(LxdJoinResponse {
+                joined: false,
+                server_name: env.server_name.clone(),
+            }));
+        }
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{me}: its LXD is already a member ({:?}) of {} cluster; muster does not move a \
+                 server between clusters: remove it from that cluster first, or leave it out",
+                env.server_name,
+                if ours { "this" } else { "another" },
+            ),
+        ));
+    }
+    fault::hit(&state, Fault::BeforeJoin);
+    let member_config = req
+        .member_config
+        .iter()
+        .map(|c| MemberConfigKey {
+            entity: c.entity.clone(),
+            name: c.name.clone(),
+            key: c.key.clone(),
+            value: c.value.clone(),
+            description: String::new(),
+        })
+        .collect();
+    tracing::info!(cluster = %req.cluster_address, name = %token.server_name, "joining the LXD cluster");
+    let joined = client
+        .with_operation_timeout(JOIN_WAIT)
+        .join_cluster(JoinInputs {
+            token: &token,
+            cluster_certificate: &req.cluster_certificate,
+            server_address: &req.server_address,
+            member_config,
+            cluster_address: Some(&req.cluster_address),
+        })
+        .await;
+    match joined {
+        Ok(()) => {}
+        Err(e @ LxdError::OperationTimeout { .. }) => {
+            tracing::error!(error = %crate::server::ErrorChain(&e), "the LXD join hangs");
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!(
+                    "{me}: its LXD did not finish joining the cluster within {}s ({}); LXD 5.0 \
+                     was seen to hang now and then while a member joins: restart LXD on {me} \
+                     (systemctl restart lxd, or snap restart lxd), check `lxc cluster list` on \
+                     the initiator, then run muster init again",
+                    JOIN_WAIT.as_secs(),
+                    crate::server::ErrorChain(&e)
+                ),
+            ));
+        }
+        Err(e) => return Err(lxd_error(&me, &e)),
+    }
+    tracing::info!(name = %token.server_name, "joined the LXD cluster");
+    Ok(Json(LxdJoinResponse {
+        joined: true,
+        server_name: token.server_name,
+    }))
+}
+
+/// `GET /v1/status` on the unix socket.
+pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<ClusterStatus>, ApiError> {
+    let me = &state.me.name;
+    let client = state.lxd().await?;
+    let err = |e: LxdError| lxd_error(me, &e);
+    let server = client.server().await.map_err(err)?;
+    let clustered = server.environment.server_clustered;
+    let members = if clustered {
+        client
+            .cluster_members()
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map(|m| MemberStatus {
+                name: m.server_name,
+                url: m.url,
+                status: m.status,
+                message: m.message,
+                roles: m.roles,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let storage_pools = client
+        .storage_pools()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|p| ObjectStatus {
+            name: p.name,
+            kind: p.driver,
+            status: p.status,
+            locations: p.locations,
+        })
+        .collect();
+    let networks = client
+        .networks()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|n| n.managed)
+        .map(|n| ObjectStatus {
+            name: n.name,
+            kind: n.kind,
+            status: n.status,
+            locations: n.locations,
+        })
+        .collect();
+    Ok(Json(ClusterStatus {
+        server: me.clone(),
+        clustered,
+        members,
+        storage_pools,
+        networks,
+    }))
+}
+
+/// The member config a joiner gives: the keys the cluster asks for, with
+/// the values the plan chose (pool sources); others stay empty, which LXD
+/// takes as its default.
+pub(crate) fn fill_member_config(
+    keys: Vec<MemberConfigKey>,
+    pool_sources: &BTreeMap<String, String>,
+) -> Vec<muster_proto::formation::MemberConfigEntry> {
+    keys.into_iter()
+        .map(|k| {
+            let value = if k.entity == "storage-pool" && k.key == "source" {
+                pool_sources.get(&k.name).cloned().unwrap_or_default()
+            } else {
+                k.value
+            };
+            muster_proto::formation::MemberConfigEntry {
+                entity: k.entity,
+                name: k.name,
+                key: k.key,
+                value,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn member_config_gets_the_chosen_pool_sources() {
+        let keys = vec![
+            MemberConfigKey {
+                entity: "storage-pool".into(),
+                name: "local".into(),
+                key: "source".into(),
+                ..MemberConfigKey::default()
+            },
+            MemberConfigKey {
+                entity: "storage-pool".into(),
+                name: "local".into(),
+                key: "size".into(),
+                ..MemberConfigKey::default()
+            },
+        ];
+        let sources = BTreeMap::from([("local".to_owned(), "/dev/sdb".to_owned())]);
+        let filled = fill_member_config(keys, &sources);
+        assert_eq!(filled[0].value, "/dev/sdb");
+        assert_eq!(filled[1].value, "");
+    }
+}

@@ -1,0 +1,197 @@
+//! `muster init` and `muster status`: the local agent does the work; this
+//! reads the preseed, shows the agent's progress as it streams, and prints
+//! the cluster's state.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use muster_preseed::PassphraseSource;
+use muster_proto::formation::{paths, ClusterStatus, InitEvent, InitRequest};
+
+use crate::agent::AgentClient;
+use crate::args::InitArgs;
+use crate::run::Output;
+
+pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.preseed)
+        .with_context(|| format!("cannot read the preseed file {}", args.preseed.display()))?;
+    // Checked here too, so that a bad file is reported before anything
+    // starts; the agent checks it again.
+    let preseed = muster_preseed::parse(&text).map_err(|e| {
+        anyhow!(
+            "{} is not a valid preseed file, nothing was changed:\n{e}",
+            args.preseed.display()
+        )
+    })?;
+    let passphrase = match preseed.session().passphrase {
+        Some(PassphraseSource::File(path)) => {
+            // Relative to the preseed file, like every path written in it.
+            let path = match args.preseed.parent() {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path,
+            };
+            Some(crate::trust::read_passphrase_file(&path)?)
+        }
+        _ => None,
+    };
+    let request = InitRequest {
+        preseed: text,
+        passphrase,
+        dry_run: args.dry_run,
+    };
+    let client = AgentClient::new(socket)?;
+    let mut response = client.post_stream(paths::INIT, &request).await?;
+    let mut out = Output::stdout();
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| {
+            anyhow!(
+                "the connection to musterd broke during init ({e}); run the same muster init \
+                 again to resume"
+            )
+        })?;
+        let Some(chunk) = chunk else {
+            bail!(
+                "musterd stopped answering before init finished (did it exit? see its log); run \
+                 the same muster init again to resume"
+            );
+        };
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let event: InitEvent = serde_json::from_slice(&line)
+                .with_context(|| "unexpected progress line from musterd".to_string())?;
+            if args.json {
+                out.line(String::from_utf8_lossy(&line).trim_end())?;
+            }
+            match event {
+                InitEvent::Done { message } => {
+                    if !args.json {
+                        out.line(&message)?;
+                    }
+                    return Ok(());
+                }
+                InitEvent::Failed { message, .. } => bail!("{message}"),
+                other if !args.json => out.line(&render(&other))?,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One progress event as a line for people.
+fn render(event: &InitEvent) -> String {
+    match event {
+        InitEvent::Info { message } => format!("-- {message}"),
+        InitEvent::Plan { text, .. } => text.trim_end().to_owned(),
+        InitEvent::Step {
+            index,
+            member,
+            description,
+        } => format!("[{index}] {member}: {description} ..."),
+        InitEvent::StepDone { index } => format!("[{index}] done"),
+        InitEvent::Done { message } => message.clone(),
+        InitEvent::Failed { message, .. } => format!("error: {message}"),
+    }
+}
+
+pub(crate) async fn status(socket: &Path, json: bool) -> anyhow::Result<()> {
+    let client = AgentClient::new(socket)?;
+    let status: ClusterStatus = client.get(paths::STATUS).await?;
+    let text = if json {
+        serde_json::to_string_pretty(&status).context("cannot encode the answer as JSON")?
+    } else {
+        status_text(&status)
+    };
+    Output::stdout().line(text.trim_end())
+}
+
+/// `muster status` for people. Pure.
+pub fn status_text(s: &ClusterStatus) -> String {
+    let mut out = String::new();
+    if !s.clustered {
+        out.push_str(&format!(
+            "{}: LXD is not clustered (muster init forms the cluster)\n",
+            s.server
+        ));
+    } else {
+        out.push_str(&format!("Members ({}):\n", s.members.len()));
+        for m in &s.members {
+            let message = if m.message.is_empty() || m.message == "Fully operational" {
+                String::new()
+            } else {
+                format!("  ({})", m.message)
+            };
+            out.push_str(&format!(
+                "  {:<16} {:<10} {}{message}\n",
+                m.name, m.status, m.url
+            ));
+        }
+    }
+    for (title, list) in [
+        ("Storage pools", &s.storage_pools),
+        ("Networks", &s.networks),
+    ] {
+        out.push_str(&format!("{title} ({}):\n", list.len()));
+        for o in list {
+            let on = if o.locations.is_empty() {
+                String::new()
+            } else {
+                format!("  on {}", o.locations.join(", "))
+            };
+            out.push_str(&format!(
+                "  {:<16} {:<8} {:<8}{on}\n",
+                o.name, o.kind, o.status
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muster_proto::formation::{MemberStatus, ObjectStatus};
+
+    #[test]
+    fn status_lists_members_pools_and_networks() {
+        let s = ClusterStatus {
+            server: "s1".into(),
+            clustered: true,
+            members: vec![MemberStatus {
+                name: "s1".into(),
+                url: "https://10.0.0.1:8443".into(),
+                status: "Online".into(),
+                message: "Fully operational".into(),
+                roles: vec![],
+            }],
+            storage_pools: vec![ObjectStatus {
+                name: "local".into(),
+                kind: "dir".into(),
+                status: "Created".into(),
+                locations: vec!["s1".into()],
+            }],
+            networks: vec![],
+        };
+        let text = status_text(&s);
+        assert!(
+            text.contains("s1               Online     https://10.0.0.1:8443\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("local            dir      Created   on s1"),
+            "{text}"
+        );
+        assert!(text.contains("Networks (0):"), "{text}");
+    }
+
+    #[test]
+    fn progress_lines_name_the_member_and_step() {
+        let line = render(&InitEvent::Step {
+            index: 2,
+            member: "s2".into(),
+            description: "Join".into(),
+        });
+        assert_eq!(line, "[2] s2: Join ...");
+    }
+}

@@ -1,0 +1,129 @@
+//! Wire types of cluster formation: `muster init` (the local CLI asks its
+//! agent, which drives every member), the member side of an LXD join, and
+//! `muster status`.
+
+use serde::{Deserialize, Serialize};
+
+/// Paths of cluster formation.
+pub mod paths {
+    /// GET, unix socket and HTTPS (members only): this server's LXD as
+    /// observed (`muster_plan::LxdObserved`).
+    pub const LXD: &str = "/v1/lxd";
+    /// POST, HTTPS (members only): join this server's LXD to the cluster
+    /// of the token ([`super::LxdJoinRequest`] -> [`super::LxdJoinResponse`]).
+    pub const LXD_JOIN: &str = "/v1/lxd/join";
+    /// POST, unix socket: run `muster init` ([`super::InitRequest`]); the
+    /// answer is newline-delimited JSON, one [`super::InitEvent`] a line.
+    pub const INIT: &str = "/v1/init";
+    /// GET, unix socket: the cluster as this server's LXD sees it
+    /// ([`super::ClusterStatus`]).
+    pub const STATUS: &str = "/v1/status";
+}
+
+/// A member-specific config value a joiner gives LXD (`member_config` of
+/// `PUT /1.0/cluster`), e.g. a storage pool's `source`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberConfigEntry {
+    pub entity: String,
+    pub name: String,
+    pub key: String,
+    pub value: String,
+}
+
+/// What the initiator sends a joiner's agent so it joins its LXD.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LxdJoinRequest {
+    /// The join token LXD issued for this member (base64, as LXD makes it).
+    pub token: String,
+    /// PEM of the cluster certificate; must match the token's fingerprint.
+    pub cluster_certificate: String,
+    /// The initiator's `IP:8443`.
+    pub cluster_address: String,
+    /// This member's own `IP:8443`.
+    pub server_address: String,
+    #[serde(default)]
+    pub member_config: Vec<MemberConfigEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LxdJoinResponse {
+    /// False when the member was already in this cluster (nothing done).
+    pub joined: bool,
+    pub server_name: String,
+}
+
+/// `muster init --preseed FILE [--dry-run]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitRequest {
+    /// The preseed file's text (the CLI reads it; the agent parses it).
+    pub preseed: String,
+    /// The session passphrase when the preseed names a file: the CLI
+    /// reads it, so the file need only be readable by the operator.
+    #[serde(default)]
+    pub passphrase: Option<String>,
+    /// Stop after printing the plan.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One line of `muster init`'s progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum InitEvent {
+    /// Something the operator should see ("waiting for s2 to join...").
+    Info { message: String },
+    /// The plan, rendered for reading.
+    Plan { text: String, steps: usize },
+    /// A step starts. `index` counts from 1 over this run's steps.
+    Step {
+        index: usize,
+        member: String,
+        description: String,
+    },
+    /// The step just announced is done.
+    StepDone { index: usize },
+    /// The end: the cluster is formed (or, with `--dry-run`, planned).
+    Done { message: String },
+    /// The end: nothing more is done. `member` and `step` when a step
+    /// failed.
+    Failed {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<String>,
+    },
+}
+
+/// `muster status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// This server's name.
+    pub server: String,
+    pub clustered: bool,
+    pub members: Vec<MemberStatus>,
+    pub storage_pools: Vec<ObjectStatus>,
+    pub networks: Vec<ObjectStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    pub name: String,
+    /// LXD's cluster address, `https://IP:8443`.
+    pub url: String,
+    /// "Online", "Offline"...
+    pub status: String,
+    pub message: String,
+    pub roles: Vec<String>,
+}
+
+/// A storage pool or managed network.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectStatus {
+    pub name: String,
+    /// The pool's driver or the network's type.
+    pub kind: String,
+    /// "Created", "Pending", "Errored".
+    pub status: String,
+    pub locations: Vec<String>,
+}

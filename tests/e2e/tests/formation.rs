@@ -1,0 +1,421 @@
+//! Cluster formation end to end, in one lab of four real servers, each
+//! with a real musterd and a real LXD in its namespace: `muster init
+//! --preseed` forms a one-member cluster on s4, rejects bad input before
+//! changing anything, resumes after the initiator dies right after the
+//! bootstrap and after a joiner dies between its token and its join, and
+//! forms the three-member cluster s1, s2, s3: every member sees three
+//! members online, the `local` pool and the network, the default profile
+//! uses them, and an instance record can be created on each member.
+//!
+//! The joiners enroll zero-touch (an enrollment passphrase in their
+//! musterd.toml). Faults come from the agents' test-only `MUSTER_FAULT`.
+//! LXD is checked directly over its unix socket with muster-lxd.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use muster_lab::{Lab, LabSpec, Signal, Target};
+use muster_lxd::{InstancesPost, LxdClient};
+use muster_proto::formation::ClusterStatus;
+
+const ENROLLMENT: &str = "formation enrollment passphrase for the lab";
+
+/// A case's name and body.
+type Case = (&'static str, fn(&Trial));
+
+macro_rules! case {
+    ($f:ident) => {
+        (stringify!($f), $f as fn(&Trial))
+    };
+}
+
+#[test]
+fn formation_in_a_lab_of_four_servers_with_lxd() {
+    if let Err(e) = muster_lab::require_root() {
+        panic!("this test did not run: {e}");
+    }
+    let lxd_found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join("lxd").is_file()))
+        .unwrap_or(false);
+    assert!(
+        lxd_found,
+        "this test did not run: LXD is not installed (apt-get install lxd nftables)"
+    );
+    let lab = Lab::up(LabSpec {
+        servers: 4,
+        disks_per_server: 1,
+        disk_size_bytes: 64 << 20,
+        lxd: true,
+        ..LabSpec::default()
+    })
+    .expect("bring the lab up");
+    let t = Trial::new(&lab);
+    for server in 2..=4 {
+        t.enroll(server);
+    }
+
+    let cases: [Case; 7] = [
+        case!(a_single_server_forms_a_one_member_cluster),
+        case!(an_unknown_key_is_rejected_by_the_cli),
+        case!(an_unknown_member_is_rejected_before_any_change),
+        case!(bad_disks_and_a_member_of_another_cluster_are_rejected_before_any_change),
+        case!(a_dry_run_prints_the_plan_and_changes_nothing),
+        case!(init_resumes_after_the_initiator_and_a_joiner_die),
+        case!(the_cluster_is_formed_on_every_member),
+    ];
+    common::run_cases(&t, &cases);
+
+    lab.down().expect("tear the lab down");
+}
+
+struct Trial<'a> {
+    lab: &'a Lab,
+    files: PathBuf,
+    rt: tokio::runtime::Runtime,
+    /// The instance network's subnet: inside the lab, not its LAN.
+    bridge: String,
+}
+
+impl<'a> Trial<'a> {
+    fn new(lab: &'a Lab) -> Trial<'a> {
+        let files = lab.dir().join("formation-test");
+        fs::create_dir_all(&files).expect("create the test's directory");
+        let lan: u8 = lab.subnet().split('.').nth(2).unwrap().parse().unwrap();
+        let k = if lan == 247 { 248 } else { 247 };
+        Trial {
+            lab,
+            files,
+            rt: tokio::runtime::Runtime::new().expect("a tokio runtime"),
+            bridge: format!("10.231.{k}.1/24"),
+        }
+    }
+
+    fn secret(&self, name: &str, text: &str) -> PathBuf {
+        common::secret(&self.files, name, text)
+    }
+
+    /// Gives a server the enrollment passphrase and restarts its agent.
+    fn enroll(&self, server: usize) {
+        let file = self.secret("enrollment", ENROLLMENT);
+        common::enroll_with(self.lab, server, &file);
+        self.lab
+            .stop_agent(server, Signal::SIGTERM)
+            .expect("stop the agent");
+        self.lab.start_agent(server).expect("start the agent");
+    }
+
+    /// A preseed file for `members`, s1 first unless `initiator` says.
+    fn preseed(&self, name: &str, initiator: usize, members: &str) -> PathBuf {
+        let passphrase = self.secret("session", ENROLLMENT);
+        let text = format!(
+            "# written by tests/e2e/tests/formation.rs\n\
+             session:\n  passphrase_file: {}\n  enrollment: true\n  timeout: 2m\n\
+             initiator: s{initiator}\n\
+             members:\n{members}\
+             network:\n  cluster_interface: eth0\n  instances:\n    name: lxdbr0\n    ipv4: {}\n    ipv6: none\n",
+            passphrase.display(),
+            self.bridge,
+        );
+        let path = self.files.join(name);
+        fs::write(&path, text).expect("write a preseed");
+        path
+    }
+
+    fn init(&self, server: usize, preseed: &Path, extra: &[&str]) -> Output {
+        let mut argv = vec!["muster", "init", "--preseed", path_str(preseed)];
+        argv.extend_from_slice(extra);
+        self.lab
+            .exec(Target::Server(server), argv)
+            .expect("run muster init in the lab")
+    }
+
+    fn init_ok(&self, server: usize, preseed: &Path) -> String {
+        let out = self.init(server, preseed, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "s{server}: muster init failed:\n{stdout}\n{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        stdout
+    }
+
+    /// `muster init` fails; its standard error.
+    fn init_fails(&self, server: usize, preseed: &Path) -> String {
+        let out = self.init(server, preseed, &[]);
+        assert!(
+            !out.status.success(),
+            "s{server}: muster init succeeded but should not have:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    fn lxd(&self, server: usize) -> LxdClient {
+        LxdClient::new(self.lab.server(server).lxd_socket())
+            .expect("an LXD client")
+            .with_request_timeout(Duration::from_secs(60))
+            .with_operation_timeout(Duration::from_secs(60))
+    }
+
+    fn clustered(&self, server: usize) -> bool {
+        let lxd = self.lxd(server);
+        self.rt
+            .block_on(lxd.server())
+            .expect("GET /1.0")
+            .environment
+            .server_clustered
+    }
+
+    /// The tails of the agents' and LXDs' logs, for failure messages.
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for s in self.lab.servers() {
+            for log in [&s.log, &s.lxd_log] {
+                let text = fs::read_to_string(log).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().rev().take(15).collect();
+                out.push_str(&format!("--- {} ---\n", log.display()));
+                for l in lines.into_iter().rev() {
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().expect("lab paths are UTF-8")
+}
+
+fn member(n: usize) -> String {
+    format!("  - name: s{n}\n")
+}
+
+fn a_single_server_forms_a_one_member_cluster(t: &Trial) {
+    let preseed = t.preseed("s4-alone.yaml", 4, &member(4));
+    let out = t.init_ok(4, &preseed);
+    assert!(out.contains("Bootstrap the LXD cluster with s4"), "{out}");
+    assert!(out.contains("the cluster is formed"), "{out}");
+    assert!(t.clustered(4));
+    let lxd = t.lxd(4);
+    let members = t.rt.block_on(lxd.cluster_members()).unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].server_name, "s4");
+    let pool = t.rt.block_on(lxd.storage_pool("local", None)).unwrap();
+    assert_eq!(pool.expect("pool local").status, "Created");
+    // Run again: nothing to do, and never "already initialized".
+    let again = t.init_ok(4, &preseed);
+    assert!(again.contains("nothing to do"), "{again}");
+}
+
+fn an_unknown_key_is_rejected_by_the_cli(t: &Trial) {
+    let path = t.files.join("unknown-key.yaml");
+    fs::write(&path, "members:\n  - name: s1\n    colour: blue\n").unwrap();
+    let err = t.init_fails(1, &path);
+    assert!(err.contains("colour"), "{err}");
+    assert!(!t.clustered(1));
+}
+
+fn an_unknown_member_is_rejected_before_any_change(t: &Trial) {
+    // The session this opens is also where s2, s3 and s4 enroll.
+    let members = format!("{}{}{}", member(1), member(2), member(9));
+    let preseed = t.preseed("unknown-member.yaml", 1, &members);
+    let err = t.init_fails(1, &preseed);
+    assert!(err.contains("unknown member s9"), "{err}");
+    assert!(err.contains("Nothing was changed"), "{err}");
+    assert!(!t.clustered(1));
+}
+
+fn bad_disks_and_a_member_of_another_cluster_are_rejected_before_any_change(t: &Trial) {
+    // s4 formed its own cluster in the first case.
+    let members = format!("{}{}", member(1), member(4));
+    let preseed = t.preseed("foreign.yaml", 1, &members);
+    let err = t.init_fails(1, &preseed);
+    assert!(
+        err.contains("s4 is already in another LXD cluster"),
+        "{err}"
+    );
+
+    let missing = format!(
+        "{}  - name: s2\n    disks:\n      local: /dev/muster-no-such-disk\n",
+        member(1)
+    );
+    let preseed = t.preseed("missing-disk.yaml", 1, &missing);
+    let err = t.init_fails(1, &preseed);
+    assert!(
+        err.contains("has no disk or partition /dev/muster-no-such-disk"),
+        "{err}"
+    );
+
+    let disk = t.lab.server(3).disks[0].clone();
+    let mkfs = t
+        .lab
+        .exec(
+            Target::Server(3),
+            ["mkfs.ext4", "-q", "-F", path_str(&disk)],
+        )
+        .expect("run mkfs.ext4");
+    assert!(mkfs.status.success(), "mkfs.ext4: {mkfs:?}");
+    let with_fs = format!(
+        "{}  - name: s3\n    disks:\n      local: {}\n",
+        member(1),
+        disk.display()
+    );
+    let preseed = t.preseed("filesystem.yaml", 1, &with_fs);
+    let err = t.init_fails(1, &preseed);
+    assert!(err.contains("is not empty"), "{err}");
+    assert!(err.contains("wipe"), "{err}");
+
+    for server in 1..=3 {
+        assert!(!t.clustered(server), "s{server} was changed");
+    }
+}
+
+fn main_preseed(t: &Trial) -> PathBuf {
+    let members = format!("{}{}{}", member(1), member(2), member(3));
+    t.preseed("cluster.yaml", 1, &members)
+}
+
+fn a_dry_run_prints_the_plan_and_changes_nothing(t: &Trial) {
+    let out = t.init(1, &main_preseed(t), &["--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for wanted in [
+        "Plan: ",
+        "Set LXD's core.https_address to",
+        "Bootstrap the LXD cluster with s1",
+        "Join the LXD cluster at",
+        "Create storage pool local (dir) on every member",
+        "Create bridge network lxdbr0 on every member",
+        "Set the default profile",
+        "dry run: nothing was changed",
+    ] {
+        assert!(stdout.contains(wanted), "no {wanted:?} in:\n{stdout}");
+    }
+    assert!(!t.clustered(1));
+}
+
+fn init_resumes_after_the_initiator_and_a_joiner_die(t: &Trial) {
+    let preseed = main_preseed(t);
+    let lab = t.lab;
+
+    // The initiator's agent exits right after the bootstrap.
+    lab.stop_agent(1, Signal::SIGTERM).unwrap();
+    lab.start_agent_with_env(1, &[("MUSTER_FAULT", "after-bootstrap")])
+        .unwrap();
+    let err = t.init_fails(1, &preseed);
+    assert!(err.contains("run the same muster init again"), "{err}");
+    let status = lab.stop_agent(1, Signal::SIGTERM).unwrap();
+    assert_eq!(status.code(), Some(86), "the fault did not stop s1's agent");
+    assert!(t.clustered(1), "s1's LXD did not bootstrap");
+    lab.start_agent(1).unwrap();
+
+    // A joiner's agent exits after its token was issued, before it joins.
+    lab.stop_agent(2, Signal::SIGTERM).unwrap();
+    lab.start_agent_with_env(2, &[("MUSTER_FAULT", "before-join")])
+        .unwrap();
+    let err = t.init_fails(1, &preseed);
+    assert!(err.contains("s2"), "{err}");
+    assert!(err.contains("muster init` again"), "{err}");
+    let status = lab.stop_agent(2, Signal::SIGTERM).unwrap();
+    assert_eq!(status.code(), Some(86), "the fault did not stop s2's agent");
+    assert!(!t.clustered(2));
+    lab.start_agent(2).unwrap();
+
+    // Resumed: no step is repeated, nothing says "already initialized".
+    let out = t.init_ok(1, &preseed);
+    assert!(!out.contains("Bootstrap"), "{out}");
+    assert!(out.contains("Issue a join token for s2"), "{out}");
+    // The token the failed run issued is used, not replaced.
+    assert!(
+        out.contains("s2: using the join token issued earlier"),
+        "{out}"
+    );
+    assert!(out.contains("the cluster is formed"), "{out}");
+    let again = t.init_ok(1, &preseed);
+    assert!(again.contains("nothing to do"), "{again}");
+
+    let state = fs::read_to_string(lab.server(1).state_dir.join("cluster.json"))
+        .expect("s1 keeps cluster.json");
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["formed"], true, "{state}");
+    assert_eq!(state["members"].as_array().unwrap().len(), 3, "{state}");
+}
+
+fn the_cluster_is_formed_on_every_member(t: &Trial) {
+    let want = ["s1", "s2", "s3"];
+    for server in 1..=3 {
+        let lxd = t.lxd(server);
+        // Heartbeats mark a new member online within seconds.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let members = t.rt.block_on(lxd.cluster_members()).unwrap();
+            let mut online: Vec<String> = members
+                .iter()
+                .filter(|m| m.is_online())
+                .map(|m| m.server_name.clone())
+                .collect();
+            online.sort();
+            if online == want {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "s{server} sees online: {online:?}\n{}",
+                t.logs()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let pool = t.rt.block_on(lxd.storage_pool("local", None)).unwrap();
+        let pool = pool.expect("pool local");
+        assert_eq!(pool.status, "Created");
+        assert_eq!(pool.driver, "dir");
+        let mut at = pool.locations.clone();
+        at.sort();
+        assert_eq!(at, want, "pool local is on {at:?}");
+        let net = t.rt.block_on(lxd.network("lxdbr0", None)).unwrap();
+        let net = net.expect("network lxdbr0");
+        assert_eq!(net.status, "Created");
+        assert_eq!(net.kind, "bridge");
+        let profile = t.rt.block_on(lxd.profile("default")).unwrap();
+        assert_eq!(profile.devices["root"]["pool"], "local");
+        assert_eq!(profile.devices["eth0"]["network"], "lxdbr0");
+    }
+    let s1 = t.lxd(1);
+    for target in want {
+        let record = InstancesPost::empty_container(&format!("c-{target}"));
+        t.rt.block_on(s1.create_instance(&record, Some(target)))
+            .unwrap_or_else(|e| panic!("an instance record on {target}: {e}"));
+    }
+    let on_s3 = t.rt.block_on(t.lxd(3).instance_names()).unwrap();
+    assert!(on_s3.contains(&"c-s3".to_owned()), "{on_s3:?}");
+
+    let out = t
+        .lab
+        .exec(Target::Server(2), ["muster", "status", "--json"])
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let status: ClusterStatus = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status.clustered);
+    let mut online: Vec<&str> = status
+        .members
+        .iter()
+        .filter(|m| m.status == "Online")
+        .map(|m| m.name.as_str())
+        .collect();
+    online.sort();
+    assert_eq!(online, want);
+    assert!(status.storage_pools.iter().any(|p| p.name == "local"));
+    assert!(status.networks.iter().any(|n| n.name == "lxdbr0"));
+}
