@@ -245,22 +245,9 @@ gone     s3"
 
     fn disk(name: &str, kind: DiskKind, eligibility: Eligibility) -> Disk {
         Disk {
-            name: name.into(),
-            path: format!("/dev/{name}"),
-            by_id: vec![],
             kind,
-            size_bytes: 4 << 30,
-            model: None,
-            serial: None,
-            transport: None,
-            rotational: false,
-            removable: false,
-            read_only: false,
-            partitions: vec![],
-            holders: vec![],
-            mountpoints: vec![],
-            signatures: vec![],
             eligibility,
+            ..Disk::blank(name, 4 << 30)
         }
     }
 

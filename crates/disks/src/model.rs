@@ -118,3 +118,29 @@ pub struct Disk {
     pub signatures: Vec<Signature>,
     pub eligibility: Eligibility,
 }
+
+impl Disk {
+    /// An empty, eligible whole disk as a fresh server's spare disk looks:
+    /// the starting point for describing one (samples, fixtures), changed
+    /// with struct-update syntax.
+    pub fn blank(name: &str, size_bytes: u64) -> Disk {
+        Disk {
+            name: name.into(),
+            path: format!("/dev/{name}"),
+            by_id: Vec::new(),
+            kind: DiskKind::Disk,
+            size_bytes,
+            model: None,
+            serial: None,
+            transport: None,
+            rotational: false,
+            removable: false,
+            read_only: false,
+            partitions: Vec::new(),
+            holders: Vec::new(),
+            mountpoints: Vec::new(),
+            signatures: Vec::new(),
+            eligibility: Eligibility::Eligible,
+        }
+    }
+}

@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use muster_disks::{Disk, DiskKind, Eligibility, Signature};
+use muster_disks::{Disk, Eligibility, Signature};
 
 use crate::*;
 
@@ -12,24 +12,7 @@ fn ip(last: u8) -> IpAddr {
 }
 
 fn disk(name: &str) -> Disk {
-    Disk {
-        name: name.into(),
-        path: format!("/dev/{name}"),
-        by_id: Vec::new(),
-        kind: DiskKind::Disk,
-        size_bytes: 100 * GIB,
-        model: None,
-        serial: None,
-        transport: None,
-        rotational: false,
-        removable: false,
-        read_only: false,
-        partitions: Vec::new(),
-        holders: Vec::new(),
-        mountpoints: Vec::new(),
-        signatures: Vec::new(),
-        eligibility: Eligibility::Eligible,
-    }
+    Disk::blank(name, 100 * GIB)
 }
 
 fn ext4(name: &str) -> Disk {

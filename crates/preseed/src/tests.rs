@@ -1,7 +1,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use muster_disks::{Disk, DiskKind, Eligibility, Partition, Signature};
+use muster_disks::{Disk, Eligibility, Partition, Signature};
 use muster_plan::{
     BridgeAddress, CephChoices, DiskRef, Driver, LxdObserved, MemberObserved, PoolObserved, Status,
 };
@@ -17,24 +17,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn disk(name: &str, gib: u64) -> Disk {
-    Disk {
-        name: name.into(),
-        path: format!("/dev/{name}"),
-        by_id: Vec::new(),
-        kind: DiskKind::Disk,
-        size_bytes: gib * GIB,
-        model: None,
-        serial: None,
-        transport: None,
-        rotational: false,
-        removable: false,
-        read_only: false,
-        partitions: Vec::new(),
-        holders: Vec::new(),
-        mountpoints: Vec::new(),
-        signatures: Vec::new(),
-        eligibility: Eligibility::Eligible,
-    }
+    Disk::blank(name, gib * GIB)
 }
 
 fn with_fs(d: Disk) -> Disk {

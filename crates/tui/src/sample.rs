@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use muster_discovery::{Compat, Peer};
-use muster_disks::{Disk, DiskKind, Eligibility, Partition, Signature};
+use muster_disks::{Disk, Eligibility, Partition, Signature};
 
 use crate::model::Interface;
 
@@ -34,22 +34,10 @@ pub fn incompatible(name: &str, last_octet: u8, why: &str) -> Peer {
 
 pub fn disk(name: &str, size_gib: u64) -> Disk {
     Disk {
-        name: name.into(),
-        path: format!("/dev/{name}"),
-        by_id: vec![format!("/dev/disk/by-id/ata-QEMU_HARDDISK_QM000{name}")],
-        kind: DiskKind::Disk,
-        size_bytes: size_gib << 30,
         model: Some("QEMU HARDDISK".into()),
         serial: Some(format!("QM000{name}")),
         transport: Some("sata".into()),
-        rotational: false,
-        removable: false,
-        read_only: false,
-        partitions: vec![],
-        holders: vec![],
-        mountpoints: vec![],
-        signatures: vec![],
-        eligibility: Eligibility::Eligible,
+        ..Disk::blank(name, size_gib << 30)
     }
 }
 
