@@ -34,6 +34,7 @@ pub fn incompatible(name: &str, last_octet: u8, why: &str) -> Peer {
 
 pub fn disk(name: &str, size_gib: u64) -> Disk {
     Disk {
+        by_id: vec![format!("/dev/disk/by-id/ata-QEMU_HARDDISK_QM000{name}")],
         model: Some("QEMU HARDDISK".into()),
         serial: Some(format!("QM000{name}")),
         transport: Some("sata".into()),
