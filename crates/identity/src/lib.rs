@@ -9,11 +9,11 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use muster_trust::Fingerprint;
 use rustls::crypto::ring::sign::any_supported_type;
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::{Digest, Sha256};
 
 /// Directory under the state directory that holds the identity.
 pub const IDENTITY_DIR: &str = "identity";
@@ -109,7 +109,7 @@ pub struct Identity {
     dir: PathBuf,
     cert: CertificateDer<'static>,
     key: PrivateKeyDer<'static>,
-    fingerprint: String,
+    fingerprint: Fingerprint,
     created: bool,
 }
 
@@ -194,7 +194,7 @@ impl Identity {
 
         Ok(Identity {
             dir: dir.to_owned(),
-            fingerprint: cert_fingerprint(&cert),
+            fingerprint: Fingerprint::of_der(&cert),
             cert,
             key,
             created: false,
@@ -203,13 +203,13 @@ impl Identity {
 
     /// SHA-256 of the certificate (DER), lowercase hex.
     pub fn fingerprint(&self) -> String {
-        self.fingerprint.clone()
+        self.fingerprint.as_str().to_owned()
     }
 
     /// The first 16 hex digits of the fingerprint in groups of four, for
     /// people to compare by eye.
     pub fn short_fingerprint(&self) -> String {
-        short_fingerprint(&self.fingerprint)
+        self.fingerprint.short()
     }
 
     pub fn cert_der(&self) -> &CertificateDer<'static> {
@@ -237,20 +237,6 @@ impl Identity {
     pub fn was_created(&self) -> bool {
         self.created
     }
-}
-
-/// SHA-256 of a certificate's DER, lowercase hex: what peers pin.
-pub fn cert_fingerprint(cert_der: &[u8]) -> String {
-    hex::encode(Sha256::digest(cert_der))
-}
-
-/// `abcd:ef01:2345:6789` from the first 16 hex digits of a fingerprint.
-pub fn short_fingerprint(fingerprint: &str) -> String {
-    let head: Vec<char> = fingerprint.chars().take(16).collect();
-    head.chunks(4)
-        .map(|group| group.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join(":")
 }
 
 fn exists(path: &Path) -> Result<bool, IdentityError> {
@@ -374,6 +360,7 @@ fn sync_dir(dir: &Path) -> Result<(), IdentityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sha2::{Digest, Sha256};
 
     fn mode_of(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -404,14 +391,6 @@ mod tests {
         let identity = load_or_create(state.path(), "s1").unwrap();
         let expected = hex::encode(Sha256::digest(identity.cert_der().as_ref()));
         assert_eq!(identity.fingerprint(), expected);
-    }
-
-    #[test]
-    fn short_fingerprint_groups_the_first_sixteen_digits() {
-        assert_eq!(
-            short_fingerprint("0123456789abcdef0123456789abcdef"),
-            "0123:4567:89ab:cdef"
-        );
     }
 
     #[test]
