@@ -27,14 +27,10 @@ pub(crate) struct Facts<'a> {
 }
 
 pub(crate) fn judge(facts: &Facts<'_>, min_size_bytes: u64) -> Eligibility {
-    let mut reasons = Vec::new();
-    match facts.kind {
-        DiskKind::Disk | DiskKind::Loop => {}
-        DiskKind::Cdrom => reasons.push("cdrom".to_string()),
-        DiskKind::Dm => reasons.push("device-mapper device".to_string()),
-        DiskKind::Md => reasons.push("software RAID device".to_string()),
-        DiskKind::Virtual => reasons.push("virtual device".to_string()),
-    }
+    let mut reasons: Vec<String> = kind_reason(facts.kind)
+        .map(str::to_owned)
+        .into_iter()
+        .collect();
     if facts.read_only {
         reasons.push("read-only".to_string());
     }
@@ -69,6 +65,17 @@ pub(crate) fn judge(facts: &Facts<'_>, min_size_bytes: u64) -> Eligibility {
         Eligibility::Eligible
     } else {
         Eligibility::Ineligible(reasons)
+    }
+}
+
+/// Why a device of this kind is not storage muster uses (or wipes).
+pub(crate) fn kind_reason(kind: DiskKind) -> Option<&'static str> {
+    match kind {
+        DiskKind::Disk | DiskKind::Loop => None,
+        DiskKind::Cdrom => Some("cdrom"),
+        DiskKind::Dm => Some("device-mapper device"),
+        DiskKind::Md => Some("software RAID device"),
+        DiskKind::Virtual => Some("virtual device"),
     }
 }
 
