@@ -14,6 +14,8 @@ pub struct CephCluster {
     pub fsid: String,
     /// CIDR of the network the daemons and clients use.
     pub public_network: String,
+    /// See [`CephConf::cluster_network`].
+    pub cluster_network: Option<String>,
     /// See [`CephConf::osd_memory_target`].
     pub osd_memory_target: Option<u64>,
     /// See [`CephConf::mon_data_avail_warn`].
@@ -21,6 +23,11 @@ pub struct CephCluster {
     pub members: Vec<CephMember>,
     /// An RBD pool to create once the OSDs are up.
     pub rbd_pool: Option<String>,
+    /// A CephFS file system to create once the OSDs are up, served by the
+    /// MDSs of the members that run one ([`MemberSpec::mds`]).
+    ///
+    /// [`MemberSpec::mds`]: crate::MemberSpec::mds
+    pub cephfs: Option<String>,
     /// Bound on waiting for all OSDs to come up.
     pub osd_up_timeout: Duration,
 }
@@ -62,6 +69,7 @@ impl CephCluster {
             host: member.name().to_owned(),
             mon_hosts: mons.iter().map(|m| m.spec.addr).collect(),
             public_network: self.public_network.clone(),
+            cluster_network: self.cluster_network.clone(),
             paths: member.paths().clone(),
             osd_memory_target: self.osd_memory_target,
             mon_data_avail_warn: self.mon_data_avail_warn,
@@ -139,9 +147,18 @@ impl CephCluster {
                 }
             })?;
         }
+        if self.rbd_pool.is_none() && self.cephfs.is_none() {
+            return Ok(report);
+        }
+        let osds = first.osd_dump()?.osds.len();
         if let Some(pool) = &self.rbd_pool {
-            let osds = first.osd_dump()?.osds.len();
             report.record(first.name(), "rbd pool", first.ensure_pool(pool, osds)?);
+        }
+        if let Some(fs) = &self.cephfs {
+            report.record(first.name(), "file system", first.ensure_fs(fs, osds)?);
+            for m in self.members.iter().filter(|m| m.spec.mds) {
+                report.record(m.name(), "mds", m.ensure_mds()?);
+            }
         }
         Ok(report)
     }
@@ -175,6 +192,7 @@ mod tests {
         CephCluster {
             fsid: "f".into(),
             public_network: "10.0.0.0/24".into(),
+            cluster_network: None,
             osd_memory_target: None,
             mon_data_avail_warn: None,
             members: members
@@ -185,6 +203,7 @@ mod tests {
                 })
                 .collect(),
             rbd_pool: None,
+            cephfs: None,
             osd_up_timeout: Duration::from_secs(1),
         }
     }

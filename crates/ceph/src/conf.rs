@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 /// Where one member keeps its Ceph files. In production the packages'
 /// places ([`MemberPaths::system`]); in the lab everything under the
 /// member's own directory ([`MemberPaths::under`]), since the members share
@@ -20,6 +22,7 @@ pub struct MemberPaths {
     pub mon_root: PathBuf,
     pub mgr_root: PathBuf,
     pub osd_root: PathBuf,
+    pub mds_root: PathBuf,
     /// Scratch files of the steps (monmap, keyrings in the making) and the
     /// records that let an interrupted OSD creation resume.
     pub work_dir: PathBuf,
@@ -36,6 +39,7 @@ impl MemberPaths {
             mon_root: dir.join("mon"),
             mgr_root: dir.join("mgr"),
             osd_root: dir.join("osd"),
+            mds_root: dir.join("mds"),
             work_dir: dir.join("muster"),
         }
     }
@@ -51,6 +55,7 @@ impl MemberPaths {
             mon_root: "/var/lib/ceph/mon".into(),
             mgr_root: "/var/lib/ceph/mgr".into(),
             osd_root: "/var/lib/ceph/osd".into(),
+            mds_root: "/var/lib/ceph/mds".into(),
             work_dir: "/var/lib/ceph/muster".into(),
         }
     }
@@ -66,6 +71,10 @@ impl MemberPaths {
     pub fn osd_data(&self, id: u32) -> PathBuf {
         self.osd_root.join(format!("ceph-{id}"))
     }
+
+    pub fn mds_data(&self, id: &str) -> PathBuf {
+        self.mds_root.join(format!("ceph-{id}"))
+    }
 }
 
 /// What goes into one member's `ceph.conf`.
@@ -78,6 +87,9 @@ pub struct CephConf {
     pub mon_hosts: Vec<IpAddr>,
     /// CIDR, e.g. "10.0.0.0/24": daemons bind to their address in it.
     pub public_network: String,
+    /// CIDR of a separate network for the OSDs' replication and recovery
+    /// traffic; without it they use the public network.
+    pub cluster_network: Option<String>,
     pub paths: MemberPaths,
     /// `osd memory target` in bytes; Ceph's minimum is 939524096 (the lab's
     /// value), its default 4 GiB.
@@ -110,6 +122,7 @@ pub fn render_conf(c: &CephConf) -> String {
          fsid = {fsid}\n\
          mon host = {hosts}\n\
          public network = {net}\n\
+         {cluster_net}\
          auth cluster required = cephx\n\
          auth service required = cephx\n\
          auth client required = cephx\n\
@@ -123,6 +136,7 @@ pub fn render_conf(c: &CephConf) -> String {
          mon data = {mon}/$cluster-$id\n\
          mgr data = {mgr}/$cluster-$id\n\
          osd data = {osd}/$cluster-$id\n\
+         mds data = {mds}/$cluster-$id\n\
          {avail}\
          \n\
          [client]\n\
@@ -133,12 +147,17 @@ pub fn render_conf(c: &CephConf) -> String {
         fsid = c.fsid,
         hosts = hosts.join(","),
         net = c.public_network,
+        cluster_net = match &c.cluster_network {
+            Some(net) => format!("cluster network = {net}\n"),
+            None => String::new(),
+        },
         run = p.run_dir.display(),
         log = p.log_dir.display(),
         crash = p.crash_dir.display(),
         mon = p.mon_root.display(),
         mgr = p.mgr_root.display(),
         osd = p.osd_root.display(),
+        mds = p.mds_root.display(),
         keyring = p.admin_keyring.display(),
         host = c.host,
         avail = match c.mon_data_avail_warn {
@@ -152,6 +171,67 @@ pub fn render_conf(c: &CephConf) -> String {
     s
 }
 
+/// What [`parse_conf`] reads back from a config [`render_conf`] wrote:
+/// the cluster-wide settings, the same on every member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfSummary {
+    pub fsid: String,
+    pub mon_hosts: Vec<IpAddr>,
+    pub public_network: String,
+    pub cluster_network: Option<String>,
+}
+
+/// The cluster-wide settings of a `ceph.conf` (pure). Keys count in
+/// `[global]` (or before any section) and are spelled with spaces or
+/// underscores, as Ceph accepts; `mon host` lists `IP` or `[IPv6]`
+/// entries. `None` when the fsid, the monitors or the public network are
+/// missing, or a monitor entry is not an address.
+pub fn parse_conf(text: &str) -> Option<ConfSummary> {
+    let mut section = "global".to_owned();
+    let (mut fsid, mut mon_host, mut public_network, mut cluster_network) =
+        (None, None, None, None);
+    for line in text.lines() {
+        let line = line.split(['#', ';']).next().unwrap_or_default().trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().to_owned();
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        if section != "global" {
+            continue;
+        }
+        let key = key.trim().replace('_', " ");
+        let value = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+        match key.as_str() {
+            "fsid" => fsid = value,
+            "mon host" => mon_host = value,
+            "public network" => public_network = value,
+            "cluster network" => cluster_network = value,
+            _ => {}
+        }
+    }
+    let mon_hosts = mon_host?
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let bare = e.strip_prefix('[').and_then(|e| e.strip_suffix(']'));
+            bare.unwrap_or(e).parse().ok()
+        })
+        .collect::<Option<Vec<IpAddr>>>()?;
+    if mon_hosts.is_empty() {
+        return None;
+    }
+    Some(ConfSummary {
+        fsid: fsid?,
+        mon_hosts,
+        public_network: public_network?,
+        cluster_network,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +243,7 @@ mod tests {
             host: "s2".into(),
             mon_hosts: vec!["10.231.249.1".parse().unwrap(), "fd00::2".parse().unwrap()],
             public_network: "10.231.249.0/24".into(),
+            cluster_network: Some("10.231.250.0/24".into()),
             paths: MemberPaths::under(Path::new("/lab/s2")),
             osd_memory_target: Some(939524096),
             mon_data_avail_warn: Some(5),
@@ -175,6 +256,7 @@ mod tests {
 fsid = 0b1c6b7e-6d7c-4a8e-9a57-6c1f3d2b9e10
 mon host = 10.231.249.1,[fd00::2]
 public network = 10.231.249.0/24
+cluster network = 10.231.250.0/24
 auth cluster required = cephx
 auth service required = cephx
 auth client required = cephx
@@ -188,6 +270,7 @@ crash dir = /lab/s2/crash
 mon data = /lab/s2/mon/$cluster-$id
 mgr data = /lab/s2/mgr/$cluster-$id
 osd data = /lab/s2/osd/$cluster-$id
+mds data = /lab/s2/mds/$cluster-$id
 mon data avail warn = 5
 
 [client]
@@ -207,6 +290,7 @@ osd memory target = 939524096
             host: "h".into(),
             mon_hosts: vec!["10.0.0.1".parse().unwrap()],
             public_network: "10.0.0.0/24".into(),
+            cluster_network: None,
             paths: MemberPaths::system(),
             osd_memory_target: None,
             mon_data_avail_warn: None,
@@ -216,9 +300,82 @@ osd memory target = 939524096
         assert!(text.contains("keyring = /etc/ceph/ceph.client.admin.keyring\n"));
         assert!(!text.contains("osd memory target"));
         assert!(!text.contains("avail warn"));
+        assert!(!text.contains("cluster network"));
         assert_eq!(
             MemberPaths::system().osd_data(3),
             Path::new("/var/lib/ceph/osd/ceph-3")
         );
+        assert_eq!(
+            MemberPaths::system().mds_data("h"),
+            Path::new("/var/lib/ceph/mds/ceph-h")
+        );
+    }
+
+    fn lab_conf() -> CephConf {
+        CephConf {
+            fsid: "0b1c6b7e-6d7c-4a8e-9a57-6c1f3d2b9e10".into(),
+            host: "s1".into(),
+            mon_hosts: vec!["10.0.0.1".parse().unwrap(), "fd00::2".parse().unwrap()],
+            public_network: "10.0.0.0/24".into(),
+            cluster_network: None,
+            paths: MemberPaths::under(Path::new("/lab/s1")),
+            osd_memory_target: Some(939524096),
+            mon_data_avail_warn: Some(5),
+        }
+    }
+
+    fn summary(c: &CephConf) -> ConfSummary {
+        ConfSummary {
+            fsid: c.fsid.clone(),
+            mon_hosts: c.mon_hosts.clone(),
+            public_network: c.public_network.clone(),
+            cluster_network: c.cluster_network.clone(),
+        }
+    }
+
+    #[test]
+    fn a_rendered_config_reads_back() {
+        let mut c = lab_conf();
+        assert_eq!(parse_conf(&render_conf(&c)), Some(summary(&c)));
+        c.cluster_network = Some("10.0.1.0/24".into());
+        c.mon_hosts = vec!["fd00::1".parse().unwrap()];
+        c.paths = MemberPaths::system();
+        assert_eq!(parse_conf(&render_conf(&c)), Some(summary(&c)));
+    }
+
+    #[test]
+    fn only_global_settings_count_in_either_spelling() {
+        let text = "[global]\n\
+                    fsid = F  # the cluster\n\
+                    mon_host = [fd00::1], 10.0.0.2\n\
+                    public_network=fd00::/64\n\
+                    [osd]\n\
+                    cluster network = 10.9.9.0/24\n";
+        assert_eq!(
+            parse_conf(text),
+            Some(ConfSummary {
+                fsid: "F".into(),
+                mon_hosts: vec!["fd00::1".parse().unwrap(), "10.0.0.2".parse().unwrap()],
+                public_network: "fd00::/64".into(),
+                cluster_network: None,
+            })
+        );
+    }
+
+    #[test]
+    fn an_incomplete_config_reads_as_none() {
+        let text = render_conf(&lab_conf());
+        let without = |key: &str| -> String {
+            text.lines()
+                .filter(|l| !l.starts_with(key))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        assert_eq!(parse_conf(&without("fsid")), None);
+        assert_eq!(parse_conf(&without("mon host")), None);
+        assert_eq!(parse_conf(&without("public network")), None);
+        assert_eq!(parse_conf(&text.replace("10.0.0.1", "s1.lab")), None);
+        assert_eq!(parse_conf(&text.replace("fsid = ", "fsid =\n#")), None);
+        assert_eq!(parse_conf(""), None);
     }
 }

@@ -39,6 +39,9 @@ pub enum CephError {
     #[error("{} is not free: {reason}; choose another device or ask for it to be wiped", device.display())]
     DeviceInUse { device: PathBuf, reason: String },
 
+    #[error(transparent)]
+    Wipe(#[from] muster_disks::WipeError),
+
     #[error("{} holds osd.{id} of this cluster, but its data directory {} is missing; restore it or remove the OSD first", device.display(), dir.display())]
     OsdDirMissing {
         device: PathBuf,

@@ -1,6 +1,7 @@
 //! Forms a Ceph cluster the way MicroCeph does, without LVM: one config
 //! file per member, a mon and a mgr on each member, BlueStore OSDs on raw
-//! devices or free partitions, and an RBD pool.
+//! devices or free partitions, an RBD pool, and optionally a CephFS file
+//! system with its MDSs.
 //!
 //! Every step looks at the real state first (a data directory finished by
 //! `--mkfs`, a BlueStore label on the device, the cluster's own answers),
@@ -27,10 +28,12 @@
 //! let cluster = CephCluster {
 //!     fsid: new_uuid()?,
 //!     public_network: "10.0.0.0/24".into(),
+//!     cluster_network: None,
 //!     osd_memory_target: None,
 //!     mon_data_avail_warn: None,
 //!     members: vec![member],
 //!     rbd_pool: Some("rbd".into()),
+//!     cephfs: None,
 //!     osd_up_timeout: Duration::from_secs(90),
 //! };
 //! // Safe to run again after a failure: it resumes.
@@ -46,14 +49,18 @@ mod command;
 mod conf;
 pub mod device;
 mod error;
+mod local;
 mod member;
 pub mod status;
 mod supervisor;
+#[cfg(test)]
+mod testkit;
 
 pub use cluster::{CephCluster, FormReport};
 pub use command::{Cmd, CmdOutput, CommandRunner, HostRunner};
-pub use conf::{render_conf, CephConf, MemberPaths};
+pub use conf::{parse_conf, render_conf, CephConf, ConfSummary, MemberPaths};
 pub use error::CephError;
+pub use local::{DaemonState, LocalOsd, LocalState};
 pub use member::{
     ceph_user, mon_addrvec, new_uuid, wait_for, CephMember, Encryption, MemberSpec, OsdOutcome,
     OsdSpec, Outcome, MIN_MON_RELEASE,

@@ -15,7 +15,7 @@ use crate::command::{Cmd, CmdOutput, CommandRunner};
 use crate::conf::{render_conf, CephConf, MemberPaths};
 use crate::device::{self, DeviceHead};
 use crate::error::{CephError, IoContext};
-use crate::status::{self, OsdDump, OsdTree, PoolDetail, QuorumStatus, Status};
+use crate::status::{self, FsEntry, FsMap, OsdDump, OsdTree, PoolDetail, QuorumStatus, Status};
 use crate::supervisor::{Daemon, Supervisor};
 
 /// The oldest mon release the new cluster accepts: Debian 12's Ceph.
@@ -23,7 +23,7 @@ pub const MIN_MON_RELEASE: &str = "pacific";
 
 /// Written into a daemon's data directory once its `--mkfs` succeeded: a
 /// directory without it is a leftover of an interrupted step.
-const MKFS_DONE: &str = "muster-mkfs-done";
+pub(crate) const MKFS_DONE: &str = "muster-mkfs-done";
 
 /// How an OSD's data is protected at rest. Only `None` exists today; the
 /// field is here so that dm-crypt can come without changing callers.
@@ -66,11 +66,14 @@ pub struct MemberSpec {
     pub mon: bool,
     /// Runs a manager (about 300 MB each: one active, the others standby).
     pub mgr: bool,
+    /// Runs a CephFS metadata server (one active per file system, the
+    /// others standby) when the cluster has a file system.
+    pub mds: bool,
     pub osds: Vec<OsdSpec>,
 }
 
 impl MemberSpec {
-    /// A member with a mon and a mgr and no OSD yet.
+    /// A member with a mon and a mgr, no MDS and no OSD yet.
     pub fn new(name: impl Into<String>, addr: IpAddr, paths: MemberPaths) -> MemberSpec {
         MemberSpec {
             name: name.into(),
@@ -78,6 +81,7 @@ impl MemberSpec {
             paths,
             mon: true,
             mgr: true,
+            mds: false,
             osds: Vec::new(),
         }
     }
@@ -158,6 +162,13 @@ fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CephError> {
     f.write_all(bytes).io("writing", &tmp)?;
     f.sync_all().io("flushing", &tmp)?;
     fs::rename(&tmp, path).io("renaming into place", path)
+}
+
+/// A daemon's key, in its data directory.
+const KEYRING: &str = "keyring";
+
+fn has_key(data: &Path) -> bool {
+    data.join(KEYRING).exists()
 }
 
 fn create_dir(path: &Path) -> Result<(), CephError> {
@@ -301,6 +312,7 @@ impl CephMember {
             &p.mon_root,
             &p.mgr_root,
             &p.osd_root,
+            &p.mds_root,
             &p.work_dir,
         ] {
             create_dir(dir)?;
@@ -327,6 +339,16 @@ impl CephMember {
             .mon_data(&self.spec.name)
             .join(MKFS_DONE)
             .exists()
+    }
+
+    /// The mgr's key was fetched into its data directory.
+    pub fn mgr_initialized(&self) -> bool {
+        has_key(&self.spec.paths.mgr_data(&self.spec.name))
+    }
+
+    /// The MDS's key was fetched into its data directory.
+    pub fn mds_initialized(&self) -> bool {
+        has_key(&self.spec.paths.mds_data(&self.spec.name))
     }
 
     /// Makes the first monitor of a new cluster with id `fsid`, and the
@@ -424,6 +446,17 @@ impl CephMember {
         Ok(Outcome::Done)
     }
 
+    /// The config and the admin keyring: all a member needs to be a Ceph
+    /// client (LXD's storage driver, for one) without a daemon of its own.
+    pub fn ensure_configured(
+        &self,
+        conf: &CephConf,
+        admin_keyring: &[u8],
+    ) -> Result<Outcome, CephError> {
+        let written = self.write_config(conf)?;
+        Ok(written.or(self.install_admin_keyring(admin_keyring)?))
+    }
+
     /// Adds this member's monitor to a running cluster (the admin keyring
     /// must be installed): it joins the quorum by itself once started.
     pub fn join_mon(&self) -> Result<Outcome, CephError> {
@@ -495,35 +528,68 @@ impl CephMember {
     /// The mgr's key and daemon.
     pub fn ensure_mgr(&self) -> Result<Outcome, CephError> {
         let name = &self.spec.name;
-        let data = self.spec.paths.mgr_data(name);
-        let keyring = data.join("keyring");
-        let mut outcome = Outcome::AlreadyDone;
-        if !keyring.exists() {
-            create_dir(&data)?;
-            let tmp = data.join("keyring.muster-tmp");
-            // get-or-create: an existing key (from an interrupted run) is
-            // returned as it is.
-            self.ceph(&[
-                "auth",
-                "get-or-create",
-                &format!("mgr.{name}"),
+        self.ensure_keyed_daemon(
+            &Daemon::mgr(name),
+            &self.spec.paths.mgr_data(name),
+            &[
                 "mon",
                 "allow profile mgr",
                 "osd",
                 "allow *",
                 "mds",
                 "allow *",
-                "-o",
-                &tmp.display().to_string(),
-            ])?;
+            ],
+        )
+    }
+
+    /// The MDS's key and daemon: a standby until a file system needs it
+    /// ([`CephMember::ensure_fs`]).
+    pub fn ensure_mds(&self) -> Result<Outcome, CephError> {
+        let name = &self.spec.name;
+        self.ensure_keyed_daemon(
+            &Daemon::mds(name),
+            &self.spec.paths.mds_data(name),
+            &[
+                "mon",
+                "allow profile mds",
+                "osd",
+                "allow rwx",
+                "mds",
+                "allow",
+                "mgr",
+                "allow profile mds",
+            ],
+        )
+    }
+
+    /// A daemon whose data directory holds only its key (a mgr, an MDS):
+    /// the key with `caps` fetched there unless it is, the daemon started
+    /// unless it runs.
+    fn ensure_keyed_daemon(
+        &self,
+        daemon: &Daemon,
+        data: &Path,
+        caps: &[&str],
+    ) -> Result<Outcome, CephError> {
+        let mut outcome = Outcome::AlreadyDone;
+        if !has_key(data) {
+            create_dir(data)?;
+            let keyring = data.join(KEYRING);
+            let tmp = data.join("keyring.muster-tmp");
+            let (entity, out) = (daemon.name(), tmp.display().to_string());
+            // get-or-create: an existing key (from an interrupted run) is
+            // returned as it is.
+            let mut args = vec!["auth", "get-or-create", &entity];
+            args.extend_from_slice(caps);
+            args.extend(["-o", &out]);
+            self.ceph(&args)?;
             fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).io("restricting", &tmp)?;
             fs::rename(&tmp, &keyring).io("renaming into place", &keyring)?;
-            self.give(&data)?;
+            self.give(data)?;
             outcome = Outcome::Done;
         }
-        let mgr = Daemon::mgr(name);
-        if !self.supervisor.is_running(&mgr)? {
-            self.supervisor.start(&mgr)?;
+        if !self.supervisor.is_running(daemon)? {
+            self.supervisor.start(daemon)?;
             outcome = Outcome::Done;
         }
         Ok(outcome)
@@ -655,7 +721,7 @@ impl CephMember {
         }
         symlink(&device, &block).io("linking", &block)?;
         write_atomic(
-            &data.join("keyring"),
+            &data.join(KEYRING),
             format!("[osd.{id}]\n\tkey = {secret}\n").as_bytes(),
             0o600,
         )?;
@@ -700,6 +766,24 @@ impl CephMember {
     /// An RBD pool replicated on `min(3, osds)` OSDs, and the fewest
     /// replicas that take writes set to match.
     pub fn ensure_pool(&self, name: &str, osds: usize) -> Result<Outcome, CephError> {
+        let (pool, mut outcome) = self.ensure_replicated_pool(name, osds)?;
+        if !pool.has_application("rbd") {
+            self.run(Cmd::new(
+                "rbd",
+                ["-c", &self.conf_arg(), "pool", "init", name],
+            ))?;
+            outcome = Outcome::Done;
+        }
+        Ok(outcome)
+    }
+
+    /// The pool `name`, made unless it exists, its replicas set for `osds`
+    /// OSDs ([`status::pool_sizes`]).
+    fn ensure_replicated_pool(
+        &self,
+        name: &str,
+        osds: usize,
+    ) -> Result<(PoolDetail, Outcome), CephError> {
         if osds == 0 {
             return Err(CephError::Invalid(format!(
                 "cannot create the pool {name}: the cluster has no OSD"
@@ -747,28 +831,55 @@ impl CephMember {
             ])?;
             outcome = Outcome::Done;
         }
-        if !pool.has_application("rbd") {
-            self.run(Cmd::new(
-                "rbd",
-                ["-c", &self.conf_arg(), "pool", "init", name],
-            ))?;
+        Ok((pool, outcome))
+    }
+
+    /// The file systems of the cluster.
+    pub fn filesystems(&self) -> Result<Vec<FsEntry>, CephError> {
+        self.ceph_json(&["fs", "ls"], status::parse_fs_ls)
+    }
+
+    /// The MDS map: which MDS serves which file system, which stand by.
+    pub fn fs_dump(&self) -> Result<FsMap, CephError> {
+        self.ceph_json(&["fs", "dump"], status::parse_fs_dump)
+    }
+
+    /// The CephFS file system `name` on the pools `NAME_meta` and
+    /// `NAME_data` (replicated as [`CephMember::ensure_pool`] does, for
+    /// `osds` OSDs). An MDS ([`CephMember::ensure_mds`]) serves it.
+    pub fn ensure_fs(&self, name: &str, osds: usize) -> Result<Outcome, CephError> {
+        let (meta, data) = (format!("{name}_meta"), format!("{name}_data"));
+        let (_, made_meta) = self.ensure_replicated_pool(&meta, osds)?;
+        let (_, made_data) = self.ensure_replicated_pool(&data, osds)?;
+        let mut outcome = made_meta.or(made_data);
+        if !self.filesystems()?.iter().any(|f| f.name == name) {
+            self.ceph(&["fs", "new", name, &meta, &data])?;
             outcome = Outcome::Done;
         }
         Ok(outcome)
     }
 
-    /// Stops this member's daemons: OSDs, then the mgr (failed over first,
-    /// which otherwise takes about 30 s), then the mon.
+    /// Stops this member's daemons: the MDS (while the OSDs still take
+    /// its journal; it tells the mons it leaves, so a standby takes over at
+    /// once), the OSDs, the mgr (failed over first, which otherwise takes
+    /// about 30 s), then the mon.
     pub fn stop_daemons(&self) -> Result<(), CephError> {
+        let name = &self.spec.name;
+        // Asked first: without the MDS package, systemd has no such unit
+        // to stop.
+        let mds = Daemon::mds(name);
+        if self.supervisor.is_running(&mds)? {
+            self.supervisor.stop(&mds)?;
+        }
         for (id, _) in self.local_osds()? {
             self.supervisor.stop(&Daemon::osd(id))?;
         }
-        let mgr = Daemon::mgr(&self.spec.name);
+        let mgr = Daemon::mgr(name);
         if self.supervisor.is_running(&mgr)? {
-            let _ = self.ceph(&["mgr", "fail", &self.spec.name]);
+            let _ = self.ceph(&["mgr", "fail", name]);
             self.supervisor.stop(&mgr)?;
         }
-        self.supervisor.stop(&Daemon::mon(&self.spec.name))
+        self.supervisor.stop(&Daemon::mon(name))
     }
 
     /// [`CephMember::ensure_osd`] for each of the member's devices.
@@ -779,81 +890,8 @@ impl CephMember {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
-    use std::sync::Mutex;
-
     use super::*;
-    use crate::command::recording::Recorder;
-
-    /// Knows what runs because it started it.
-    #[derive(Default)]
-    struct FakeSupervisor {
-        running: Mutex<BTreeSet<Daemon>>,
-        log: Mutex<Vec<String>>,
-    }
-
-    impl Supervisor for FakeSupervisor {
-        fn start(&self, d: &Daemon) -> Result<(), CephError> {
-            self.log.lock().unwrap().push(format!("start {d}"));
-            self.running.lock().unwrap().insert(d.clone());
-            Ok(())
-        }
-        fn stop(&self, d: &Daemon) -> Result<(), CephError> {
-            self.log.lock().unwrap().push(format!("stop {d}"));
-            self.running.lock().unwrap().remove(d);
-            Ok(())
-        }
-        fn is_running(&self, d: &Daemon) -> Result<bool, CephError> {
-            Ok(self.running.lock().unwrap().contains(d))
-        }
-    }
-
-    struct Fixture {
-        dir: PathBuf,
-        rec: Arc<Recorder>,
-        sup: Arc<FakeSupervisor>,
-        member: CephMember,
-    }
-
-    impl Drop for Fixture {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    fn fixture(test: &str) -> Fixture {
-        let dir =
-            std::env::temp_dir().join(format!("muster-ceph-member-{test}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        let paths = MemberPaths::under(&dir.join("s1"));
-        for d in [&paths.osd_root, &paths.work_dir, &paths.mon_root] {
-            fs::create_dir_all(d).unwrap();
-        }
-        let rec = Arc::new(Recorder::default());
-        let sup = Arc::new(FakeSupervisor::default());
-        let spec = MemberSpec::new("s1", "10.0.0.1".parse().unwrap(), paths);
-        let member = CephMember::new(spec, rec.clone(), sup.clone());
-        Fixture {
-            dir,
-            rec,
-            sup,
-            member,
-        }
-    }
-
-    fn answer(rec: &Recorder, stdout: &[u8]) {
-        rec.answers.lock().unwrap().push(CmdOutput {
-            code: Some(0),
-            stdout: stdout.to_vec(),
-            stderr: vec![],
-        });
-    }
-
-    fn recorded(name: &str) -> Vec<u8> {
-        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-        fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::testkit::{answer, fixture, recorded, Fixture};
 
     fn disk(f: &Fixture, content: &[u8]) -> PathBuf {
         let path = f.dir.join("disk");
@@ -1081,5 +1119,81 @@ mod tests {
             lines[11].ends_with("osd pool set rbd min_size 1"),
             "{lines:#?}"
         );
+    }
+
+    #[test]
+    fn an_mds_gets_its_key_then_is_only_started() {
+        let f = fixture("mds");
+        assert!(!f.member.mds_initialized());
+        let data = f.member.paths().mds_data("s1");
+        // What `ceph auth get-or-create -o` writes.
+        fs::create_dir_all(&data).unwrap();
+        fs::write(data.join("keyring.muster-tmp"), "[mds.s1]\n").unwrap();
+        assert_eq!(f.member.ensure_mds().unwrap(), Outcome::Done);
+        let conf = f.member.paths().conf.display().to_string();
+        assert_eq!(
+            f.rec.lines(),
+            [format!(
+                "ceph -c {conf} --connect-timeout 15 auth get-or-create mds.s1 \
+                 mon 'allow profile mds' osd 'allow rwx' mds allow mgr 'allow profile mds' \
+                 -o {}/keyring.muster-tmp",
+                data.display()
+            )]
+        );
+        let keyring = data.join(KEYRING);
+        let mode = fs::metadata(&keyring).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(f.member.mds_initialized());
+        assert_eq!(*f.sup.log.lock().unwrap(), ["start mds.s1"]);
+
+        assert_eq!(f.member.ensure_mds().unwrap(), Outcome::AlreadyDone);
+        f.sup.stop(&Daemon::mds("s1")).unwrap();
+        assert_eq!(f.member.ensure_mds().unwrap(), Outcome::Done);
+        assert_eq!(f.rec.lines().len(), 1, "the key is fetched once");
+        assert_eq!(
+            *f.sup.log.lock().unwrap(),
+            ["start mds.s1", "stop mds.s1", "start mds.s1"]
+        );
+    }
+
+    #[test]
+    fn a_file_system_gets_its_pools_once() {
+        let f = fixture("fs");
+        let pool = |name: &str, id: u32| {
+            format!(
+                r#"{{"pool_id":{id},"pool_name":"{name}","size":3,"min_size":2,"pg_num":32,"application_metadata":{{}}}}"#
+            )
+        };
+        let (meta, data) = (pool("cephfs_meta", 3), pool("cephfs_data", 4));
+        let both = format!("[{meta},{data}]");
+        answer(&f.rec, b"[]");
+        answer(&f.rec, b"");
+        answer(&f.rec, format!("[{meta}]").as_bytes());
+        answer(&f.rec, both.as_bytes());
+        answer(&f.rec, b"[]");
+        assert_eq!(f.member.ensure_fs("cephfs", 3).unwrap(), Outcome::Done);
+        let lines = f.rec.lines();
+        let tails = [
+            "osd pool ls detail --format json",
+            "osd pool create cephfs_meta 32 32 replicated",
+            "osd pool ls detail --format json",
+            "osd pool ls detail --format json",
+            "fs ls --format json",
+            "fs new cephfs cephfs_meta cephfs_data",
+        ];
+        assert_eq!(lines.len(), tails.len(), "{lines:#?}");
+        for (line, tail) in lines.iter().zip(tails) {
+            assert!(line.ends_with(tail), "{line} should end with {tail}");
+        }
+
+        answer(&f.rec, both.as_bytes());
+        answer(&f.rec, both.as_bytes());
+        answer(&f.rec, &recorded("pacific-16.2.15-fs-ls.json"));
+        assert_eq!(
+            f.member.ensure_fs("cephfs", 3).unwrap(),
+            Outcome::AlreadyDone
+        );
+        assert_eq!(f.rec.lines().len(), tails.len() + 3);
+        assert!(f.member.ensure_fs("cephfs", 0).is_err());
     }
 }

@@ -205,6 +205,69 @@ impl PoolDetail {
     }
 }
 
+/// One entry of `ceph fs ls --format json`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct FsEntry {
+    pub name: String,
+    pub metadata_pool: String,
+    #[serde(default)]
+    pub data_pools: Vec<String>,
+}
+
+/// `ceph fs dump --format json`: the MDS map.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct FsMap {
+    pub standbys: Vec<MdsInfo>,
+    pub filesystems: Vec<Filesystem>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Filesystem {
+    pub id: u32,
+    pub mdsmap: MdsMap,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct MdsMap {
+    pub fs_name: String,
+    /// The MDSs holding a rank of this file system, by "gid_N".
+    #[serde(default)]
+    pub info: BTreeMap<String, MdsInfo>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct MdsInfo {
+    /// The MDS's id: its member's name.
+    pub name: String,
+    /// -1 for a standby.
+    pub rank: i32,
+    /// "up:active", "up:standby", "up:replay"...
+    pub state: String,
+}
+
+impl FsMap {
+    /// The MDSs serving file system `fs` as "up:active", sorted.
+    pub fn active_mds(&self, fs: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .filesystems
+            .iter()
+            .filter(|f| f.mdsmap.fs_name == fs)
+            .flat_map(|f| f.mdsmap.info.values())
+            .filter(|i| i.state == "up:active")
+            .map(|i| i.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The MDSs standing by for any file system, sorted.
+    pub fn standby_mds(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.standbys.iter().map(|i| i.name.as_str()).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
 pub fn parse_status(json: &[u8]) -> Result<Status, serde_json::Error> {
     serde_json::from_slice(json)
 }
@@ -222,6 +285,14 @@ pub fn parse_osd_tree(json: &[u8]) -> Result<OsdTree, serde_json::Error> {
 }
 
 pub fn parse_pools(json: &[u8]) -> Result<Vec<PoolDetail>, serde_json::Error> {
+    serde_json::from_slice(json)
+}
+
+pub fn parse_fs_ls(json: &[u8]) -> Result<Vec<FsEntry>, serde_json::Error> {
+    serde_json::from_slice(json)
+}
+
+pub fn parse_fs_dump(json: &[u8]) -> Result<FsMap, serde_json::Error> {
     serde_json::from_slice(json)
 }
 
@@ -347,11 +418,35 @@ mod tests {
     }
 
     #[test]
+    fn file_systems_and_their_mds() {
+        let fs = parse_fs_ls(&fixture("pacific-16.2.15-fs-ls.json")).unwrap();
+        assert_eq!(
+            fs,
+            [FsEntry {
+                name: "cephfs".into(),
+                metadata_pool: "cephfs_meta".into(),
+                data_pools: vec!["cephfs_data".into()],
+            }]
+        );
+        assert_eq!(parse_fs_ls(b"[]").unwrap(), []);
+
+        let map = parse_fs_dump(&fixture("pacific-16.2.15-fs-dump.json")).unwrap();
+        assert_eq!(map.active_mds("cephfs"), ["s2"]);
+        assert_eq!(map.active_mds("other"), Vec::<&str>::new());
+        assert_eq!(map.standby_mds(), ["s1", "s3"]);
+        let rank0 = map.filesystems[0].mdsmap.info.values().next().unwrap();
+        assert_eq!((rank0.rank, map.filesystems[0].id), (0, 1));
+    }
+
+    #[test]
     fn hostile_json_is_an_error_not_a_panic() {
         for bad in [&b""[..], b"{", b"[]", b"{\"fsid\":1}", b"\xff"] {
             assert!(parse_status(bad).is_err());
             assert!(parse_osd_dump(bad).is_err());
         }
         assert!(parse_pools(b"{}").is_err());
+        assert!(parse_fs_ls(b"{}").is_err());
+        assert!(parse_fs_dump(b"[]").is_err());
+        assert!(parse_fs_dump(b"{}").is_err());
     }
 }

@@ -23,6 +23,7 @@ pub enum DaemonKind {
     Mon,
     Mgr,
     Osd,
+    Mds,
 }
 
 impl DaemonKind {
@@ -31,6 +32,7 @@ impl DaemonKind {
             DaemonKind::Mon => "mon",
             DaemonKind::Mgr => "mgr",
             DaemonKind::Osd => "osd",
+            DaemonKind::Mds => "mds",
         }
     }
 
@@ -40,11 +42,13 @@ impl DaemonKind {
             DaemonKind::Mon => "ceph-mon",
             DaemonKind::Mgr => "ceph-mgr",
             DaemonKind::Osd => "ceph-osd",
+            DaemonKind::Mds => "ceph-mds",
         }
     }
 }
 
-/// One daemon: a mon or mgr is named after its member, an OSD by number.
+/// One daemon: a mon, mgr or mds is named after its member, an OSD by
+/// number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Daemon {
     pub kind: DaemonKind,
@@ -62,6 +66,13 @@ impl Daemon {
     pub fn mgr(id: &str) -> Daemon {
         Daemon {
             kind: DaemonKind::Mgr,
+            id: id.to_owned(),
+        }
+    }
+
+    pub fn mds(id: &str) -> Daemon {
+        Daemon {
+            kind: DaemonKind::Mds,
             id: id.to_owned(),
         }
     }
@@ -306,15 +317,20 @@ impl Supervisor for ProcessSupervisor {
 }
 
 impl ProcessSupervisor {
-    /// Stops every daemon this supervisor started, OSDs first (an OSD
-    /// asks a mon to mark it down before it exits, and waits for that up to
-    /// `osd mon shutdown timeout`, 5 s), then the mgr and mon: each group
-    /// gets SIGTERM at once, and what still runs after `grace` gets
-    /// SIGKILL. Returns the daemons that needed it.
+    /// Stops every daemon this supervisor started, as fast as it can (the
+    /// lab's teardown, a power cut): OSDs and the MDS first (an OSD asks a
+    /// mon to mark it down before it exits, and waits for that up to `osd
+    /// mon shutdown timeout`, 5 s; an MDS tells the mons it leaves, which
+    /// takes about 3 s), then the mgr and mon: each group gets SIGTERM at
+    /// once, and what still runs after `grace` gets SIGKILL. Returns the
+    /// daemons that needed it.
     pub fn stop_all(&self, grace: Duration) -> Vec<Daemon> {
         let mut children = self.children.lock().unwrap_or_else(|p| p.into_inner());
         let mut killed = Vec::new();
-        for group in [&[DaemonKind::Osd][..], &[DaemonKind::Mgr, DaemonKind::Mon]] {
+        for group in [
+            &[DaemonKind::Osd, DaemonKind::Mds][..],
+            &[DaemonKind::Mgr, DaemonKind::Mon],
+        ] {
             let mut members: Vec<(&Daemon, &mut Child)> = children
                 .iter_mut()
                 .filter(|(d, _)| group.contains(&d.kind))
@@ -366,6 +382,8 @@ mod tests {
         s.start(&Daemon::mgr("s1")).unwrap();
         s.start(&Daemon::osd(7)).unwrap();
         s.stop(&Daemon::osd(7)).unwrap();
+        s.start(&Daemon::mds("s1")).unwrap();
+        s.stop(&Daemon::mds("s1")).unwrap();
         rec.answers.lock().unwrap().extend([
             CmdOutput {
                 code: Some(0),
@@ -385,6 +403,8 @@ mod tests {
                 "systemctl enable --now ceph-mgr@s1.service",
                 "systemctl enable --now ceph-osd@7.service",
                 "systemctl stop ceph-osd@7.service",
+                "systemctl enable --now ceph-mds@s1.service",
+                "systemctl stop ceph-mds@s1.service",
                 "systemctl is-active --quiet ceph-mon@s1.service",
                 "systemctl is-active --quiet ceph-mgr@s1.service",
             ]
@@ -430,5 +450,7 @@ mod tests {
     fn daemons_have_ceph_names_and_units() {
         assert_eq!(Daemon::osd(3).name(), "osd.3");
         assert_eq!(Daemon::mgr("a").unit(), "ceph-mgr@a.service");
+        assert_eq!(Daemon::mds("a").name(), "mds.a");
+        assert_eq!(Daemon::mds("a").kind.program(), "ceph-mds");
     }
 }

@@ -1,8 +1,9 @@
 //! End-to-end tests with real Ceph daemons in lab network namespaces, one
 //! 4 GiB sparse loop disk per member: three members formed into a healthy
-//! cluster, formed again (nothing may be duplicated), one member stopped
+//! cluster with a CephFS file system, formed again (nothing may be duplicated), one member stopped
 //! and brought back; and one member alone (a single-replica pool, a device
-//! refused until a wipe is asked for). Need root and the Ceph packages;
+//! refused until a wipe is asked for, an OSD on the free partition of a
+//! disk that also holds a file system). Need root and the Ceph packages;
 //! without them they fail, saying they did not run. Timings and memory are
 //! printed (`--nocapture`), never asserted.
 //!
@@ -16,8 +17,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use muster_ceph::{
-    CephCluster, CephMember, Cmd, CommandRunner, Daemon, HostRunner, MemberPaths, MemberSpec,
-    OsdSpec, ProcessSupervisor, Supervisor,
+    CephCluster, CephMember, Cmd, CommandRunner, Daemon, DaemonState, HostRunner, MemberPaths,
+    MemberSpec, OsdSpec, ProcessSupervisor, Supervisor,
 };
 use muster_lab::{Lab, LabSpec, Server};
 
@@ -38,15 +39,17 @@ fn require_root_and_ceph() {
     );
     let found = std::env::var_os("PATH")
         .map(|p| {
-            ["ceph-mon", "ceph-mgr", "ceph-osd", "ceph", "rados", "rbd"]
-                .iter()
-                .all(|prog| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
+            [
+                "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-mds", "ceph", "rados", "rbd",
+            ]
+            .iter()
+            .all(|prog| std::env::split_paths(&p).any(|d| d.join(prog).is_file()))
         })
         .unwrap_or(false);
     assert!(
         found,
         "this test did not run: needs the Ceph packages \
-         (apt-get install ceph-mon ceph-mgr ceph-osd ceph-common)"
+         (apt-get install ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common)"
     );
 }
 
@@ -65,10 +68,17 @@ fn node(server: &Server) -> Node {
     }
 }
 
+/// Every member with a mon, a mgr, an MDS and its disks as OSDs; an RBD
+/// pool and a CephFS file system.
 fn cluster(lab: &Lab, nodes: &[Node], fsid: &str) -> CephCluster {
-    cluster_with(lab, nodes, fsid, |s| {
+    let mut c = cluster_with(lab, nodes, fsid, |s| {
         s.disks.iter().map(OsdSpec::new).collect()
-    })
+    });
+    c.cephfs = Some("cephfs".into());
+    for m in &mut c.members {
+        m.spec.mds = true;
+    }
+    c
 }
 
 fn cluster_with(
@@ -92,10 +102,12 @@ fn cluster_with(
     CephCluster {
         fsid: fsid.to_owned(),
         public_network: lab.subnet(),
+        cluster_network: None,
         osd_memory_target: Some(939_524_096),
         mon_data_avail_warn: Some(5),
         members,
         rbd_pool: Some("rbd".into()),
+        cephfs: None,
         osd_up_timeout: Duration::from_secs(90),
     }
 }
@@ -155,6 +167,8 @@ fn record_fixtures(dir: &Path, c: &CephCluster, device: &Path) {
         ("osd-dump", &["osd", "dump"]),
         ("osd-tree", &["osd", "tree"]),
         ("pool-ls-detail", &["osd", "pool", "ls", "detail"]),
+        ("fs-ls", &["fs", "ls"]),
+        ("fs-dump", &["fs", "dump"]),
     ] {
         let mut argv = args.to_vec();
         argv.extend(["--format", "json-pretty"]);
@@ -241,6 +255,24 @@ fn e2e_needs_root_three_members_form_a_healthy_cluster() {
         .expect("rbd pool");
     assert_eq!((rbd.size, rbd.min_size), (3, 2));
     assert!(rbd.has_application("rbd"));
+    let fs = first.filesystems().unwrap();
+    assert_eq!(fs.len(), 1);
+    assert_eq!(
+        (fs[0].metadata_pool.as_str(), &fs[0].data_pools[..]),
+        ("cephfs_meta", &["cephfs_data".to_owned()][..])
+    );
+    // HEALTH_OK has an MDS serving the file system already; checked
+    // again here, bounded, as that is what it is for.
+    let start = Instant::now();
+    muster_ceph::wait_for("an active MDS", Duration::from_secs(60), || {
+        let map = first.fs_dump().map_err(|e| e.to_string())?;
+        let (active, standby) = (map.active_mds("cephfs"), map.standby_mds());
+        (active.len() == 1 && standby.len() == 2)
+            .then_some(())
+            .ok_or(format!("active {active:?}, standby {standby:?}"))
+    })
+    .unwrap_or_else(|e| fail("an active MDS", &e));
+    timing("an active MDS after HEALTH_OK", start.elapsed());
 
     // Written on one member, read back on another.
     rados_put(&nodes[0], "greeting", b"hello from s1\n").unwrap();
@@ -266,7 +298,11 @@ fn e2e_needs_root_three_members_form_a_healthy_cluster() {
             .into_iter()
             .map(|(id, _)| id)
             .collect();
-        let mut daemons = vec![Daemon::mon(&s.name), Daemon::mgr(&s.name)];
+        let mut daemons = vec![
+            Daemon::mon(&s.name),
+            Daemon::mgr(&s.name),
+            Daemon::mds(&s.name),
+        ];
         daemons.extend(osd_ids.into_iter().map(Daemon::osd));
         for d in daemons {
             let pid = n
@@ -364,8 +400,62 @@ fn e2e_needs_root_three_members_form_a_healthy_cluster() {
     timing("teardown", start.elapsed());
 }
 
-/// One member with two disks: a single-replica pool, and a device with
-/// something on it refused until a wipe is asked for.
+/// Runs a program on the host (partitioning and formatting lab disks),
+/// giving its stdout; its stderr is the panic when it fails.
+fn host(program: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Partitions `disk` with GPT: a 256 MiB ext4 partition and a free one
+/// taking the rest, as a server's disk shared with a file system is.
+/// Returns both partitions.
+fn ext4_and_free_partition(disk: &Path) -> (PathBuf, PathBuf) {
+    let d = disk.to_str().unwrap();
+    host("sgdisk", &["-n", "1:0:+256M", "-n", "2:0:0", d]);
+    // Some kernels parse no partition table themselves (built without
+    // them); partx adds the partitions it reads either way. Loop devices
+    // take partitions because the lab attaches them with --partscan.
+    host("partx", &["-u", d]);
+    let (p1, p2) = (
+        PathBuf::from(format!("{d}p1")),
+        PathBuf::from(format!("{d}p2")),
+    );
+    muster_ceph::wait_for(
+        "the partitions' device nodes",
+        Duration::from_secs(10),
+        || {
+            (p1.exists() && p2.exists())
+                .then_some(())
+                .ok_or_else(|| format!("{} or {} missing", p1.display(), p2.display()))
+        },
+    )
+    .unwrap();
+    host("mkfs.ext4", &["-q", p1.to_str().unwrap()]);
+    (p1, p2)
+}
+
+fn is_ext4(partition: &Path) -> bool {
+    let blkid = host(
+        "blkid",
+        &["-o", "value", "-s", "TYPE", partition.to_str().unwrap()],
+    );
+    let head = muster_ceph::device::read_head(partition).unwrap();
+    let ours = muster_disks::detect_signatures(&head);
+    blkid.trim() == "ext4" && ours == [muster_disks::Signature::Ext { version: 4 }]
+}
+
+/// One member with three disks: a single-replica pool, a device with
+/// something on it refused until a wipe is asked for, and the free
+/// partition of a disk whose other partition holds a file system.
 #[test]
 fn e2e_needs_root_one_member_one_replica_and_a_wipe() {
     let Setup {
@@ -373,7 +463,7 @@ fn e2e_needs_root_one_member_one_replica_and_a_wipe() {
         lab,
         nodes,
         fsid,
-    } = setup(1, 2);
+    } = setup(1, 3);
     let server = &lab.servers()[0];
     let (disk1, disk2) = (server.disks[0].clone(), server.disks[1].clone());
     let fail = |what: &str, e: &dyn Display| -> ! { fail_with(&nodes, what, e) };
@@ -425,6 +515,62 @@ fn e2e_needs_root_one_member_one_replica_and_a_wipe() {
     assert_eq!(
         m.osd_dump().unwrap().by_uuid(&uuid).map(|o| o.osd),
         Some(made.id)
+    );
+
+    // A free partition next to a file system: an OSD there, once, and
+    // the file system untouched.
+    let part_start = Instant::now();
+    let (ext4, free) = ext4_and_free_partition(&server.disks[2]);
+    assert!(is_ext4(&ext4));
+    let on_part = m
+        .ensure_osd(&OsdSpec::new(&free))
+        .unwrap_or_else(|e| fail("an OSD on a free partition", &e));
+    assert_eq!(on_part.outcome, muster_ceph::Outcome::Done);
+    assert_eq!(on_part.device, free);
+    muster_ceph::wait_for("the partition's OSD up", Duration::from_secs(90), || {
+        let dump = m.osd_dump().map_err(|e| e.to_string())?;
+        dump.osds
+            .iter()
+            .any(|o| o.osd == on_part.id && o.up == 1)
+            .then_some(())
+            .ok_or_else(|| format!("osd.{} not up", on_part.id))
+    })
+    .unwrap_or_else(|e| fail("the partition's OSD coming up", &e));
+    let again = m.ensure_osd(&OsdSpec::new(&free)).unwrap();
+    assert_eq!(
+        (again.id, again.outcome),
+        (on_part.id, muster_ceph::Outcome::AlreadyDone)
+    );
+    assert_eq!(m.osd_dump().unwrap().osds.len(), 3, "no second OSD");
+    assert!(is_ext4(&ext4), "the file system next to the OSD is intact");
+    let disk_head = muster_ceph::device::read_head(&server.disks[2]).unwrap();
+    assert_eq!(
+        muster_disks::detect_signatures(&disk_head),
+        [muster_disks::Signature::Gpt]
+    );
+    timing("OSD on a free partition", part_start.elapsed());
+
+    // What the member finds of itself, without asking the cluster.
+    let local = m.local_state().unwrap();
+    assert_eq!(local.conf.map(|c| c.fsid), Some(fsid.clone()));
+    assert!(local.admin_keyring);
+    assert_eq!(
+        (local.mon, local.mgr),
+        (DaemonState::Running, DaemonState::Running)
+    );
+    let osds: Vec<(u32, PathBuf, bool)> = local
+        .osds
+        .into_iter()
+        .map(|o| (o.id, o.device, o.running))
+        .collect();
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap();
+    assert_eq!(
+        osds,
+        [
+            (0, canonical(&disk1), true),
+            (made.id, canonical(&disk2), true),
+            (on_part.id, free.clone(), true),
+        ]
     );
     timing("whole one-member test", start.elapsed());
 }
