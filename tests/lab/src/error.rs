@@ -22,6 +22,9 @@ pub enum LabError {
     #[error("{name} not found at {}: run `cargo build --workspace` first, or set MUSTER_BIN_DIR to the directory that holds it", path.display())]
     BinaryMissing { name: String, path: PathBuf },
 
+    #[error("a lab with Ceph needs the directory {} on the host, for `ip netns exec` to show each server's Ceph directory there: install ceph-common (apt-get install ceph-common), which makes it", path.display())]
+    NoEtcCeph { path: PathBuf },
+
     #[error("agent of {server} did not become ready: {reason}\n--- last lines of {} ---\n{tail}", log.display())]
     AgentNotReady {
         server: String,

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::net::Ipv4Addr;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{symlink, DirBuilderExt};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,9 @@ use nix::sys::signal::Signal;
 
 use crate::error::{IoContext, LabError};
 use crate::plan::{self, Layout, Target, BRIDGE, LAB_IFACE};
-use crate::state::{self, DiskFile, LabState, Process, ProcessId, LAB_BASE_DIR, STATE_DIR};
+use crate::state::{
+    self, DiskFile, EtcLink, LabState, Process, ProcessId, LAB_BASE_DIR, STATE_DIR,
+};
 use crate::{signals, sys};
 
 /// What lab to build.
@@ -40,6 +42,12 @@ pub struct LabSpec {
     pub lxd: bool,
     /// How long `lxd waitready` may take.
     pub lxd_ready_timeout: Duration,
+    /// Give each server a Ceph directory ([`Server::ceph_dir`]), named in
+    /// its agent's config (`[ceph]`: daemons started by the agent, sizes
+    /// for a small lab) and shown as /etc/ceph to everything run in its
+    /// namespace with `ip netns exec` (the agent, LXD, [`Lab::exec`]).
+    /// Needs /etc/ceph on the host (package ceph-common).
+    pub ceph: bool,
 }
 
 /// Ceph's OSDs need about 4 GiB to be useful (see DESIGN.md).
@@ -57,6 +65,7 @@ impl Default for LabSpec {
             agent_bin: None,
             lxd: false,
             lxd_ready_timeout: Duration::from_secs(60),
+            ceph: false,
         }
     }
 }
@@ -86,6 +95,9 @@ pub struct Server {
     pub lxd_dir: PathBuf,
     /// Its LXD's log file.
     pub lxd_log: PathBuf,
+    /// Its Ceph directory (used when the lab has Ceph): ceph.conf, keyrings
+    /// and the daemons' data; /etc/ceph inside its namespace.
+    pub ceph_dir: PathBuf,
 }
 
 impl Server {
@@ -128,6 +140,7 @@ fn lab_servers(state: &LabState, layout: &Layout) -> Vec<Server> {
                 disk_files: mine.iter().map(|d| d.file.clone()).collect(),
                 lxd_dir: dir.join("lxd"),
                 lxd_log: dir.join("lxd.log"),
+                ceph_dir: dir.join("ceph"),
                 dir,
             }
         })
@@ -336,6 +349,9 @@ impl Lab {
     pub fn up(spec: LabSpec) -> Result<Lab, LabError> {
         require_root()?;
         check_spec(&spec)?;
+        if spec.ceph {
+            require_bind_target(Path::new(HOST_ETC_CEPH))?;
+        }
         let agent_bin = match (&spec.agent_bin, spec.agents) {
             (_, false) => None,
             (Some(bin), true) => Some(bin.clone()),
@@ -350,6 +366,7 @@ impl Lab {
         state.disk_size_bytes = spec.disk_size_bytes;
         state.agents = spec.agents;
         state.lxd = spec.lxd;
+        state.ceph = spec.ceph;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
                 agents: (0..spec.servers).map(|_| None).collect(),
@@ -390,6 +407,9 @@ impl Lab {
         self.add_network()?;
         self.add_disks(spec)?;
         self.servers = lab_servers(&self.shared.lock().state, &self.layout);
+        if spec.ceph {
+            self.add_ceph()?;
+        }
         if spec.lxd {
             self.start_lxd(spec.lxd_ready_timeout)?;
         }
@@ -407,6 +427,7 @@ impl Lab {
                     &server.disks,
                     spec.disk_size_bytes,
                     spec.lxd.then(|| server.lxd_socket()).as_deref(),
+                    spec.ceph.then_some(server.ceph_dir.as_path()),
                 );
                 fs::write(&server.config, text)
                     .ctx(|| format!("writing {}", server.config.display()))?;
@@ -538,6 +559,34 @@ impl Lab {
                     }
                 })?;
             }
+        }
+        Ok(())
+    }
+
+    /// Gives each server its Ceph directory and has `ip netns exec` show it
+    /// as /etc/ceph in the server's namespace: before anything (the agent,
+    /// LXD) starts there, since the bind is made when a command starts.
+    fn add_ceph(&self) -> Result<(), LabError> {
+        for server in &self.servers {
+            let target = &server.ceph_dir;
+            fs::create_dir(target).ctx(|| format!("creating {}", target.display()))?;
+            let link = plan::etc_netns_link(&server.netns, plan::CEPH_ETC_ENTRY);
+            let dir = link.parent().expect("an /etc/netns entry has a directory");
+            let made_dir = !dir.exists();
+            self.shared.create(
+                |s| {
+                    s.etc_links.push(EtcLink {
+                        link: link.clone(),
+                        target: target.clone(),
+                        made_dir,
+                    })
+                },
+                || {
+                    fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+                    symlink(target, &link)
+                        .ctx(|| format!("linking {} to {}", link.display(), target.display()))
+                },
+            )?;
         }
         Ok(())
     }
@@ -828,9 +877,10 @@ impl Lab {
     }
 
     /// Tears the lab down: every process it started and every process left
-    /// in its namespaces (SIGTERM, then SIGKILL), the namespaces, the loop
-    /// devices, the files, and last the blackhole route. Idempotent: after
-    /// an error, calling it again retries what is left.
+    /// in its namespaces (SIGTERM, then SIGKILL), the namespaces, its
+    /// /etc/netns links, the loop devices, the files, and last the blackhole
+    /// route. Idempotent: after an error, calling it again retries what is
+    /// left.
     pub fn down(&self) -> Result<(), LabError> {
         let result = self.shared.teardown();
         if result.is_ok() {
@@ -871,6 +921,21 @@ fn spawn_recorded(inner: &mut Inner, cmd: &mut Command, what: String) -> Result<
     inner.state.processes.retain(|p| p.what != what);
     inner.state.processes.push(Process { id, what });
     Ok(child)
+}
+
+/// What a Ceph lab's servers see their own Ceph directory as.
+const HOST_ETC_CEPH: &str = "/etc/ceph";
+
+/// `ip netns exec` binds `/etc/netns/NS/ENTRY` over `/etc/ENTRY` only if
+/// that exists: otherwise it warns, and the command sees no ENTRY at all.
+fn require_bind_target(etc_entry: &Path) -> Result<(), LabError> {
+    if etc_entry.is_dir() {
+        Ok(())
+    } else {
+        Err(LabError::NoEtcCeph {
+            path: etc_entry.to_path_buf(),
+        })
+    }
 }
 
 fn check_spec(spec: &LabSpec) -> Result<(), LabError> {
@@ -984,18 +1049,7 @@ fn teardown(state: &mut LabState, agents: &mut [Option<Child>]) -> Result<(), La
         .filter(|ns| sys::netns_exists(ns))
         .collect();
 
-    // LXD leaves dnsmasq behind, tests leave CLIs: whatever still runs in a
-    // lab namespace goes too, all at once.
-    let mut ids = Vec::new();
-    for ns in &namespaces {
-        match sys::netns_pids(ns) {
-            Ok(pids) => ids.extend(pids.into_iter().filter_map(sys::process_id)),
-            Err(e) => problems.push(format!("listing the processes in {ns}: {e}")),
-        }
-    }
-    for left in sys::terminate(&ids, Duration::from_secs(3)) {
-        problems.push(format!("process {} in the lab survived SIGKILL", left.pid));
-    }
+    sweep(&namespaces, &mut problems);
     let mut namespaces_left = false;
     for ns in namespaces {
         if let Err(e) = sys::ip(["netns", "delete", ns]) {
@@ -1003,6 +1057,15 @@ fn teardown(state: &mut LabState, agents: &mut [Option<Child>]) -> Result<(), La
             namespaces_left = true;
         }
     }
+    let mut links = std::mem::take(&mut state.etc_links);
+    links.retain(|link| match remove_etc_link(state, own_dir, link) {
+        Ok(()) => false,
+        Err(e) => {
+            problems.push(e);
+            true
+        }
+    });
+    state.etc_links = links;
 
     for disk in &state.disk_files {
         if !(own_dir && disk.file.starts_with(&state.dir)) {
@@ -1078,6 +1141,75 @@ fn teardown(state: &mut LabState, agents: &mut [Option<Child>]) -> Result<(), La
             prefix: state.prefix.clone(),
             problems,
         })
+    }
+}
+
+/// Most rounds of [`sweep`]: a later round catches what forked while the
+/// round before ended its parent.
+const SWEEP_ROUNDS: usize = 3;
+
+/// Ends whatever still runs in the lab's namespaces, by pid, all at once
+/// (SIGTERM, then SIGKILL): dnsmasq left by LXD, CLIs left by tests, Ceph
+/// daemons started by an agent (re-parented once it is gone; an OSD holds
+/// its loop device open until it ends). Bounded: each round takes at most
+/// 3 s of grace and 3 s after SIGKILL.
+fn sweep(namespaces: &[&String], problems: &mut Vec<String>) {
+    let mut stuck: Vec<ProcessId> = Vec::new();
+    for round in 0..SWEEP_ROUNDS {
+        let mut ids = Vec::new();
+        for ns in namespaces {
+            match sys::netns_pids(ns) {
+                Ok(pids) => ids.extend(pids.into_iter().filter_map(sys::process_id)),
+                Err(e) if round == 0 => {
+                    problems.push(format!("listing the processes in {ns}: {e}"))
+                }
+                Err(_) => {}
+            }
+        }
+        ids.retain(|id| !stuck.contains(id));
+        if ids.is_empty() {
+            break;
+        }
+        stuck.extend(sys::terminate(&ids, Duration::from_secs(3)));
+    }
+    for left in stuck {
+        problems.push(format!("process {} in the lab survived SIGKILL", left.pid));
+    }
+}
+
+/// Removes a link the lab put in /etc/netns, then its directory if the lab
+/// made it and nothing else is in it. Only a link named after the lab and
+/// pointing into the lab directory, whatever the state file says; a link
+/// that since points elsewhere is someone else's and stays.
+fn remove_etc_link(state: &LabState, own_dir: bool, link: &EtcLink) -> Result<(), String> {
+    use std::io::ErrorKind::{DirectoryNotEmpty, InvalidInput, NotFound};
+    let path = &link.link;
+    if !(own_dir
+        && link.target.starts_with(&state.dir)
+        && plan::is_lab_etc_netns_link(&state.prefix, path))
+    {
+        return Err(format!(
+            "not removing {}: it is not a link of the lab",
+            path.display()
+        ));
+    }
+    match fs::read_link(path) {
+        Ok(target) if target == link.target => {
+            fs::remove_file(path).map_err(|e| format!("removing {}: {e}", path.display()))?
+        }
+        // Points elsewhere now, or (InvalidInput) is no symbolic link.
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), NotFound | InvalidInput) => {}
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    }
+    let Some(dir) = path.parent().filter(|_| link.made_dir) else {
+        return Ok(());
+    };
+    match fs::remove_dir(dir) {
+        Err(e) if !matches!(e.kind(), NotFound | DirectoryNotEmpty) => {
+            Err(format!("removing {}: {e}", dir.display()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -1292,6 +1424,51 @@ mod tests {
         assert!(record
             .command(Target::Client, Vec::<String>::new())
             .is_err());
+    }
+
+    #[test]
+    fn a_ceph_lab_needs_the_directory_it_binds_over() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(require_bind_target(dir.path()).is_ok());
+        let missing = dir.path().join("ceph");
+        let err = require_bind_target(&missing).unwrap_err().to_string();
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+        assert!(err.contains("install ceph-common"), "{err}");
+        fs::write(&missing, "").unwrap();
+        assert!(require_bind_target(&missing).is_err());
+    }
+
+    #[test]
+    fn only_the_labs_own_etc_links_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, "").unwrap();
+        let state = LabState::new("mlab0001", 9, PathBuf::from("/var/tmp/muster-lab/mlab0001"));
+        let ours = EtcLink {
+            link: plan::etc_netns_link("mlab0001-s1", plan::CEPH_ETC_ENTRY),
+            target: state.dir.join("s1/ceph"),
+            made_dir: true,
+        };
+        for bad in [
+            EtcLink {
+                link: victim.clone(),
+                ..ours.clone()
+            },
+            EtcLink {
+                link: plan::etc_netns_link("mlab0002-s1", plan::CEPH_ETC_ENTRY),
+                ..ours.clone()
+            },
+            EtcLink {
+                target: PathBuf::from("/etc/ceph"),
+                ..ours.clone()
+            },
+        ] {
+            let err = remove_etc_link(&state, true, &bad).unwrap_err();
+            assert!(err.contains("not a link of the lab"), "{err}");
+        }
+        let err = remove_etc_link(&state, false, &ours).unwrap_err();
+        assert!(err.contains("not a link of the lab"), "{err}");
+        assert!(victim.exists());
     }
 
     #[test]

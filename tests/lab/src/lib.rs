@@ -16,6 +16,17 @@
 //! lab: [`Lab::exec`], [`Lab::spawn`], [`Lab::in_netns`]; unix sockets (the
 //! agents') work from the host.
 //!
+//! With [`LabSpec::ceph`] (`muster-lab up --ceph`), each server also gets a
+//! Ceph directory, `DIR/sN/ceph`, named in its agent's config (`[ceph]`
+//! with `root` there and `daemons = "agent"`: the lab has no systemd, so
+//! the agent starts the Ceph daemons itself). `ip netns exec NS` binds each
+//! entry of `/etc/netns/NS/` over the same name in /etc, so the lab links
+//! `/etc/netns/NS/ceph` to that directory: the agent, LXD's ceph driver and
+//! [`Lab::exec`] all find it as /etc/ceph (a [`Lab::in_netns`] thread does
+//! not: it changes network namespace only). The host needs /etc/ceph for
+//! the bind (package ceph-common). The teardown ends the Ceph daemons with
+//! the rest of what runs in the lab's namespaces and removes the links.
+//!
 //! ```no_run
 //! use muster_lab::{Lab, LabSpec, Signal, Target};
 //!

@@ -21,7 +21,7 @@ use muster_lab::{plan, Lab, LabRecord, LabSpec, Owner, Target, DEFAULT_DISK_SIZE
 #[command(
     name = "muster-lab",
     version,
-    after_help = "Examples:\n  muster-lab up --servers 3 --disks 2\n  muster-lab exec 1 -- muster disks\n  muster-lab exec client -- muster peers --timeout 5\n  muster-lab status\n  muster-lab down --all"
+    after_help = "Examples:\n  muster-lab up --servers 3 --disks 2\n  muster-lab up --lxd --ceph --disks 2\n  muster-lab exec 1 -- muster disks\n  muster-lab exec client -- muster peers --timeout 5\n  muster-lab status\n  muster-lab down --all"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -51,6 +51,13 @@ enum Cmd {
         /// Also run one LXD daemon per server (its own LXD_DIR, inside its namespace).
         #[arg(long)]
         lxd: bool,
+        /// Prepare the servers for Ceph: each gets a directory DIR/sN/ceph,
+        /// named in the [ceph] table of its musterd.toml (the agent starts
+        /// the Ceph daemons itself; small-lab limits), and seen as /etc/ceph
+        /// by everything run in its namespace (musterd, LXD, `muster-lab
+        /// exec`). Needs /etc/ceph on the host: install ceph-common.
+        #[arg(long)]
+        ceph: bool,
         /// Stay in the foreground and tear the lab down on Ctrl-C or SIGTERM.
         #[arg(long)]
         foreground: bool,
@@ -117,6 +124,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
             no_agents,
             lxd,
+            ceph,
             foreground,
             agent_timeout,
         } => {
@@ -129,6 +137,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 agent_ready_timeout: Duration::from_secs(agent_timeout),
                 agent_bin: None,
                 lxd,
+                ceph,
                 ..LabSpec::default()
             };
             up(spec, foreground)
@@ -285,6 +294,12 @@ fn print_lab(record: &LabRecord) {
                 "          socket {}  log {}",
                 server.socket.display(),
                 server.log.display()
+            );
+        }
+        if state.ceph {
+            println!(
+                "          ceph   {}  (its /etc/ceph)",
+                server.ceph_dir.display()
             );
         }
     }

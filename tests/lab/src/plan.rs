@@ -23,6 +23,17 @@ pub const BRIDGE: &str = "br0";
 pub const LAB_IFACE: &str = "eth0";
 /// Port the agents listen on for HTTPS (muster_proto::DEFAULT_PORT).
 pub const AGENT_PORT: u16 = 9443;
+/// `ip netns exec NS` bind-mounts each entry of `ETC_NETNS/NS/` over the
+/// same name in /etc, for the command it runs.
+pub const ETC_NETNS: &str = "/etc/netns";
+/// The /etc entry a Ceph lab gives each server: `ceph` and `rbd` (run by the
+/// agent and by LXD's ceph driver) read /etc/ceph/ceph.conf.
+pub const CEPH_ETC_ENTRY: &str = "ceph";
+/// Free space (%) of a monitor's disk below which Ceph's health warns; its
+/// default, 30, is more than a build machine may have.
+pub const CEPH_MON_DATA_AVAIL_WARN: u8 = 5;
+/// Ceph's smallest `osd_memory_target` (896 MiB), to keep a lab small.
+pub const CEPH_OSD_MEMORY_TARGET: u64 = 896 << 20;
 
 /// Checks a lab name given by the user: it becomes part of namespace names,
 /// file names and the state file name.
@@ -212,6 +223,29 @@ pub fn parse_stat_state(stat: &str) -> Option<char> {
     rest.split_whitespace().next()?.chars().next()
 }
 
+/// `ETC_NETNS/NETNS/ENTRY`: what `ip netns exec NETNS` shows as /etc/ENTRY.
+pub fn etc_netns_link(netns: &str, entry: &str) -> PathBuf {
+    Path::new(ETC_NETNS).join(netns).join(entry)
+}
+
+/// Whether `link` is an entry of a lab namespace's /etc/netns directory
+/// (`ETC_NETNS/PREFIX-X/ENTRY`): the only links a teardown may remove,
+/// whatever a damaged state file says.
+pub fn is_lab_etc_netns_link(prefix: &str, link: &Path) -> bool {
+    use std::path::Component::Normal;
+    let Ok(rest) = link.strip_prefix(ETC_NETNS) else {
+        return false;
+    };
+    let parts: Vec<_> = rest.components().collect();
+    match parts.as_slice() {
+        [Normal(netns), Normal(_)] => netns
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix)?.strip_prefix('-'))
+            .is_some_and(|rest| !rest.is_empty()),
+        _ => false,
+    }
+}
+
 /// `musterd.toml` of one lab server (see crates/agent for the format).
 #[derive(Debug, Serialize)]
 struct AgentConfig<'a> {
@@ -223,6 +257,17 @@ struct AgentConfig<'a> {
     disks: Disks<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     lxd: Option<Lxd<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ceph: Option<Ceph<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Ceph<'a> {
+    root: &'a Path,
+    /// The lab has no systemd: the agent starts the Ceph daemons itself.
+    daemons: &'static str,
+    mon_data_avail_warn: u8,
+    osd_memory_target: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -253,6 +298,7 @@ pub fn agent_config_toml(
     disks: &[PathBuf],
     disk_size_bytes: u64,
     lxd_socket: Option<&Path>,
+    ceph_root: Option<&Path>,
 ) -> String {
     let config = AgentConfig {
         name,
@@ -269,6 +315,12 @@ pub fn agent_config_toml(
             min_size_bytes: disk_size_bytes.min(AGENT_DEFAULT_MIN_DISK),
         },
         lxd: lxd_socket.map(|socket| Lxd { socket }),
+        ceph: ceph_root.map(|root| Ceph {
+            root,
+            daemons: "agent",
+            mon_data_avail_warn: CEPH_MON_DATA_AVAIL_WARN,
+            osd_memory_target: CEPH_OSD_MEMORY_TARGET,
+        }),
     };
     toml::to_string(&config).expect("the agent config is plain strings and numbers")
 }
@@ -432,7 +484,9 @@ mod tests {
             &[PathBuf::from("/dev/loop3"), PathBuf::from("/dev/loop4")],
             4 << 30,
             None,
+            None,
         );
+        assert!(!text.contains("[ceph]"), "{text}");
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["name"].as_str(), Some("s1"));
         assert_eq!(
@@ -450,9 +504,60 @@ mod tests {
         assert_eq!(v["disks"]["only"][1].as_str(), Some("/dev/loop4"));
         assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(1 << 30));
 
-        let small = agent_config_toml("s2", Path::new("/s"), Path::new("/k"), &[], 64 << 20, None);
+        let small = agent_config_toml(
+            "s2",
+            Path::new("/s"),
+            Path::new("/k"),
+            &[],
+            64 << 20,
+            None,
+            None,
+        );
         let v: toml::Value = toml::from_str(&small).unwrap();
         assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(64 << 20));
+    }
+
+    #[test]
+    fn agent_config_of_a_ceph_lab_names_its_ceph_directory() {
+        let text = agent_config_toml(
+            "s1",
+            Path::new("/l/s1/state"),
+            Path::new("/l/s1/musterd.sock"),
+            &[],
+            4 << 30,
+            Some(Path::new("/l/s1/lxd/unix.socket")),
+            Some(Path::new("/var/tmp/muster-lab/p/s1/ceph")),
+        );
+        let section = "\n[ceph]\n\
+            root = \"/var/tmp/muster-lab/p/s1/ceph\"\n\
+            daemons = \"agent\"\n\
+            mon_data_avail_warn = 5\n\
+            osd_memory_target = 939524096\n";
+        assert!(text.ends_with(section), "{text}");
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(v["lxd"]["socket"].as_str(), Some("/l/s1/lxd/unix.socket"));
+        assert_eq!(v["ceph"].as_table().map(|t| t.len()), Some(4));
+    }
+
+    #[test]
+    fn etc_netns_links_of_a_lab() {
+        let link = etc_netns_link("mlab0001-s1", CEPH_ETC_ENTRY);
+        assert_eq!(link, Path::new("/etc/netns/mlab0001-s1/ceph"));
+        assert!(is_lab_etc_netns_link("mlab0001", &link));
+        for (prefix, other) in [
+            ("mlab0001", "/etc/netns/mlab0002-s1/ceph"),
+            ("mlab0001", "/etc/netns/mlab0001/ceph"),
+            ("mlab0001", "/etc/netns/mlab0001-/ceph"),
+            ("mlab", "/etc/netns/mlab0001-s1/ceph"),
+            ("mlab0001", "/etc/netns/mlab0001-s1"),
+            ("mlab0001", "/etc/netns/mlab0001-s1/ceph/x"),
+            ("mlab0001", "/etc/netns/mlab0001-s1/../../passwd"),
+            ("mlab0001", "/etc/netns/mlab0001-s1/.."),
+            ("mlab0001", "/etc/ceph"),
+            ("mlab0001", "etc/netns/mlab0001-s1/ceph"),
+        ] {
+            assert!(!is_lab_etc_netns_link(prefix, Path::new(other)), "{other}");
+        }
     }
 
     #[test]

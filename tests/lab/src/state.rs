@@ -44,6 +44,17 @@ pub struct DiskFile {
     pub device: Option<PathBuf>,
 }
 
+/// A link `ip netns exec` binds over /etc inside a lab namespace:
+/// `/etc/netns/NETNS/ENTRY` -> `target`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EtcLink {
+    pub link: PathBuf,
+    pub target: PathBuf,
+    /// The lab made the directory `/etc/netns/NETNS`, so it removes it
+    /// again once empty.
+    pub made_dir: bool,
+}
+
 /// Everything a lab is and has created. Each resource is recorded before it
 /// is created, so a crash can leave records of things that do not exist (the
 /// teardown skips those) but never things that exist without a record.
@@ -65,6 +76,10 @@ pub struct LabState {
     /// One LXD per server, `LXD_DIR` = `DIR/sN/lxd`.
     #[serde(default)]
     pub lxd: bool,
+    /// Each server has a Ceph directory, `DIR/sN/ceph`, seen as /etc/ceph
+    /// in its namespace.
+    #[serde(default)]
+    pub ceph: bool,
     /// The process that tears the lab down when it ends; `None` for a lab
     /// left running by `muster-lab up`.
     pub owner: Option<ProcessId>,
@@ -73,6 +88,8 @@ pub struct LabState {
     pub namespaces: Vec<String>,
     pub disk_files: Vec<DiskFile>,
     pub processes: Vec<Process>,
+    #[serde(default)]
+    pub etc_links: Vec<EtcLink>,
 }
 
 impl LabState {
@@ -90,11 +107,13 @@ impl LabState {
             disk_size_bytes: 0,
             agents: false,
             lxd: false,
+            ceph: false,
             owner: None,
             route: None,
             namespaces: Vec::new(),
             disk_files: Vec::new(),
             processes: Vec::new(),
+            etc_links: Vec::new(),
         }
     }
 
@@ -213,6 +232,12 @@ mod tests {
             },
             what: "musterd of s1".into(),
         });
+        state.ceph = true;
+        state.etc_links.push(EtcLink {
+            link: "/etc/netns/mlab00ff-s1/ceph".into(),
+            target: "/var/tmp/muster-lab/mlab00ff/s1/ceph".into(),
+            made_dir: true,
+        });
         state.save(dir.path()).unwrap();
 
         let files = state_files(dir.path()).unwrap();
@@ -223,6 +248,20 @@ mod tests {
         state.remove(dir.path()).unwrap();
         assert!(state_files(dir.path()).unwrap().is_empty());
         assert!(state_files(&dir.path().join("missing")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn state_files_from_before_ceph_still_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = LabState::new("mlab0abc", 3, PathBuf::from("/var/tmp/muster-lab/mlab0abc"));
+        let mut json = serde_json::to_value(&state).unwrap();
+        let fields = json.as_object_mut().unwrap();
+        for added in ["ceph", "etc_links"] {
+            assert!(fields.remove(added).is_some(), "{added}");
+        }
+        let path = LabState::path_in(dir.path(), "mlab0abc");
+        fs::write(&path, json.to_string()).unwrap();
+        assert_eq!(LabState::load(&path).unwrap(), state);
     }
 
     #[test]

@@ -65,15 +65,20 @@ impl Footprint {
         Footprint::new(name, record.subnet(), &record.servers)
     }
 
-    fn namespaces(&self) -> Vec<String> {
+    /// Entries of `dir` named after the lab's namespaces.
+    fn named_after_namespaces(&self, dir: &str) -> Vec<String> {
         let ours = format!("{}-", self.prefix);
-        fs::read_dir("/run/netns")
+        fs::read_dir(dir)
             .map(|d| {
                 d.filter_map(|e| e.ok()?.file_name().into_string().ok())
                     .filter(|n| n.starts_with(&ours))
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    fn namespaces(&self) -> Vec<String> {
+        self.named_after_namespaces("/run/netns")
     }
 
     fn blackhole(&self) -> bool {
@@ -86,6 +91,11 @@ impl Footprint {
 
     fn assert_gone(&self) {
         assert_eq!(self.namespaces(), Vec::<String>::new(), "namespaces left");
+        assert_eq!(
+            self.named_after_namespaces("/etc/netns"),
+            Vec::<String>::new(),
+            "/etc/netns entries left"
+        );
         for (device, file) in &self.disks {
             let name = device.file_name().unwrap().to_str().unwrap();
             let backing = fs::read_to_string(format!("/sys/block/{name}/loop/backing_file"));
@@ -221,19 +231,24 @@ fn fake_agent() {
     }
 }
 
-#[test]
-fn agents_start_stop_and_fail() {
-    need_root();
-    let bin = tempfile::tempdir().unwrap();
+/// A `musterd` in `dir` that runs [`fake_agent`].
+fn fake_agent_script(dir: &Path) -> PathBuf {
     let me = std::env::current_exe().unwrap();
-    let agent = script(
-        bin.path(),
+    script(
+        dir,
         "musterd",
         &format!(
             "[ \"$1\" = --config ] || exit 64\nMUSTER_LAB_FAKE_AGENT=\"$2\" exec '{}' --exact fake_agent --include-ignored --nocapture --test-threads=1",
             me.display()
         ),
-    );
+    )
+}
+
+#[test]
+fn agents_start_stop_and_fail() {
+    need_root();
+    let bin = tempfile::tempdir().unwrap();
+    let agent = fake_agent_script(bin.path());
     let lab = Lab::up(LabSpec {
         agents: true,
         agent_bin: Some(agent),
@@ -382,4 +397,87 @@ fn a_foreground_lab_goes_on_sigterm() {
     let record = record.expect("the lab did not come up");
     assert_eq!(status.code(), Some(143));
     record.assert_gone();
+}
+
+/// The state letter of a process, `None` once it is gone.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+#[test]
+fn a_ceph_lab_shows_each_server_its_ceph_dir_as_etc_ceph() {
+    need_root();
+    assert!(
+        Path::new("/etc/ceph").is_dir(),
+        "this test did not run: the host has no /etc/ceph (apt-get install ceph-common)"
+    );
+    let bin = tempfile::tempdir().unwrap();
+    let name = lab_name('e');
+    let lab = Lab::up(LabSpec {
+        agents: true,
+        agent_bin: Some(fake_agent_script(bin.path())),
+        ceph: true,
+        ..small_lab(&name, 1)
+    })
+    .unwrap();
+    let footprint = Footprint::of(&lab);
+    let s1 = lab.server(1);
+    assert_eq!(s1.ceph_dir, s1.dir.join("ceph"));
+    let config = fs::read_to_string(&s1.config).unwrap();
+    let section = format!(
+        "\n[ceph]\nroot = \"{}\"\ndaemons = \"agent\"\nmon_data_avail_warn = 5\nosd_memory_target = 939524096\n",
+        s1.ceph_dir.display()
+    );
+    assert!(config.contains(&section), "{config}");
+
+    // What the lab runs in s1 (commands, the agent) finds s1's Ceph
+    // directory as /etc/ceph; the host keeps its own.
+    let conf = "[global]\nfsid = written-by-the-lab-test\n";
+    fs::write(s1.ceph_dir.join("ceph.conf"), conf).unwrap();
+    let out = lab
+        .exec(Target::Server(1), ["cat", "/etc/ceph/ceph.conf"])
+        .unwrap();
+    assert_eq!(stdout(&out), conf);
+    let agent = lab.agent_pid(1).unwrap();
+    let seen = fs::read_to_string(format!("/proc/{agent}/root/etc/ceph/ceph.conf"));
+    assert_eq!(seen.unwrap(), conf, "the agent's /etc/ceph");
+    assert_ne!(
+        fs::read_to_string("/etc/ceph/ceph.conf").ok().as_deref(),
+        Some(conf)
+    );
+
+    // Like an OSD whose agent is gone: re-parented, holding its loop disk
+    // open and slow to stop (it ignores SIGTERM).
+    let disk = s1.disks[0].to_str().unwrap();
+    let out = lab
+        .exec(
+            Target::Server(1),
+            [
+                "sh",
+                "-c",
+                "trap '' TERM; sleep 600 <\"$0\" >/dev/null 2>&1 & echo $!",
+                disk,
+            ],
+        )
+        .unwrap();
+    let daemon: u32 = stdout(&out).trim().parse().unwrap();
+    assert_eq!(
+        fs::read_link(format!("/proc/{daemon}/fd/0")).unwrap(),
+        Path::new(disk)
+    );
+
+    // Torn down from its state file, as `muster-lab down` does after the
+    // lab's process died.
+    lab.detach().unwrap();
+    stdout(&muster_lab(&["down", "--name", &name]));
+    footprint.assert_gone();
+    assert!(
+        matches!(process_state(daemon), None | Some('Z')),
+        "the stand-in daemon {daemon} survived"
+    );
 }
