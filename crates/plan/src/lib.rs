@@ -20,8 +20,8 @@ pub use choices::{
     CEPH_RBD_POOL, DEFAULT_NETWORK, LOCAL_POOL, LXD_PORT, REMOTE_FS_POOL, REMOTE_POOL,
 };
 pub use observed::{
-    best_local_driver, membership, CephObserved, DeviceConfig, LxdObserved, MemberObserved,
-    Membership, NetworkObserved, Observed, PoolObserved, Status,
+    best_local_driver, membership, CephConfigObserved, CephObserved, DeviceConfig, LxdObserved,
+    MemberObserved, Membership, NetworkObserved, Observed, PoolObserved, Status,
 };
 pub use plan::{plan, Plan, PlanError, PlanErrors};
 pub use step::{Step, StepKind};

@@ -3,6 +3,7 @@
 //! left out of the plan.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use muster_disks::Disk;
 use serde::{Deserialize, Serialize};
@@ -117,10 +118,25 @@ pub struct CephObserved {
     pub mdss: BTreeSet<String>,
     /// Per member, the devices (kernel or by-id paths) that are OSDs.
     pub osds: BTreeMap<String, BTreeSet<String>>,
+    /// Per member, those of its OSDs whose daemon is not running.
+    pub stopped_osds: BTreeMap<String, BTreeSet<String>>,
+    /// Per member, its Ceph config as written (members without one are
+    /// left out).
+    pub configs: BTreeMap<String, CephConfigObserved>,
     /// Ceph pools.
     pub pools: BTreeSet<String>,
     /// CephFS file systems.
     pub filesystems: BTreeSet<String>,
+}
+
+/// A member's Ceph config file and key, as far as the plan cares.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CephConfigObserved {
+    pub fsid: String,
+    pub mon_hosts: Vec<IpAddr>,
+    /// The admin key is installed.
+    pub admin_keyring: bool,
 }
 
 /// Every member's state. Members not listed could not be observed.
@@ -146,11 +162,19 @@ impl Observed {
 
     /// Whether `disk` is one of the OSDs of `member`.
     pub fn is_osd(&self, member: &str, disk: &DiskRef) -> bool {
-        self.ceph
-            .osds
-            .get(member)
-            .is_some_and(|osds| osds.iter().any(|p| disk.is(p)))
+        listed(&self.ceph.osds, member, disk)
     }
+
+    /// Whether `disk` is an OSD of `member` that is up and running.
+    pub fn is_running_osd(&self, member: &str, disk: &DiskRef) -> bool {
+        self.is_osd(member, disk) && !listed(&self.ceph.stopped_osds, member, disk)
+    }
+}
+
+fn listed(devices: &BTreeMap<String, BTreeSet<String>>, member: &str, disk: &DiskRef) -> bool {
+    devices
+        .get(member)
+        .is_some_and(|paths| paths.iter().any(|p| disk.is(p)))
 }
 
 /// How a member's LXD stands with respect to the cluster being formed.

@@ -73,6 +73,11 @@ pub enum PlanError {
         disk: String,
         reasons: String,
     },
+    #[error(
+        "{member}: it has the config of another Ceph cluster ({fsid}); remove that cluster \
+         from it or leave it out"
+    )]
+    ForeignCeph { member: String, fsid: String },
     #[error("Ceph was chosen but no member has Ceph disks")]
     CephWithoutDisks,
     #[error("{0}: Ceph disks were chosen but Ceph was not")]
@@ -176,6 +181,17 @@ fn validate(choices: &Choices, observed: &Observed) -> Vec<PlanError> {
     if choices.ceph.is_some() {
         if choices.ceph_hosts().is_empty() {
             errors.push(PlanError::CephWithoutDisks);
+        }
+        if let Some(fsid) = &observed.ceph.fsid {
+            for m in &choices.members {
+                match observed.ceph.configs.get(&m.name) {
+                    Some(c) if c.fsid != *fsid => errors.push(PlanError::ForeignCeph {
+                        member: m.name.clone(),
+                        fsid: c.fsid.clone(),
+                    }),
+                    _ => {}
+                }
+            }
         }
     } else {
         for m in choices.members.iter().filter(|m| !m.ceph_disks.is_empty()) {
@@ -566,6 +582,24 @@ impl<'a> Planner<'a> {
             };
             self.push(&m.name, kind);
         }
+        // Every member is a client: its daemons, and LXD's Ceph driver on
+        // each member, find the cluster through its config.
+        let mon_hosts: Vec<IpAddr> = mons.iter().map(|m| m.ceph_address()).collect();
+        for m in self.order {
+            let done = obs.configs.get(&m.name).is_some_and(|c| {
+                c.admin_keyring
+                    && c.mon_hosts.len() == mon_hosts.len()
+                    && mon_hosts.iter().all(|a| c.mon_hosts.contains(a))
+            });
+            if !done {
+                self.push(
+                    &m.name,
+                    StepKind::CephConfigure {
+                        mon_hosts: mon_hosts.clone(),
+                    },
+                );
+            }
+        }
         for m in &mons {
             if !obs.mgrs.contains(&m.name) {
                 self.push(&m.name, StepKind::CephAddMgr);
@@ -573,7 +607,7 @@ impl<'a> Planner<'a> {
         }
         for m in self.order {
             for disk in &m.ceph_disks {
-                if observed.is_osd(&m.name, disk) {
+                if observed.is_running_osd(&m.name, disk) {
                     continue;
                 }
                 self.push(&m.name, StepKind::CephCreateOsd { disk: disk.clone() });
@@ -604,18 +638,21 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// LXD 5.0 takes `source` (the Ceph pool or file system) as member
+    /// specific even for remote drivers: it goes with each member's
+    /// definition, the same on every member.
     fn remote_pool(&mut self, pool: &'static str, driver: Driver, source: &str) {
         self.spread(
             Self::pool_status(pool),
             |_| StepKind::CreatePoolPending {
                 pool: pool.into(),
                 driver,
-                source: None,
+                source: Some(source.to_owned()),
             },
             StepKind::CreatePool {
                 pool: pool.into(),
                 driver,
-                config: BTreeMap::from([("source".to_owned(), source.to_owned())]),
+                config: BTreeMap::new(),
             },
         );
     }

@@ -97,6 +97,12 @@ pub enum StepKind {
     CephAddMon {
         address: IpAddr,
     },
+    /// The member's agent writes its Ceph config listing every monitor and
+    /// installs the admin key: its daemons, LXD's Ceph driver and the
+    /// `ceph` tool on it then reach the cluster even when a monitor is down.
+    CephConfigure {
+        mon_hosts: Vec<IpAddr>,
+    },
     CephAddMgr,
     CephAddMds,
     CephCreateOsd {
@@ -184,6 +190,13 @@ impl StepKind {
             }
             StepKind::CephAddMon { address } => {
                 format!("Add a Ceph monitor on {member} ({address})")
+            }
+            StepKind::CephConfigure { mon_hosts } => {
+                let hosts: Vec<String> = mon_hosts.iter().map(IpAddr::to_string).collect();
+                format!(
+                    "Configure {member} as a Ceph client (monitors {})",
+                    hosts.join(", ")
+                )
             }
             StepKind::CephAddMgr => format!("Add a Ceph manager on {member}"),
             StepKind::CephAddMds => format!("Add a Ceph metadata server on {member}"),

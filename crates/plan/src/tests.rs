@@ -623,6 +623,9 @@ fn ceph_on_three_members() {
             "s1: CephBootstrapMon",
             "s2: CephAddMon",
             "s3: CephAddMon",
+            "s1: CephConfigure",
+            "s2: CephConfigure",
+            "s3: CephConfigure",
             "s1: CephAddMgr",
             "s2: CephAddMgr",
             "s3: CephAddMgr",
@@ -642,6 +645,14 @@ fn ceph_on_three_members() {
             pool: "lxd_remote".into(),
             size: 3
         }));
+    // LXD 5.0 wants the Ceph pool as each member's `source`.
+    assert!(plan.steps.iter().any(|s| s.member == "s2"
+        && s.kind
+            == StepKind::CreatePoolPending {
+                pool: "remote".into(),
+                driver: Driver::Ceph,
+                source: Some("lxd_remote".into()),
+            }));
     // The default profile's root disk goes on Ceph, last.
     assert_eq!(
         plan.steps.last().unwrap().kind,
@@ -677,7 +688,7 @@ fn cephfs_adds_metadata_servers_a_file_system_and_a_pool() {
     let plan = plan(&choices, &observed).unwrap();
     let steps = ceph_steps(&plan);
     assert_eq!(
-        steps[14..],
+        steps[17..],
         strings(&[
             "s1: CephAddMds",
             "s2: CephAddMds",
@@ -730,11 +741,29 @@ fn ceph_resumes_from_what_exists() {
     ceph.mgrs = ["s1"].map(String::from).into();
     ceph.osds
         .insert("s1".into(), BTreeSet::from(["/dev/sdc".to_string()]));
+    let s1_s2 = ["10.0.0.1", "10.0.0.2"]
+        .map(|a| a.parse().unwrap())
+        .to_vec();
+    let all_mons = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+        .map(|a| a.parse().unwrap())
+        .to_vec();
+    for (member, mon_hosts) in [("s1", all_mons.clone()), ("s2", s1_s2)] {
+        ceph.configs.insert(
+            member.into(),
+            CephConfigObserved {
+                fsid: "6f1b".into(),
+                mon_hosts,
+                admin_keyring: true,
+            },
+        );
+    }
     let plan = plan(&choices, &observed).unwrap();
     assert_eq!(
         summary(&plan),
         strings(&[
             "s3: CephAddMon",
+            "s2: CephConfigure",
+            "s3: CephConfigure",
             "s2: CephAddMgr",
             "s3: CephAddMgr",
             "s2: CephCreateOsd /dev/sdc",
@@ -746,6 +775,50 @@ fn ceph_resumes_from_what_exists() {
             "s1: CreatePool remote",
             "s1: UpdateDefaultProfile",
         ])
+    );
+}
+
+#[test]
+fn a_stopped_osd_is_started_again_and_its_disk_is_not_wiped() {
+    let (mut choices, mut observed) = with_ceph(3);
+    observed.ceph.fsid = Some("6f1b".into());
+    let sdc = BTreeSet::from(["/dev/sdc".to_string()]);
+    observed.ceph.osds.insert("s2".into(), sdc.clone());
+    observed.ceph.osds.insert("s3".into(), sdc.clone());
+    observed.ceph.stopped_osds.insert("s3".into(), sdc);
+    // Its BlueStore label makes the disk look used, yet it is ours.
+    let s3 = observed.members.get_mut("s3").unwrap();
+    s3.disks[2].eligibility = Eligibility::Ineligible(vec!["is a Ceph BlueStore OSD".into()]);
+    choices.members[2].wipe = vec![DiskRef::new("/dev/sdc")];
+    let plan = plan(&choices, &observed).unwrap();
+    let osds: Vec<String> = summary(&plan)
+        .into_iter()
+        .filter(|s| s.contains("Osd") || s.contains("Wipe"))
+        .collect();
+    assert_eq!(
+        osds,
+        strings(&["s1: CephCreateOsd /dev/sdc", "s3: CephCreateOsd /dev/sdc"])
+    );
+}
+
+#[test]
+fn a_member_of_another_ceph_cluster_is_refused() {
+    let (choices, mut observed) = with_ceph(3);
+    observed.ceph.fsid = Some("6f1b".into());
+    observed.ceph.configs.insert(
+        "s2".into(),
+        CephConfigObserved {
+            fsid: "0a0a".into(),
+            mon_hosts: vec!["192.0.2.9".parse().unwrap()],
+            admin_keyring: true,
+        },
+    );
+    assert_eq!(
+        errors(&choices, &observed),
+        vec![PlanError::ForeignCeph {
+            member: "s2".into(),
+            fsid: "0a0a".into()
+        }]
     );
 }
 
