@@ -16,7 +16,9 @@ use muster_proto::{paths, AgentInfo, ErrorBody};
 use serde::de::DeserializeOwned;
 
 use crate::shared::State as AppState;
-use crate::{formation, interfaces, join, lxd, member_api, pairing, session};
+use crate::{
+    ceph, disks as disk_api, formation, interfaces, join, lxd, member_api, pairing, session,
+};
 use muster_proto::formation::paths as fpaths;
 
 /// Every request body muster sends is a few hundred bytes.
@@ -40,6 +42,7 @@ pub(crate) fn local_router(state: AppState) -> Router {
         .route(fpaths::LXD, get(lxd::get))
         .route(fpaths::INIT, post(formation::init))
         .route(fpaths::STATUS, get(lxd::status))
+        .route(fpaths::CEPH, get(ceph::get))
         .route(
             &paths::member("{name}", paths::DISKS),
             get(member_api::member_disks),
@@ -67,6 +70,9 @@ pub(crate) fn https_router(state: AppState) -> Router {
         .route(paths::INTERFACES, get(net_interfaces))
         .route(fpaths::LXD, get(lxd::get))
         .route(fpaths::LXD_JOIN, post(lxd::join))
+        .route(fpaths::CEPH, get(ceph::get))
+        .route(fpaths::CEPH_STEP, post(ceph::step))
+        .route(fpaths::WIPE, post(disk_api::wipe))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

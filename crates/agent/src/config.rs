@@ -21,6 +21,14 @@
 //!
 //! [lxd]
 //! socket = "/var/lib/lxd/unix.socket"  # default: the deb's path, then the snap's
+//!
+//! [ceph]
+//! root = "system"                      # where Ceph's files go: the packages' places
+//!                                      # (/etc/ceph, /var/lib/ceph...), or one directory
+//! daemons = "systemd"                  # who runs the daemons: the packages' units, or
+//!                                      # "agent" (musterd itself, for hosts without systemd)
+//! mon_data_avail_warn = 30             # % free space below which Ceph's health warns
+//! osd_memory_target = 4294967296       # bytes of memory each OSD aims for
 //! ```
 
 use std::fmt;
@@ -51,6 +59,7 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     pub disks: DisksConfig,
     pub lxd: LxdConfig,
+    pub ceph: CephConfig,
 }
 
 /// The LXD this agent drives.
@@ -73,8 +82,55 @@ impl Default for Config {
             discovery: DiscoveryConfig::default(),
             disks: DisksConfig::default(),
             lxd: LxdConfig::default(),
+            ceph: CephConfig::default(),
         }
     }
+}
+
+/// This member's part of Ceph, when `muster init` gives it one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default, expecting = "a table of Ceph settings")]
+pub struct CephConfig {
+    pub root: CephRoot,
+    pub daemons: CephDaemons,
+    /// `None`: Ceph's default (30).
+    pub mon_data_avail_warn: Option<u8>,
+    /// `None`: Ceph's default (4 GiB); Ceph refuses less than 896 MiB.
+    pub osd_memory_target: Option<u64>,
+}
+
+/// Where the member's Ceph files live.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CephRoot {
+    /// The packages' places, which their systemd units expect.
+    #[default]
+    System,
+    /// Everything in one directory (several lab members share a machine).
+    Dir(PathBuf),
+}
+
+impl<'de> Deserialize<'de> for CephRoot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<CephRoot, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.as_str() {
+            "system" => Ok(CephRoot::System),
+            dir if Path::new(dir).is_absolute() => Ok(CephRoot::Dir(PathBuf::from(dir))),
+            other => Err(serde::de::Error::custom(format!(
+                "expected \"system\" or an absolute directory, found {other:?}"
+            ))),
+        }
+    }
+}
+
+/// Who starts and stops the member's Ceph daemons.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CephDaemons {
+    /// The packages' units (`ceph-mon@NAME` and so on).
+    #[default]
+    Systemd,
+    /// musterd itself, as its children: for hosts without systemd.
+    Agent,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -347,6 +403,24 @@ min_size_bytes = 4096
         assert_eq!(scan.only, [PathBuf::from("/dev/loop3")]);
         assert_eq!(scan.min_size_bytes, 4096);
         assert_eq!(scan.sysfs_root, Path::new("/sys"));
+    }
+
+    #[test]
+    fn the_ceph_table_names_a_directory_or_the_system_places() {
+        assert_eq!(Config::default().ceph.root, CephRoot::System);
+        assert_eq!(Config::default().ceph.daemons, CephDaemons::Systemd);
+        let lab = parse(
+            "[ceph]\nroot = \"/lab/s1/ceph\"\ndaemons = \"agent\"\nmon_data_avail_warn = 5\nosd_memory_target = 939524096\n",
+        )
+        .unwrap();
+        assert_eq!(lab.ceph.root, CephRoot::Dir(PathBuf::from("/lab/s1/ceph")));
+        assert_eq!(lab.ceph.daemons, CephDaemons::Agent);
+        assert_eq!(lab.ceph.mon_data_avail_warn, Some(5));
+        assert_eq!(lab.ceph.osd_memory_target, Some(939524096));
+        let err = parse("[ceph]\nroot = \"ceph\"\n").unwrap_err();
+        assert!(err.contains("root") && err.contains("absolute"), "{err}");
+        let err = parse("[ceph]\ndaemons = \"cron\"\n").unwrap_err();
+        assert!(err.contains("daemons"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!
 //! Points: `before-join` (a joiner, after the initiator issued its token and
 //! before its LXD joins), `after-bootstrap` (the initiator, right after its
-//! LXD bootstrapped the cluster).
+//! LXD bootstrapped the cluster), `after-ceph-mon` (a member, once its Ceph
+//! monitor was made and started, before it answers the initiator).
 
 use crate::shared::Shared;
 
@@ -16,6 +17,7 @@ pub const EXIT_STATUS: i32 = 86;
 pub(crate) enum Fault {
     BeforeJoin,
     AfterBootstrap,
+    AfterCephMon,
 }
 
 impl Fault {
@@ -23,6 +25,7 @@ impl Fault {
         match self {
             Fault::BeforeJoin => "before-join",
             Fault::AfterBootstrap => "after-bootstrap",
+            Fault::AfterCephMon => "after-ceph-mon",
         }
     }
 }

@@ -16,12 +16,13 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use muster_ceph::LocalState;
 use muster_disks::Disk;
 use muster_lxd::{JoinToken, LxdClient, NetworksPost, StoragePoolsPost};
 use muster_plan::{Choices, LxdObserved, MemberObserved, Observed, Plan, Step, StepKind};
 use muster_preseed::{Inventory, KnownMember, PassphraseSource, Preseed};
 use muster_proto::formation::{
-    paths as fpaths, InitEvent, InitRequest, LxdJoinRequest, LxdJoinResponse,
+    paths as fpaths, InitEvent, InitRequest, LxdJoinRequest, LxdJoinResponse, WipeRequest,
 };
 use muster_proto::paths;
 use muster_proto::trust::{NetInterface, OpenSession};
@@ -144,12 +145,6 @@ async fn run(state: &AppState, req: &InitRequest, progress: &Progress) -> Result
             )));
         }
     }
-    if preseed.members.iter().any(|m| m.disks.ceph.is_some()) || preseed.storage.ceph.is_some() {
-        return Err(Failure::input(
-            "Ceph is not formed by this version of muster init yet: remove `disks.ceph` and \
-             `storage.ceph` from the preseed",
-        ));
-    }
     if !preseed
         .members
         .iter()
@@ -234,7 +229,7 @@ async fn run(state: &AppState, req: &InitRequest, progress: &Progress) -> Result
                 description: step.description.clone(),
             })
             .await;
-        apply(state, &plan, &step, &choices, progress)
+        apply(state, &plan, &step, progress)
             .await
             .map_err(|message| Failure {
                 message: format!(
@@ -409,9 +404,10 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
     })
 }
 
-/// Every member's LXD and disks, read now.
+/// Every member's LXD, disks and part in Ceph, read now.
 async fn observe_all(state: &Shared, names: &[String]) -> Result<Observed, Failure> {
     let mut observed = Observed::default();
+    let mut ceph_states = Vec::new();
     for name in names {
         let member = if *name == state.me.name {
             let client = state.lxd().await?;
@@ -423,16 +419,21 @@ async fn observe_all(state: &Shared, names: &[String]) -> Result<Observed, Failu
                 .await
                 .map_err(|e| Failure::input(format!("the disk scan did not finish: {e}")))?
                 .map_err(|e| Failure::input(format!("{name}: cannot scan the disks: {e}")))?;
+            ceph_states.push((name.clone(), crate::ceph::local_state(state).await?));
             MemberObserved { lxd, disks }
         } else {
             let lxd: LxdObserved =
                 request_member(state, name, fpaths::LXD, None, OBSERVE_TIMEOUT).await?;
             let disks: Vec<Disk> =
                 request_member(state, name, paths::DISKS, None, OBSERVE_TIMEOUT).await?;
+            let ceph: LocalState =
+                request_member(state, name, fpaths::CEPH, None, OBSERVE_TIMEOUT).await?;
+            ceph_states.push((name.clone(), ceph));
             MemberObserved { lxd, disks }
         };
         observed.members.insert(name.clone(), member);
     }
+    crate::ceph::observe(state, &ceph_states, &mut observed).await;
     Ok(observed)
 }
 
@@ -484,7 +485,6 @@ async fn apply(
     state: &Shared,
     plan: &Plan,
     step: &Step,
-    choices: &Choices,
     progress: &Progress,
 ) -> Result<(), String> {
     let me = &state.me.name;
@@ -601,20 +601,41 @@ async fn apply(
                 .await
                 .map_err(lxd_err)
         }
-        StepKind::RemoveStaleMember { joiner } => Err(format!(
-            "the cluster lists {joiner} but its LXD is not clustered (a join that failed half \
-             way); remove the record on {} with `lxc cluster remove --force {joiner}`",
-            choices.initiator
-        )),
-        StepKind::WipeDisk { .. }
-        | StepKind::CephBootstrapMon { .. }
+        StepKind::RemoveStaleMember { joiner } => {
+            settle(&lxd).await;
+            lxd.force_remove_member(joiner).await.map_err(lxd_err)
+        }
+        StepKind::WipeDisk { disk, .. } => {
+            let device = disk.source();
+            if step.member == *me {
+                crate::disks::wipe_device(state, device)
+                    .await
+                    .map_err(|e| e.message().to_owned())
+            } else {
+                let body = serde_json::to_value(WipeRequest {
+                    device: device.to_owned(),
+                })
+                .map_err(|e| e.to_string())?;
+                request_member::<()>(
+                    state,
+                    &step.member,
+                    fpaths::WIPE,
+                    Some(&body),
+                    OBSERVE_TIMEOUT,
+                )
+                .await
+                .map_err(|e| e.message().to_owned())
+            }
+        }
+        StepKind::CephBootstrapMon { .. }
         | StepKind::CephAddMon { .. }
+        | StepKind::CephConfigure { .. }
         | StepKind::CephAddMgr
         | StepKind::CephAddMds
         | StepKind::CephCreateOsd { .. }
         | StepKind::CephCreatePool { .. }
         | StepKind::CephCreateFs { .. } => {
-            Err("this version of muster init cannot carry out this step yet".into())
+            crate::ceph::apply(state, &step.member, &step.kind).await
         }
     }
 }

@@ -4,9 +4,11 @@
 //! TLS), advertises the server over mDNS and watches for its peers.
 
 mod api;
+mod ceph;
 pub mod cli;
 mod cluster_state;
 pub mod config;
+mod disks;
 mod enroll;
 pub mod fault;
 mod formation;

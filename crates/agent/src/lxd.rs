@@ -268,6 +268,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Cluster
         members,
         storage_pools,
         networks,
+        ceph: crate::ceph::status(&state).await,
     }))
 }
 

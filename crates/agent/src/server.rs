@@ -126,6 +126,7 @@ impl Agent {
             fault: crate::fault::from_env(),
             lxd_joining: tokio::sync::Mutex::new(()),
             init_running: tokio::sync::Mutex::new(()),
+            ceph: crate::ceph::CephLocal::new(name.as_str(), &config.ceph),
         });
 
         let https = Handle::new();

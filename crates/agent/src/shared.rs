@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub lxd_joining: tokio::sync::Mutex<()>,
     /// One `muster init` at a time.
     pub init_running: tokio::sync::Mutex<()>,
+    /// This server's part in Ceph.
+    pub ceph: crate::ceph::CephLocal,
 }
 
 impl Shared {

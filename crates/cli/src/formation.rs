@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
 use muster_preseed::PassphraseSource;
-use muster_proto::formation::{paths, ClusterStatus, InitEvent, InitRequest};
+use muster_proto::formation::{paths, CephStatus, ClusterStatus, InitEvent, InitRequest};
 
 use crate::agent::AgentClient;
 use crate::args::InitArgs;
@@ -145,13 +145,50 @@ pub fn status_text(s: &ClusterStatus) -> String {
             ));
         }
     }
+    if let Some(ceph) = &s.ceph {
+        out.push_str(&ceph_text(ceph));
+    }
+    out
+}
+
+fn ceph_text(c: &CephStatus) -> String {
+    let mut out = format!("Ceph: {}\n", c.health);
+    for check in &c.checks {
+        out.push_str(&format!("  {check}\n"));
+    }
+    if !c.mons.is_empty() {
+        out.push_str(&format!(
+            "  monitors: {} ({} in quorum: {})\n",
+            c.mons.join(", "),
+            c.quorum.len(),
+            c.quorum.join(", ")
+        ));
+    }
+    for host in &c.hosts {
+        let osds: Vec<String> = host
+            .osds
+            .iter()
+            .map(|o| {
+                format!(
+                    "osd.{} {} {}",
+                    o.id,
+                    if o.up { "up" } else { "down" },
+                    if o.is_in { "in" } else { "out" }
+                )
+            })
+            .collect();
+        out.push_str(&format!("  {:<16} {}\n", host.name, osds.join(", ")));
+    }
+    for warning in &c.warnings {
+        out.push_str(&format!("  warning: {warning}\n"));
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use muster_proto::formation::{MemberStatus, ObjectStatus};
+    use muster_proto::formation::{CephHostStatus, CephOsdStatus, MemberStatus, ObjectStatus};
 
     #[test]
     fn status_lists_members_pools_and_networks() {
@@ -172,6 +209,7 @@ mod tests {
                 locations: vec!["s1".into()],
             }],
             networks: vec![],
+            ceph: None,
         };
         let text = status_text(&s);
         assert!(
@@ -183,6 +221,45 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Networks (0):"), "{text}");
+    }
+
+    #[test]
+    fn status_shows_ceph_health_quorum_and_osds_per_member() {
+        let s = ClusterStatus {
+            server: "s1".into(),
+            ceph: Some(CephStatus {
+                health: "HEALTH_WARN".into(),
+                checks: vec!["MON_DOWN: 1/3 mons down".into()],
+                mons: vec!["s1".into(), "s2".into(), "s3".into()],
+                quorum: vec!["s1".into(), "s2".into()],
+                hosts: vec![CephHostStatus {
+                    name: "s2".into(),
+                    osds: vec![
+                        CephOsdStatus {
+                            id: 1,
+                            up: true,
+                            is_in: true,
+                        },
+                        CephOsdStatus {
+                            id: 4,
+                            up: false,
+                            is_in: false,
+                        },
+                    ],
+                }],
+                warnings: vec!["only 1 member has OSDs".into()],
+            }),
+            ..ClusterStatus::default()
+        };
+        let text = status_text(&s);
+        assert!(
+            text.ends_with(
+                "Ceph: HEALTH_WARN\n  MON_DOWN: 1/3 mons down\n  monitors: s1, s2, s3 (2 in \
+                 quorum: s1, s2)\n  s2               osd.1 up in, osd.4 down out\n  warning: \
+                 only 1 member has OSDs\n"
+            ),
+            "{text}"
+        );
     }
 
     #[test]

@@ -309,7 +309,13 @@ mod tests {
     /// Keys whose default no literal can show (the host name; unset), so
     /// the packaged file shows an example instead.
     /// Keys of a table are written `table.key`.
-    const EXAMPLE_KEYS: [&str; 3] = ["name", "enrollment_passphrase_file", "lxd.socket"];
+    const EXAMPLE_KEYS: [&str; 5] = [
+        "name",
+        "enrollment_passphrase_file",
+        "lxd.socket",
+        "ceph.mon_data_avail_warn",
+        "ceph.osd_memory_target",
+    ];
 
     /// The packaged file, uncommented: `[table]` headers and `key = value`
     /// lines, as (table, key, line).

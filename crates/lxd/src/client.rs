@@ -246,6 +246,16 @@ impl LxdClient {
             .await
     }
 
+    /// `DELETE /1.0/cluster/members/NAME?force=1`: drops the record of a
+    /// member whose server is not in the cluster (a join that failed half
+    /// way, a reinstalled server).
+    pub async fn force_remove_member(&self, name: &str) -> Result<(), LxdError> {
+        let path = api_path(&["1.0", "cluster", "members", name]);
+        self.act(Method::DELETE, &path, &[("force", "1")], None)
+            .await?;
+        Ok(())
+    }
+
     // ---- operations ----
 
     /// `GET /1.0/operations/ID`.

@@ -18,6 +18,16 @@ pub mod paths {
     /// GET, unix socket: the cluster as this server's LXD sees it
     /// ([`super::ClusterStatus`]).
     pub const STATUS: &str = "/v1/status";
+    /// GET, unix socket and HTTPS (members only): this server's part in
+    /// Ceph as its own files and daemons show it (`muster_ceph::LocalState`),
+    /// readable when the cluster is down.
+    pub const CEPH: &str = "/v1/ceph";
+    /// POST, HTTPS (members only): carry out one Ceph step of the
+    /// initiator's plan on this server.
+    pub const CEPH_STEP: &str = "/v1/ceph/step";
+    /// POST, HTTPS (members only): erase a chosen disk the operator allowed
+    /// to be wiped ([`super::WipeRequest`]).
+    pub const WIPE: &str = "/v1/disks/wipe";
 }
 
 /// A member-specific config value a joiner gives LXD (`member_config` of
@@ -50,6 +60,13 @@ pub struct LxdJoinResponse {
     /// False when the member was already in this cluster (nothing done).
     pub joined: bool,
     pub server_name: String,
+}
+
+/// A wipe the initiator's plan asks of a member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WipeRequest {
+    /// The device as the plan names it (kernel or by-id path).
+    pub device: String,
 }
 
 /// `muster init --preseed FILE [--dry-run]`.
@@ -104,6 +121,39 @@ pub struct ClusterStatus {
     pub members: Vec<MemberStatus>,
     pub storage_pools: Vec<ObjectStatus>,
     pub networks: Vec<ObjectStatus>,
+    /// `None` when this server has no part in a Ceph cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ceph: Option<CephStatus>,
+}
+
+/// Ceph as this server's `ceph` tool sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CephStatus {
+    /// "HEALTH_OK", "HEALTH_WARN", "HEALTH_ERR"; or why it could not be read.
+    pub health: String,
+    /// The health checks that fail, as Ceph words them.
+    pub checks: Vec<String>,
+    /// Every monitor, and those in quorum.
+    pub mons: Vec<String>,
+    pub quorum: Vec<String>,
+    /// OSDs by member (CRUSH host).
+    pub hosts: Vec<CephHostStatus>,
+    /// What the operator should know (e.g. too few members with OSDs).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CephHostStatus {
+    pub name: String,
+    pub osds: Vec<CephOsdStatus>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CephOsdStatus {
+    pub id: u32,
+    pub up: bool,
+    #[serde(rename = "in")]
+    pub is_in: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -50,6 +50,7 @@ pub fn agent_config(name: &str, state_dir: PathBuf, socket: PathBuf) -> muster_a
             ..muster_agent::DisksConfig::default()
         },
         lxd: muster_agent::LxdConfig::default(),
+        ceph: Default::default(),
     }
 }
 

@@ -1,0 +1,641 @@
+//! This server's part in Ceph: its own files and daemons as the initiator's
+//! plan needs them (`GET /v1/ceph`), the Ceph steps the initiator asks of
+//! it (`POST /v1/ceph/step`, member API), and Ceph's health for
+//! `muster status`.
+//!
+//! Ceph's daemons run on the member that owns the disks, so every step runs
+//! on its member; the initiator only sends the cluster's settings (fsid,
+//! monitors, networks) and the admin key along, over pinned mutual TLS.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use ipnet::IpNet;
+use muster_ceph::{
+    ceph_user, CephConf, CephError, CephMember, CommandRunner, ConfSummary, DaemonState,
+    HostRunner, LocalState, MemberPaths, MemberSpec, OsdSpec, Outcome, ProcessSupervisor,
+    Supervisor, SystemdSupervisor,
+};
+use muster_plan::{CephConfigObserved, CephObserved, Observed, StepKind};
+use muster_proto::formation::{CephHostStatus, CephOsdStatus, CephStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, JsonBody};
+use crate::config::{CephConfig, CephDaemons, CephRoot};
+use crate::fault::{self, Fault};
+use crate::shared::{Shared, State as AppState};
+
+/// A monitor joining the quorum or an OSD coming up: Ceph's own waits are
+/// bounded below this.
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(240);
+/// How long an OSD may take to be reported up after its daemon started.
+const OSD_UP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// What this agent needs to drive its member's Ceph.
+pub(crate) struct CephLocal {
+    name: String,
+    paths: MemberPaths,
+    runner: Arc<dyn CommandRunner>,
+    supervisor: Arc<dyn Supervisor>,
+    /// Who owns the daemons' files: the packages' `ceph` user when systemd
+    /// runs them; whoever runs musterd when it runs them itself.
+    daemons: CephDaemons,
+    mon_data_avail_warn: Option<u8>,
+    osd_memory_target: Option<u64>,
+    /// One step at a time on this member: two OSD creations must not race
+    /// for the same id, a mon must not be made twice.
+    busy: tokio::sync::Mutex<()>,
+}
+
+impl CephLocal {
+    pub(crate) fn new(name: &str, config: &CephConfig) -> CephLocal {
+        let paths = match &config.root {
+            CephRoot::System => MemberPaths::system(),
+            CephRoot::Dir(dir) => MemberPaths::under(dir),
+        };
+        let runner: Arc<dyn CommandRunner> = Arc::new(HostRunner::new());
+        let supervisor: Arc<dyn Supervisor> = match config.daemons {
+            CephDaemons::Systemd => Arc::new(SystemdSupervisor::new(runner.clone())),
+            // musterd runs in the member's namespace already.
+            CephDaemons::Agent => Arc::new(ProcessSupervisor::new(&paths, None)),
+        };
+        CephLocal {
+            name: name.to_owned(),
+            paths,
+            runner,
+            supervisor,
+            daemons: config.daemons,
+            mon_data_avail_warn: config.mon_data_avail_warn,
+            osd_memory_target: config.osd_memory_target,
+            busy: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The driver for this member, its address on Ceph's public network
+    /// being `addr` (only monitors use it).
+    fn member(&self, addr: IpAddr) -> Result<CephMember, CephError> {
+        let spec = MemberSpec::new(&self.name, addr, self.paths.clone());
+        let owner = match self.daemons {
+            CephDaemons::Systemd => ceph_user()?,
+            CephDaemons::Agent => None,
+        };
+        Ok(CephMember::new(spec, self.runner.clone(), self.supervisor.clone()).with_owner(owner))
+    }
+
+    /// The driver when no address is needed (observing, OSDs, managers).
+    fn any_member(&self) -> Result<CephMember, CephError> {
+        self.member(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    fn conf(&self, settings: &CephSettings) -> CephConf {
+        CephConf {
+            fsid: settings.fsid.clone(),
+            host: self.name.clone(),
+            mon_hosts: settings.mon_hosts.clone(),
+            public_network: settings.public_network.clone(),
+            cluster_network: settings.cluster_network.clone(),
+            paths: self.paths.clone(),
+            osd_memory_target: self.osd_memory_target,
+            mon_data_avail_warn: self.mon_data_avail_warn,
+        }
+    }
+}
+
+/// The cluster-wide settings every member's config is written from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CephSettings {
+    pub fsid: String,
+    pub mon_hosts: Vec<IpAddr>,
+    pub public_network: String,
+    #[serde(default)]
+    pub cluster_network: Option<String>,
+}
+
+impl From<ConfSummary> for CephSettings {
+    fn from(c: ConfSummary) -> CephSettings {
+        CephSettings {
+            fsid: c.fsid,
+            mon_hosts: c.mon_hosts,
+            public_network: c.public_network,
+            cluster_network: c.cluster_network,
+        }
+    }
+}
+
+/// One Ceph step for a member other than the initiator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub(crate) enum CephAction {
+    /// Write the config, install the admin key, make and start a monitor.
+    AddMon {
+        address: IpAddr,
+    },
+    /// Write the config and install the admin key.
+    Configure,
+    AddMgr,
+    AddMds,
+    /// `device`: the path the plan chose (by-id where there is one).
+    CreateOsd {
+        device: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CephStepRequest {
+    pub action: CephAction,
+    pub settings: CephSettings,
+    /// The admin keyring file's text.
+    pub admin_keyring: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CephStepResponse {
+    /// False when the step found its work done already.
+    pub changed: bool,
+}
+
+fn ceph_api_error(name: &str, e: &CephError) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        format!("{name}: {}", crate::server::ErrorChain(e)),
+    )
+}
+
+/// Runs blocking Ceph work off the async threads.
+async fn blocking<T: Send + 'static>(
+    state: &Shared,
+    work: impl FnOnce() -> Result<T, CephError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let name = state.me.name.clone();
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(|e| ceph_api_error(&name, &e)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{name}: a Ceph step did not finish: {e}"),
+        )),
+    }
+}
+
+/// This member's Ceph files and daemons, read now.
+pub(crate) async fn local_state(state: &Shared) -> Result<LocalState, ApiError> {
+    let member = state
+        .ceph
+        .any_member()
+        .map_err(|e| ceph_api_error(&state.me.name, &e))?;
+    blocking(state, move || member.local_state()).await
+}
+
+/// `GET /v1/ceph`.
+pub(crate) async fn get(State(state): State<AppState>) -> Result<Json<LocalState>, ApiError> {
+    local_state(&state).await.map(Json)
+}
+
+/// `POST /v1/ceph/step` (member API).
+pub(crate) async fn step(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<CephStepRequest>,
+) -> Result<Json<CephStepResponse>, ApiError> {
+    let is_mon = matches!(req.action, CephAction::AddMon { .. });
+    let answer = run_step(&state, req).await?;
+    if is_mon {
+        fault::hit(&state, Fault::AfterCephMon);
+    }
+    Ok(Json(answer))
+}
+
+/// Carries out `req` on this member.
+pub(crate) async fn run_step(
+    state: &Shared,
+    req: CephStepRequest,
+) -> Result<CephStepResponse, ApiError> {
+    let _busy = state.ceph.busy.lock().await;
+    let ceph = &state.ceph;
+    let conf = ceph.conf(&req.settings);
+    let keyring = req.admin_keyring.into_bytes();
+    let member = match &req.action {
+        CephAction::AddMon { address } => ceph.member(*address),
+        _ => ceph.any_member(),
+    }
+    .map_err(|e| ceph_api_error(&state.me.name, &e))?;
+    let outcome = blocking(state, move || match req.action {
+        CephAction::Configure => member.ensure_configured(&conf, &keyring),
+        CephAction::AddMon { .. } => {
+            let configured = member.ensure_configured(&conf, &keyring)?;
+            Ok(configured.or(member.join_mon()?))
+        }
+        CephAction::AddMgr => member.ensure_mgr(),
+        CephAction::AddMds => member.ensure_mds(),
+        CephAction::CreateOsd { device } => {
+            let osd = member.ensure_osd(&OsdSpec::new(device))?;
+            wait_osd_up(&member, osd.id)?;
+            Ok(osd.outcome)
+        }
+    })
+    .await?;
+    Ok(CephStepResponse {
+        changed: outcome == Outcome::Done,
+    })
+}
+
+fn wait_osd_up(member: &CephMember, id: u32) -> Result<(), CephError> {
+    muster_ceph::wait_for(&format!("osd.{id} up"), OSD_UP_TIMEOUT, || {
+        let dump = member.osd_dump().map_err(|e| e.to_string())?;
+        match dump.osds.iter().find(|o| o.osd == id) {
+            Some(o) if o.up == 1 => Ok(()),
+            Some(_) => Err(format!("osd.{id} is down")),
+            None => Err(format!("osd.{id} is not in the OSD map")),
+        }
+    })
+}
+
+/// The initiator makes the cluster: a new fsid (or the one an interrupted
+/// run wrote), its config, the admin key, the first monitor.
+pub(crate) async fn bootstrap(
+    state: &Shared,
+    address: IpAddr,
+    public_network: Option<IpNet>,
+    cluster_network: Option<IpNet>,
+) -> Result<(), ApiError> {
+    let _busy = state.ceph.busy.lock().await;
+    let name = state.me.name.clone();
+    let public_network = match public_network {
+        Some(net) => net,
+        None => network_of(address).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "{name}: no interface has the address {address}, so Ceph's public network \
+                     cannot be told; set storage.ceph.public_network in the preseed"
+                ),
+            )
+        })?,
+    };
+    let member = state
+        .ceph
+        .member(address)
+        .map_err(|e| ceph_api_error(&name, &e))?;
+    let earlier = member
+        .local_state()
+        .map_err(|e| ceph_api_error(&name, &e))?
+        .conf;
+    let fsid = match earlier {
+        Some(c) => c.fsid,
+        None => muster_ceph::new_uuid().map_err(|e| ceph_api_error(&name, &e))?,
+    };
+    let conf = state.ceph.conf(&CephSettings {
+        fsid: fsid.clone(),
+        mon_hosts: vec![address],
+        public_network: public_network.trunc().to_string(),
+        cluster_network: cluster_network.map(|n| n.trunc().to_string()),
+    });
+    blocking(state, move || {
+        member.write_config(&conf)?;
+        member.bootstrap_mon(&fsid)
+    })
+    .await?;
+    Ok(())
+}
+
+/// The network of the local interface that has `address`.
+fn network_of(address: IpAddr) -> Option<IpNet> {
+    let interfaces = crate::interfaces::list(std::path::Path::new("/sys/class/net")).ok()?;
+    interfaces
+        .iter()
+        .flat_map(|i| &i.addresses)
+        .filter_map(|a| a.parse::<IpNet>().ok())
+        .find(|net| net.addr() == address)
+}
+
+/// The settings and admin key the initiator hands out: its own, written
+/// when it bootstrapped the cluster.
+async fn cluster_settings(state: &Shared) -> Result<(CephSettings, String), ApiError> {
+    let local = local_state(state).await?;
+    let name = &state.me.name;
+    let Some(conf) = local.conf else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{name} has no Ceph config: the Ceph cluster is made by the initiator, which \
+                 must be the member that made it"
+            ),
+        ));
+    };
+    let path = &state.ceph.paths.admin_keyring;
+    let keyring = std::fs::read_to_string(path).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("{name}: cannot read {}: {e}", path.display()),
+        )
+    })?;
+    Ok((conf.into(), keyring))
+}
+
+/// Carries out a Ceph step of the plan from the initiator: its own steps
+/// here, the others' through their agents.
+pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Result<(), String> {
+    let message = |e: ApiError| e.message().to_owned();
+    let action = match kind {
+        StepKind::CephBootstrapMon {
+            address,
+            public_network,
+            cluster_network,
+        } => {
+            if member != state.me.name {
+                return Err(format!(
+                    "the first Ceph monitor is made by the initiator, not {member}"
+                ));
+            }
+            return bootstrap(state, *address, *public_network, *cluster_network)
+                .await
+                .map_err(message);
+        }
+        StepKind::CephCreatePool { pool, size } => {
+            let ceph = state.ceph.any_member().map_err(|e| e.to_string())?;
+            let (pool, size) = (pool.clone(), *size as usize);
+            return blocking(state, move || ceph.ensure_pool(&pool, size))
+                .await
+                .map(|_| ())
+                .map_err(message);
+        }
+        StepKind::CephCreateFs { fs } => {
+            let ceph = state.ceph.any_member().map_err(|e| e.to_string())?;
+            let fs = fs.clone();
+            return blocking(state, move || {
+                let osds = ceph.osd_dump()?.osds.len();
+                ceph.ensure_fs(&fs, osds)
+            })
+            .await
+            .map(|_| ())
+            .map_err(message);
+        }
+        StepKind::CephAddMon { address } => CephAction::AddMon { address: *address },
+        StepKind::CephConfigure { .. } => CephAction::Configure,
+        StepKind::CephAddMgr => CephAction::AddMgr,
+        StepKind::CephAddMds => CephAction::AddMds,
+        StepKind::CephCreateOsd { disk } => CephAction::CreateOsd {
+            device: disk.source().to_owned(),
+        },
+        other => {
+            return Err(format!(
+                "this version of muster cannot carry out this step yet: {other:?}"
+            ))
+        }
+    };
+    let (mut settings, admin_keyring) = cluster_settings(state).await.map_err(message)?;
+    match (&action, kind) {
+        (CephAction::AddMon { address }, _) if !settings.mon_hosts.contains(address) => {
+            settings.mon_hosts.push(*address)
+        }
+        (_, StepKind::CephConfigure { mon_hosts }) => settings.mon_hosts = mon_hosts.clone(),
+        _ => {}
+    }
+    let req = CephStepRequest {
+        action,
+        settings,
+        admin_keyring,
+    };
+    if member == state.me.name {
+        run_step(state, req).await.map(|_| ()).map_err(message)
+    } else {
+        let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
+        crate::member_api::request_member::<CephStepResponse>(
+            state,
+            member,
+            muster_proto::formation::paths::CEPH_STEP,
+            Some(&body),
+            STEP_TIMEOUT,
+        )
+        .await
+        .map(|_| ())
+        .map_err(message)
+    }
+}
+
+/// Fills `observed.ceph` from every member's local state (`states`) and,
+/// once the initiator runs a monitor, from the cluster itself.
+pub(crate) async fn observe(
+    state: &Shared,
+    states: &[(String, LocalState)],
+    observed: &mut Observed,
+) {
+    let mut ceph = CephObserved::default();
+    for (name, local) in states {
+        if let Some(conf) = &local.conf {
+            ceph.configs.insert(
+                name.clone(),
+                CephConfigObserved {
+                    fsid: conf.fsid.clone(),
+                    mon_hosts: conf.mon_hosts.clone(),
+                    admin_keyring: local.admin_keyring,
+                },
+            );
+            // The cluster exists once a monitor was made.
+            if local.mon != DaemonState::Absent && ceph.fsid.is_none() {
+                ceph.fsid = Some(conf.fsid.clone());
+            }
+        }
+        if local.mon == DaemonState::Running {
+            ceph.mons.insert(name.clone());
+        }
+        if local.mgr == DaemonState::Running {
+            ceph.mgrs.insert(name.clone());
+        }
+        for osd in &local.osds {
+            let device = osd.device.display().to_string();
+            ceph.osds
+                .entry(name.clone())
+                .or_default()
+                .insert(device.clone());
+            if !osd.running {
+                ceph.stopped_osds
+                    .entry(name.clone())
+                    .or_default()
+                    .insert(device);
+            }
+        }
+    }
+    if ceph.mons.contains(&state.me.name) {
+        if let Ok(member) = state.ceph.any_member() {
+            // What cannot be read is planned again: those steps are
+            // idempotent.
+            let read =
+                tokio::task::spawn_blocking(move || (member.pools().ok(), member.fs_dump().ok()))
+                    .await;
+            if let Ok((pools, fs_map)) = read {
+                ceph.pools = pools.into_iter().flatten().map(|p| p.pool_name).collect();
+                if let Some(map) = fs_map {
+                    ceph.filesystems = map
+                        .filesystems
+                        .iter()
+                        .map(|f| f.mdsmap.fs_name.clone())
+                        .collect();
+                    let ranked = map.filesystems.iter().flat_map(|f| f.mdsmap.info.values());
+                    ceph.mdss = ranked
+                        .chain(&map.standbys)
+                        .map(|i| i.name.clone())
+                        .collect();
+                }
+            }
+        }
+    }
+    observed.ceph = ceph;
+}
+
+/// Ceph's health for `muster status`, when this server has a part in it.
+pub(crate) async fn status(state: &Shared) -> Option<CephStatus> {
+    let local = local_state(state).await.ok()?;
+    local.conf.as_ref()?;
+    let member = state.ceph.any_member().ok()?;
+    let read = tokio::task::spawn_blocking(move || {
+        Ok::<_, CephError>((
+            member.status()?,
+            member.quorum_status()?,
+            member.osd_tree()?,
+            member.osd_dump()?,
+        ))
+    })
+    .await
+    .ok()?;
+    Some(match read {
+        Ok((status, quorum, tree, dump)) => summarize(&status, &quorum, &tree, &dump),
+        Err(e) => CephStatus {
+            health: format!("unknown: {}", crate::server::ErrorChain(&e)),
+            ..CephStatus::default()
+        },
+    })
+}
+
+/// Pure: the parts of Ceph's answers `muster status` shows.
+fn summarize(
+    status: &muster_ceph::status::Status,
+    quorum: &muster_ceph::status::QuorumStatus,
+    tree: &muster_ceph::status::OsdTree,
+    dump: &muster_ceph::status::OsdDump,
+) -> CephStatus {
+    let hosts: Vec<CephHostStatus> = tree
+        .hosts()
+        .into_iter()
+        .map(|(name, ids)| CephHostStatus {
+            name,
+            osds: ids
+                .into_iter()
+                .map(|id| {
+                    let entry = dump.osds.iter().find(|o| o.osd == id);
+                    CephOsdStatus {
+                        id,
+                        up: entry.is_some_and(|o| o.up == 1),
+                        is_in: entry.is_some_and(|o| o.is_in == 1),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let with_osds = hosts.iter().filter(|h| !h.osds.is_empty()).count();
+    let mut warnings = Vec::new();
+    if with_osds < 3 {
+        warnings.push(format!(
+            "only {with_osds} member{} OSDs: Ceph cannot keep 3 copies of the data on \
+             different members",
+            if with_osds == 1 { " has" } else { "s have" }
+        ));
+    }
+    CephStatus {
+        health: status.health.status.clone(),
+        checks: status
+            .health
+            .checks
+            .iter()
+            .map(|(name, c)| format!("{name}: {}", c.summary.message))
+            .collect(),
+        mons: quorum.mon_names().into_iter().map(str::to_owned).collect(),
+        quorum: quorum.quorum_names.clone(),
+        hosts,
+        warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use muster_ceph::status;
+
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/../ceph/tests/fixtures/pacific-16.2.15-{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn status_shows_health_checks_quorum_and_osds_per_member() {
+        let s = status::parse_status(&fixture("status-one-member-down")).unwrap();
+        let q = status::parse_quorum_status(&fixture("quorum-status")).unwrap();
+        let tree = status::parse_osd_tree(&fixture("osd-tree")).unwrap();
+        let mut dump = status::parse_osd_dump(&fixture("osd-dump")).unwrap();
+        dump.osds[2].up = 0;
+        let c = summarize(&s, &q, &tree, &dump);
+        assert_eq!(c.health, "HEALTH_WARN");
+        assert_eq!(c.checks.len(), 3, "{:?}", c.checks);
+        assert!(c.checks[0].starts_with("MON_DOWN: "), "{:?}", c.checks);
+        assert_eq!(c.mons, ["s1", "s2", "s3"]);
+        let hosts: Vec<(&str, Vec<(u32, bool)>)> = c
+            .hosts
+            .iter()
+            .map(|h| {
+                (
+                    h.name.as_str(),
+                    h.osds.iter().map(|o| (o.id, o.up)).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                ("s1", vec![(0, true)]),
+                ("s2", vec![(1, true)]),
+                ("s3", vec![(2, false)])
+            ]
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn fewer_than_three_members_with_osds_is_a_warning() {
+        let s = status::parse_status(&fixture("status-health-ok")).unwrap();
+        let q = status::parse_quorum_status(&fixture("quorum-status")).unwrap();
+        let mut tree = status::parse_osd_tree(&fixture("osd-tree")).unwrap();
+        tree.nodes.retain(|n| n.name != "s3");
+        let dump = status::parse_osd_dump(&fixture("osd-dump")).unwrap();
+        let c = summarize(&s, &q, &tree, &dump);
+        assert_eq!(
+            c.warnings,
+            ["only 2 members have OSDs: Ceph cannot keep 3 copies of the data on different members"]
+        );
+    }
+
+    #[test]
+    fn a_step_request_names_its_action() {
+        let req = CephStepRequest {
+            action: CephAction::CreateOsd {
+                device: "/dev/disk/by-id/x".into(),
+            },
+            settings: CephSettings {
+                fsid: "f".into(),
+                mon_hosts: vec!["10.0.0.1".parse().unwrap()],
+                public_network: "10.0.0.0/24".into(),
+                cluster_network: None,
+            },
+            admin_keyring: "[client.admin]\n".into(),
+        };
+        let json = serde_json::to_value(&req).unwrap();
+        assert_eq!(json["action"]["action"], "create_osd");
+        let back: CephStepRequest = serde_json::from_value(json).unwrap();
+        assert_eq!(back, req);
+    }
+}
