@@ -14,15 +14,13 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::trial::{member, path_str, Trial};
 use muster_lab::{Lab, LabSpec, Signal, Target};
-use muster_lxd::{InstancesPost, LxdClient};
+use muster_lxd::InstancesPost;
 use muster_proto::formation::ClusterStatus;
-
-const ENROLLMENT: &str = "formation enrollment passphrase for the lab";
 
 /// A case's name and body.
 type Case = (&'static str, fn(&Trial));
@@ -54,9 +52,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     })
     .expect("bring the lab up");
     let t = Trial::new(&lab);
-    for server in 2..=4 {
-        t.enroll(server);
-    }
+    t.enroll_all();
 
     let cases: [Case; 7] = [
         case!(a_single_server_forms_a_one_member_cluster),
@@ -70,132 +66,6 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     common::run_cases(&t, &cases);
 
     lab.down().expect("tear the lab down");
-}
-
-struct Trial<'a> {
-    lab: &'a Lab,
-    files: PathBuf,
-    rt: tokio::runtime::Runtime,
-    /// The instance network's subnet: inside the lab, not its LAN.
-    bridge: String,
-}
-
-impl<'a> Trial<'a> {
-    fn new(lab: &'a Lab) -> Trial<'a> {
-        let files = lab.dir().join("formation-test");
-        fs::create_dir_all(&files).expect("create the test's directory");
-        let lan: u8 = lab.subnet().split('.').nth(2).unwrap().parse().unwrap();
-        let k = if lan == 247 { 248 } else { 247 };
-        Trial {
-            lab,
-            files,
-            rt: tokio::runtime::Runtime::new().expect("a tokio runtime"),
-            bridge: format!("10.231.{k}.1/24"),
-        }
-    }
-
-    fn secret(&self, name: &str, text: &str) -> PathBuf {
-        common::secret(&self.files, name, text)
-    }
-
-    /// Gives a server the enrollment passphrase and restarts its agent.
-    fn enroll(&self, server: usize) {
-        let file = self.secret("enrollment", ENROLLMENT);
-        common::enroll_with(self.lab, server, &file);
-        self.lab
-            .stop_agent(server, Signal::SIGTERM)
-            .expect("stop the agent");
-        self.lab.start_agent(server).expect("start the agent");
-    }
-
-    /// A preseed file for `members`, s1 first unless `initiator` says.
-    fn preseed(&self, name: &str, initiator: usize, members: &str) -> PathBuf {
-        let passphrase = self.secret("session", ENROLLMENT);
-        let text = format!(
-            "# written by tests/e2e/tests/formation.rs\n\
-             session:\n  passphrase_file: {}\n  enrollment: true\n  timeout: 2m\n\
-             initiator: s{initiator}\n\
-             members:\n{members}\
-             network:\n  cluster_interface: eth0\n  instances:\n    name: lxdbr0\n    ipv4: {}\n    ipv6: none\n",
-            passphrase.display(),
-            self.bridge,
-        );
-        let path = self.files.join(name);
-        fs::write(&path, text).expect("write a preseed");
-        path
-    }
-
-    fn init(&self, server: usize, preseed: &Path, extra: &[&str]) -> Output {
-        let mut argv = vec!["muster", "init", "--preseed", path_str(preseed)];
-        argv.extend_from_slice(extra);
-        self.lab
-            .exec(Target::Server(server), argv)
-            .expect("run muster init in the lab")
-    }
-
-    fn init_ok(&self, server: usize, preseed: &Path) -> String {
-        let out = self.init(server, preseed, &[]);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "s{server}: muster init failed:\n{stdout}\n{}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            self.logs()
-        );
-        stdout
-    }
-
-    /// `muster init` fails; its standard error.
-    fn init_fails(&self, server: usize, preseed: &Path) -> String {
-        let out = self.init(server, preseed, &[]);
-        assert!(
-            !out.status.success(),
-            "s{server}: muster init succeeded but should not have:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-
-    fn lxd(&self, server: usize) -> LxdClient {
-        LxdClient::new(self.lab.server(server).lxd_socket())
-            .expect("an LXD client")
-            .with_request_timeout(Duration::from_secs(60))
-            .with_operation_timeout(Duration::from_secs(60))
-    }
-
-    fn clustered(&self, server: usize) -> bool {
-        let lxd = self.lxd(server);
-        self.rt
-            .block_on(lxd.server())
-            .expect("GET /1.0")
-            .environment
-            .server_clustered
-    }
-
-    /// The tails of the agents' and LXDs' logs, for failure messages.
-    fn logs(&self) -> String {
-        let mut out = String::new();
-        for s in self.lab.servers() {
-            for log in [&s.log, &s.lxd_log] {
-                let text = fs::read_to_string(log).unwrap_or_default();
-                let lines: Vec<&str> = text.lines().rev().take(15).collect();
-                out.push_str(&format!("--- {} ---\n", log.display()));
-                for l in lines.into_iter().rev() {
-                    out.push_str(l);
-                    out.push('\n');
-                }
-            }
-        }
-        out
-    }
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("lab paths are UTF-8")
-}
-
-fn member(n: usize) -> String {
-    format!("  - name: s{n}\n")
 }
 
 fn a_single_server_forms_a_one_member_cluster(t: &Trial) {

@@ -8,6 +8,8 @@ use std::time::Instant;
 
 use muster_lab::Lab;
 
+pub mod trial;
+
 /// Runs named cases in order on one shared fixture, saying which runs and
 /// how long each took (a failing case panics with its own message).
 pub fn run_cases<T, F: Fn(&T)>(t: &T, cases: &[(&'static str, F)]) {

@@ -1,0 +1,156 @@
+//! Figures for Ceph formed by `muster init`, printed, never asserted: the
+//! wall time of `muster init --preseed` forming LXD and Ceph on three lab
+//! servers with one 4 GiB loop disk each, split by kind of step (LXD,
+//! monitors, client configs, managers, OSDs, pools, LXD's `remote` pool),
+//! and the resident memory of each kind of Ceph daemon afterwards.
+//!
+//! Run as root, after `cargo build --release --workspace --bins`:
+//! `cargo bench -p muster-e2e --bench ceph`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::trial::{path_str, Trial};
+use muster_lab::{Lab, Target};
+use muster_proto::formation::InitEvent;
+
+fn main() {
+    if let Err(e) = muster_lab::require_root() {
+        eprintln!("benchmark did not run: {e}");
+        std::process::exit(1);
+    }
+    let lab = common::trial::ceph_lab(1);
+    let t = Trial::new(&lab);
+    t.enroll_all();
+    let members: String = (1..=3)
+        .map(|n| {
+            let disk = lab.server(n).disks[0].display().to_string();
+            format!("  - name: s{n}\n    disks:\n      ceph: [{disk}]\n")
+        })
+        .collect();
+    let preseed = t.preseed("bench.yaml", 1, &members);
+    // Trust first, timed apart: the figure is about forming.
+    let started = Instant::now();
+    let dry = t.init(1, &preseed, &["--dry-run"]);
+    assert!(dry.status.success(), "{dry:?}");
+    let trust = started.elapsed();
+
+    let (total, split) = timed_init(&t, &preseed);
+    println!(
+        "muster init with Ceph on 3 servers (1 disk each): {:.1} s (trust and plan before it: \
+         {:.1} s)",
+        total.as_secs_f64(),
+        trust.as_secs_f64()
+    );
+    for (kind, took) in &split {
+        println!("  {kind:<28} {:>6.1} s", took.as_secs_f64());
+    }
+    for (kind, rss) in daemon_memory(&lab) {
+        println!(
+            "  resident memory of {kind}: {}",
+            rss.iter()
+                .map(|kib| format!("{} MiB", kib / 1024))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    lab.down().expect("tear the lab down");
+}
+
+/// The run's wall time and the time of its steps by kind.
+fn timed_init(
+    t: &Trial,
+    preseed: &std::path::Path,
+) -> (Duration, BTreeMap<&'static str, Duration>) {
+    let mut cmd = t
+        .lab
+        .command(
+            Target::Server(1),
+            ["muster", "init", "--json", "--preseed", path_str(preseed)],
+        )
+        .expect("a command in the lab");
+    let started = Instant::now();
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start muster init");
+    let mut split: BTreeMap<&'static str, Duration> = BTreeMap::new();
+    let mut current: Option<(&'static str, Instant)> = None;
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    for line in lines.map_while(Result::ok) {
+        let Ok(event) = serde_json::from_str::<InitEvent>(&line) else {
+            continue;
+        };
+        match event {
+            InitEvent::Step { description, .. } => {
+                current = Some((kind(&description), Instant::now()))
+            }
+            InitEvent::StepDone { .. } => {
+                if let Some((kind, since)) = current.take() {
+                    *split.entry(kind).or_default() += since.elapsed();
+                }
+            }
+            InitEvent::Failed { message, .. } => panic!("muster init failed: {message}"),
+            _ => {}
+        }
+    }
+    let status = child.wait().expect("wait for muster init");
+    assert!(status.success(), "muster init: {status}");
+    (started.elapsed(), split)
+}
+
+fn kind(description: &str) -> &'static str {
+    let has = |s: &str| description.contains(s);
+    if has("Ceph monitor") || has("Create the Ceph cluster") {
+        "Ceph monitors"
+    } else if has("Ceph client") {
+        "Ceph client configs"
+    } else if has("Ceph manager") {
+        "Ceph managers"
+    } else if has("Ceph OSD") {
+        "Ceph OSDs"
+    } else if has("Ceph pool") {
+        "Ceph pools"
+    } else if has("pool remote") {
+        "LXD pool remote"
+    } else {
+        "LXD cluster, local pool, network"
+    }
+}
+
+/// VmRSS (KiB) of each running Ceph daemon, by kind, from their pid files.
+fn daemon_memory(lab: &Lab) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for server in lab.servers() {
+        let run = server.config.with_file_name("ceph").join("run");
+        let Ok(entries) = fs::read_dir(&run) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(daemon) = name.strip_suffix(".pid") else {
+                continue;
+            };
+            let kind = daemon.split('.').next().unwrap_or(daemon).to_owned();
+            let Ok(pid) = fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let status =
+                fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap_or_default();
+            let rss = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok());
+            if let Some(rss) = rss {
+                out.entry(kind).or_default().push(rss);
+            }
+        }
+    }
+    out
+}
