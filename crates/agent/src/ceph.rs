@@ -278,26 +278,33 @@ pub(crate) async fn bootstrap(
         .ceph
         .member(address)
         .map_err(|e| ceph_api_error(&name, &e))?;
-    let earlier = member
-        .local_state()
-        .map_err(|e| ceph_api_error(&name, &e))?
-        .conf;
-    let fsid = match earlier {
-        Some(c) => c.fsid,
-        None => muster_ceph::new_uuid().map_err(|e| ceph_api_error(&name, &e))?,
-    };
-    let conf = state.ceph.conf(&CephSettings {
-        fsid: fsid.clone(),
+    // The fsid is filled in from the config an interrupted run wrote, or
+    // anew.
+    let mut conf = state.ceph.conf(&CephSettings {
+        fsid: String::new(),
         mon_hosts: vec![address],
         public_network: public_network.trunc().to_string(),
         cluster_network: cluster_network.map(|n| n.trunc().to_string()),
     });
     blocking(state, move || {
+        conf.fsid = match member.read_conf()? {
+            Some(earlier) => earlier.fsid,
+            None => muster_ceph::new_uuid()?,
+        };
         member.write_config(&conf)?;
-        member.bootstrap_mon(&fsid)
+        member.bootstrap_mon(&conf.fsid)
     })
     .await?;
     Ok(())
+}
+
+/// This member's Ceph config as written; `None` when it has none.
+async fn local_conf(state: &Shared) -> Result<Option<ConfSummary>, ApiError> {
+    let member = state
+        .ceph
+        .any_member()
+        .map_err(|e| ceph_api_error(&state.me.name, &e))?;
+    blocking(state, move || member.read_conf()).await
 }
 
 /// The network of the local interface that has `address`.
@@ -313,9 +320,8 @@ fn network_of(address: IpAddr) -> Option<IpNet> {
 /// The settings and admin key the initiator hands out: its own, written
 /// when it bootstrapped the cluster.
 async fn cluster_settings(state: &Shared) -> Result<(CephSettings, String), ApiError> {
-    let local = local_state(state).await?;
     let name = &state.me.name;
-    let Some(conf) = local.conf else {
+    let Some(conf) = local_conf(state).await? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
@@ -338,7 +344,7 @@ async fn cluster_settings(state: &Shared) -> Result<(CephSettings, String), ApiE
 /// here, the others' through their agents.
 pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Result<(), String> {
     let message = |e: ApiError| e.message().to_owned();
-    let action = match kind {
+    match kind {
         StepKind::CephBootstrapMon {
             address,
             public_network,
@@ -354,26 +360,31 @@ pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Resu
                 .map_err(message);
         }
         StepKind::CephCreatePool { pool, size } => {
-            let ceph = state.ceph.any_member().map_err(|e| e.to_string())?;
             let (pool, size) = (pool.clone(), *size as usize);
-            return blocking(state, move || ceph.ensure_pool(&pool, size))
-                .await
-                .map(|_| ())
-                .map_err(message);
+            return on_initiator(state, move |ceph| ceph.ensure_pool(&pool, size)).await;
         }
         StepKind::CephCreateFs { fs } => {
-            let ceph = state.ceph.any_member().map_err(|e| e.to_string())?;
             let fs = fs.clone();
-            return blocking(state, move || {
+            return on_initiator(state, move |ceph| {
                 let osds = ceph.osd_dump()?.osds.len();
                 ceph.ensure_fs(&fs, osds)
             })
-            .await
-            .map(|_| ())
-            .map_err(message);
+            .await;
         }
-        StepKind::CephAddMon { address } => CephAction::AddMon { address: *address },
-        StepKind::CephConfigure { .. } => CephAction::Configure,
+        _ => {}
+    }
+    let (mut settings, admin_keyring) = cluster_settings(state).await.map_err(message)?;
+    let action = match kind {
+        StepKind::CephAddMon { address } => {
+            if !settings.mon_hosts.contains(address) {
+                settings.mon_hosts.push(*address);
+            }
+            CephAction::AddMon { address: *address }
+        }
+        StepKind::CephConfigure { mon_hosts } => {
+            settings.mon_hosts = mon_hosts.clone();
+            CephAction::Configure
+        }
         StepKind::CephAddMgr => CephAction::AddMgr,
         StepKind::CephAddMds => CephAction::AddMds,
         StepKind::CephCreateOsd { disk } => CephAction::CreateOsd {
@@ -385,14 +396,6 @@ pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Resu
             ))
         }
     };
-    let (mut settings, admin_keyring) = cluster_settings(state).await.map_err(message)?;
-    match (&action, kind) {
-        (CephAction::AddMon { address }, _) if !settings.mon_hosts.contains(address) => {
-            settings.mon_hosts.push(*address)
-        }
-        (_, StepKind::CephConfigure { mon_hosts }) => settings.mon_hosts = mon_hosts.clone(),
-        _ => {}
-    }
     let req = CephStepRequest {
         action,
         settings,
@@ -413,6 +416,19 @@ pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Resu
         .map(|_| ())
         .map_err(message)
     }
+}
+
+/// Runs `work` on the initiator's own Ceph (the steps made once for the
+/// whole cluster).
+async fn on_initiator(
+    state: &Shared,
+    work: impl FnOnce(CephMember) -> Result<Outcome, CephError> + Send + 'static,
+) -> Result<(), String> {
+    let ceph = state.ceph.any_member().map_err(|e| e.to_string())?;
+    blocking(state, move || work(ceph))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.message().to_owned())
 }
 
 /// Fills `observed.ceph` from every member's local state (`states`) and,
@@ -487,8 +503,7 @@ pub(crate) async fn observe(
 
 /// Ceph's health for `muster status`, when this server has a part in it.
 pub(crate) async fn status(state: &Shared) -> Option<CephStatus> {
-    let local = local_state(state).await.ok()?;
-    local.conf.as_ref()?;
+    local_conf(state).await.ok().flatten()?;
     let member = state.ceph.any_member().ok()?;
     let read = tokio::task::spawn_blocking(move || {
         Ok::<_, CephError>((

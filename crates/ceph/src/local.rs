@@ -55,11 +55,7 @@ impl CephMember {
     /// down.
     pub fn local_state(&self) -> Result<LocalState, CephError> {
         let paths = self.paths();
-        let conf = match fs::read_to_string(&paths.conf) {
-            Ok(text) => parse_conf(&text),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e).io("reading", &paths.conf),
-        };
+        let conf = self.read_conf()?;
         let name = self.name();
         let mon = self.daemon_state(self.mon_initialized(), &Daemon::mon(name))?;
         let mgr = self.daemon_state(self.mgr_initialized(), &Daemon::mgr(name))?;
@@ -81,6 +77,16 @@ impl CephMember {
             mgr,
             osds,
         })
+    }
+
+    /// What this member's config file says; `None` when there is none.
+    pub fn read_conf(&self) -> Result<Option<ConfSummary>, CephError> {
+        let path = &self.paths().conf;
+        match fs::read_to_string(path) {
+            Ok(text) => Ok(parse_conf(&text)),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).io("reading", path),
+        }
     }
 
     fn daemon_state(&self, made: bool, daemon: &Daemon) -> Result<DaemonState, CephError> {
