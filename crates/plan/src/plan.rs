@@ -319,6 +319,8 @@ struct Planner<'a> {
     warnings: Vec<String>,
     /// Members whose join is part of this plan.
     joining: BTreeSet<String>,
+    /// Members made Ceph clients earlier in this plan.
+    ceph_configured: BTreeSet<String>,
 }
 
 impl<'a> Planner<'a> {
@@ -334,6 +336,7 @@ impl<'a> Planner<'a> {
             steps: Vec::new(),
             warnings: Vec::new(),
             joining: BTreeSet::new(),
+            ceph_configured: BTreeSet::new(),
         }
     }
 
@@ -399,9 +402,21 @@ impl<'a> Planner<'a> {
                 },
             );
             let mut pool_sources = BTreeMap::new();
-            if self.carried_by_join(|l| l.pools.get(LOCAL_POOL).map(|p| p.status)) {
+            if self.carried_by_join(Self::pool_status(LOCAL_POOL)) {
                 let source = joiner.local_disk.as_ref().map(DiskRef::source);
                 pool_sources.insert(LOCAL_POOL.to_owned(), source.unwrap_or("").to_owned());
+            }
+            // LXD makes the cluster's Ceph pools on the new member as it
+            // joins: the member must be a Ceph client by then.
+            let mut needs_ceph = false;
+            for (pool, source) in self.remote_pools() {
+                if self.carried_by_join(Self::pool_status(pool)) {
+                    pool_sources.insert(pool.to_owned(), source.to_owned());
+                    needs_ceph = true;
+                }
+            }
+            if needs_ceph {
+                self.ceph_configure(joiner);
             }
             self.push(
                 &joiner.name,
@@ -542,30 +557,7 @@ impl<'a> Planner<'a> {
                 },
             ));
         }
-        let wanted = if self.order.len() >= 5 {
-            5
-        } else {
-            self.order.len().min(3)
-        };
-        let mut mons: Vec<&MemberChoice> = self
-            .order
-            .iter()
-            .copied()
-            .filter(|m| obs.mons.contains(&m.name))
-            .collect();
-        for m in self.order {
-            if mons.len() >= wanted {
-                break;
-            }
-            if !mons.iter().any(|x| x.name == m.name) {
-                mons.push(m);
-            }
-        }
-        if obs.fsid.is_none() {
-            // The first monitor makes the cluster; the initiator when it is
-            // one, since it drives everything else.
-            mons.sort_by_key(|m| m.name != self.choices.initiator);
-        }
+        let mons = self.ceph_mons();
         for (i, m) in mons.iter().enumerate() {
             let kind = if i == 0 && obs.fsid.is_none() {
                 StepKind::CephBootstrapMon {
@@ -584,21 +576,8 @@ impl<'a> Planner<'a> {
         }
         // Every member is a client: its daemons, and LXD's Ceph driver on
         // each member, find the cluster through its config.
-        let mon_hosts: Vec<IpAddr> = mons.iter().map(|m| m.ceph_address()).collect();
         for m in self.order {
-            let done = obs.configs.get(&m.name).is_some_and(|c| {
-                c.admin_keyring
-                    && c.mon_hosts.len() == mon_hosts.len()
-                    && mon_hosts.iter().all(|a| c.mon_hosts.contains(a))
-            });
-            if !done {
-                self.push(
-                    &m.name,
-                    StepKind::CephConfigure {
-                        mon_hosts: mon_hosts.clone(),
-                    },
-                );
-            }
+            self.ceph_configure(m);
         }
         for m in &mons {
             if !obs.mgrs.contains(&m.name) {
@@ -636,6 +615,68 @@ impl<'a> Planner<'a> {
             }
             self.remote_pool(REMOTE_FS_POOL, Driver::CephFs, CEPH_FS);
         }
+    }
+
+    /// The members with a monitor once the plan is done: those that have
+    /// one, then others in plan order up to three (five from five members).
+    fn ceph_mons(&self) -> Vec<&'a MemberChoice> {
+        let obs = &self.observed.ceph;
+        let wanted = if self.order.len() >= 5 {
+            5
+        } else {
+            self.order.len().min(3)
+        };
+        let mut mons: Vec<&MemberChoice> = self
+            .order
+            .iter()
+            .copied()
+            .filter(|m| obs.mons.contains(&m.name))
+            .collect();
+        for m in self.order {
+            if mons.len() >= wanted {
+                break;
+            }
+            if !mons.iter().any(|x| x.name == m.name) {
+                mons.push(m);
+            }
+        }
+        if obs.fsid.is_none() {
+            // The first monitor makes the cluster; the initiator when it is
+            // one, since it drives everything else.
+            mons.sort_by_key(|m| m.name != self.choices.initiator);
+        }
+        mons
+    }
+
+    /// Makes `m` a client of the cluster's monitors, once per plan, unless
+    /// its config already names them all and it has the admin key.
+    fn ceph_configure(&mut self, m: &MemberChoice) {
+        if self.ceph_configured.contains(&m.name) {
+            return;
+        }
+        let mon_hosts: Vec<IpAddr> = self.ceph_mons().iter().map(|m| m.ceph_address()).collect();
+        let done = self.observed.ceph.configs.get(&m.name).is_some_and(|c| {
+            c.admin_keyring
+                && c.mon_hosts.len() == mon_hosts.len()
+                && mon_hosts.iter().all(|a| c.mon_hosts.contains(a))
+        });
+        if !done {
+            self.push(&m.name, StepKind::CephConfigure { mon_hosts });
+        }
+        self.ceph_configured.insert(m.name.clone());
+    }
+
+    /// The LXD pools on Ceph that the choices ask for, with the Ceph pool or
+    /// file system each stands on.
+    fn remote_pools(&self) -> Vec<(&'static str, &'static str)> {
+        let Some(ceph) = &self.choices.ceph else {
+            return Vec::new();
+        };
+        let mut pools = vec![(REMOTE_POOL, CEPH_RBD_POOL)];
+        if ceph.cephfs {
+            pools.push((REMOTE_FS_POOL, CEPH_FS));
+        }
+        pools
     }
 
     /// LXD 5.0 takes `source` (the Ceph pool or file system) as member

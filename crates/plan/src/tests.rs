@@ -847,3 +847,80 @@ fn plans_are_deterministic_and_serializable() {
     let back: Plan = serde_json::from_str(&json).unwrap();
     assert_eq!(back, a);
 }
+
+/// s1 and s2 formed LXD and Ceph with pools `remote` and `remote-fs`; s3
+/// comes late (a new server, or one whose LXD was reinstalled).
+fn ceph_formed_on_two_of_three() -> (Choices, Observed) {
+    let (mut choices, mut observed) = with_ceph(3);
+    choices.ceph.as_mut().unwrap().cephfs = true;
+    let done = ["s1", "s2"];
+    clustered(&mut observed, &done);
+    created(&mut observed, &done, "local", "zfs");
+    created(&mut observed, &done, "remote", "ceph");
+    created(&mut observed, &done, "remote-fs", "cephfs");
+    network_created(&mut observed, &done);
+    profile_done(&mut observed, "remote");
+    let ceph = &mut observed.ceph;
+    ceph.fsid = Some("6f1b".into());
+    ceph.mons = ["s1", "s2", "s3"].map(String::from).into();
+    ceph.mgrs = ceph.mons.clone();
+    ceph.mdss = ceph.mons.clone();
+    ceph.pools = BTreeSet::from(["lxd_remote".to_string()]);
+    ceph.filesystems = BTreeSet::from(["lxd_cephfs".to_string()]);
+    for m in done {
+        ceph.osds
+            .insert(m.into(), BTreeSet::from(["/dev/sdc".to_string()]));
+    }
+    (choices, observed)
+}
+
+fn configured(observed: &mut Observed, member: &str) {
+    observed.ceph.configs.insert(
+        member.into(),
+        CephConfigObserved {
+            fsid: "6f1b".into(),
+            mon_hosts: (1..=3).map(ip).collect(),
+            admin_keyring: true,
+        },
+    );
+}
+
+#[test]
+fn a_late_joiner_is_a_ceph_client_before_it_joins_the_ceph_pools() {
+    let (choices, mut observed) = ceph_formed_on_two_of_three();
+    configured(&mut observed, "s1");
+    configured(&mut observed, "s2");
+    let plan = plan(&choices, &observed).unwrap();
+    assert_eq!(
+        summary(&plan),
+        strings(&[
+            "s1: IssueToken s3",
+            "s3: CephConfigure",
+            "s3: JoinCluster",
+            "s3: CephCreateOsd /dev/sdc",
+        ])
+    );
+    let StepKind::JoinCluster { pool_sources, .. } = &plan.steps[2].kind else {
+        panic!("{:?}", plan.steps[2]);
+    };
+    assert_eq!(
+        pool_sources,
+        &BTreeMap::from([
+            ("local".to_string(), "/dev/sdb".to_string()),
+            ("remote".to_string(), "lxd_remote".to_string()),
+            ("remote-fs".to_string(), "lxd_cephfs".to_string()),
+        ])
+    );
+
+    // Already a client (only its LXD was reinstalled): the join alone.
+    configured(&mut observed, "s3");
+    let again = crate::plan(&choices, &observed).unwrap();
+    assert_eq!(
+        summary(&again),
+        strings(&[
+            "s1: IssueToken s3",
+            "s3: JoinCluster",
+            "s3: CephCreateOsd /dev/sdc",
+        ])
+    );
+}
