@@ -42,9 +42,6 @@ const UNSEEN_GRACE: Duration = Duration::from_secs(10);
 const JOIN_TIMEOUT: Duration = Duration::from_secs(200);
 /// How long to wait for the cluster to be at rest before a join.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
-/// LXD's default voters (3) and stand-bys (2): up to this many members,
-/// every one gets a database role.
-const MAX_DATABASE_MEMBERS: usize = 5;
 /// Reading a member's LXD and disks.
 const OBSERVE_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -500,7 +497,7 @@ async fn apply(
             Ok(())
         }
         StepKind::IssueToken { joiner } => {
-            settle(&lxd).await;
+            settle(&lxd, None).await;
             // A token issued by an earlier run and never used is used now:
             // LXD would otherwise cancel it for the new one, and a join right
             // after such a cancel was seen to hang LXD 5.0 for good.
@@ -602,7 +599,8 @@ async fn apply(
                 .map_err(lxd_err)
         }
         StepKind::RemoveStaleMember { joiner } => {
-            settle(&lxd).await;
+            // It cannot come online: it is there to be removed.
+            settle(&lxd, Some(joiner)).await;
             lxd.force_remove_member(joiner).await.map_err(lxd_err)
         }
         StepKind::WipeDisk { disk, .. } => {
@@ -640,33 +638,15 @@ async fn apply(
     }
 }
 
-/// Waits (bounded) until the cluster is at rest: every member online and,
-/// in a cluster small enough for every member to get one, every member
-/// holding its database role: LXD 5.0 hands out database roles just after
-/// a join, and the next join is better not started meanwhile.
-async fn settle(lxd: &LxdClient) {
-    let deadline = Instant::now() + SETTLE_TIMEOUT;
-    loop {
-        let members = match lxd.cluster_members().await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::info!(error = %crate::server::ErrorChain(&e), "cannot list the cluster members");
-                return;
-            }
-        };
-        let online = members.iter().all(|m| m.is_online());
-        let roles = members.len() > MAX_DATABASE_MEMBERS
-            || members
-                .iter()
-                .all(|m| m.roles.iter().any(|r| r.starts_with("database")));
-        if online && roles {
-            return;
+/// Waits (bounded) until the cluster is at rest, `except` left out of the
+/// count: the next join is better not started before.
+async fn settle(lxd: &LxdClient, except: Option<&str>) {
+    match lxd.wait_settled(except, SETTLE_TIMEOUT).await {
+        Ok(true) => {}
+        Ok(false) => tracing::info!("the cluster did not settle in time; going on"),
+        Err(e) => {
+            tracing::info!(error = %crate::server::ErrorChain(&e), "cannot list the cluster members")
         }
-        if Instant::now() >= deadline {
-            tracing::info!("the cluster did not settle in time; going on");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 

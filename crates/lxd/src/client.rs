@@ -14,8 +14,9 @@ use crate::join::{join_request, JoinInputs};
 use crate::response::{parse_response, Response, ResponseKind};
 use crate::token::JoinToken;
 use crate::types::{
-    Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation, Network, NetworksPost,
-    Operation, OperationStatus, Profile, ProfilePut, Server, StoragePool, StoragePoolsPost,
+    cluster_settled, Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation,
+    Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut, Server, StoragePool,
+    StoragePoolsPost,
 };
 
 /// Debian's and Ubuntu's `lxd` package.
@@ -244,6 +245,25 @@ impl LxdClient {
     pub async fn cluster_members(&self) -> Result<Vec<ClusterMember>, LxdError> {
         self.get("/1.0/cluster/members", &[("recursion", "1")])
             .await
+    }
+
+    /// Waits, at most `timeout`, until the cluster is at rest
+    /// ([`cluster_settled`]); whether it came to rest.
+    pub async fn wait_settled(
+        &self,
+        except: Option<&str>,
+        timeout: Duration,
+    ) -> Result<bool, LxdError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if cluster_settled(&self.cluster_members().await?, except) {
+                return Ok(true);
+            }
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// `DELETE /1.0/cluster/members/NAME?force=1`: drops the record of a

@@ -168,6 +168,27 @@ impl ClusterMember {
     }
 }
 
+/// LXD's default voters (3) and stand-bys (2): up to this many members,
+/// every one gets a database role.
+const MAX_DATABASE_MEMBERS: usize = 5;
+
+/// Whether a cluster is at rest: every member (but `except`) online and, in
+/// a cluster small enough for every member to get one, holding its database
+/// role. LXD 5.0 hands out database roles just after a join, and a join
+/// started meanwhile was seen to hang.
+pub fn cluster_settled(members: &[ClusterMember], except: Option<&str>) -> bool {
+    let counted: Vec<&ClusterMember> = members
+        .iter()
+        .filter(|m| Some(m.server_name.as_str()) != except)
+        .collect();
+    let online = counted.iter().all(|m| m.is_online());
+    let roles = counted.len() > MAX_DATABASE_MEMBERS
+        || counted
+            .iter()
+            .all(|m| m.roles.iter().any(|r| r.starts_with("database")));
+    online && roles
+}
+
 /// Where an operation is. LXD's status codes: 1xx running, 200 success,
 /// 400 failure, 401 cancelled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,6 +407,37 @@ impl InstancesPost {
 mod tests {
     use super::*;
     use crate::fixtures::metadata;
+
+    #[test]
+    fn a_cluster_settles_when_every_member_is_online_with_a_database_role() {
+        let member = |name: &str, status: &str, roles: &[&str]| ClusterMember {
+            server_name: name.into(),
+            status: status.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            ..ClusterMember::default()
+        };
+        let voter = |name: &str| member(name, "Online", &["database"]);
+        let mut members = vec![voter("s1"), voter("s2"), member("s3", "Online", &[])];
+        // s3 just joined: its role is still being handed out.
+        assert!(!cluster_settled(&members, None));
+        members[2].roles = vec!["database-standby".into()];
+        assert!(cluster_settled(&members, None));
+        members[2].status = "Offline".into();
+        assert!(!cluster_settled(&members, None));
+        // A stale member about to be removed does not count.
+        assert!(cluster_settled(&members, Some("s3")));
+        // Past five members, some never get a role.
+        let many: Vec<ClusterMember> = (1..=6)
+            .map(|n| {
+                member(
+                    &format!("s{n}"),
+                    "Online",
+                    if n <= 3 { &["database"] } else { &[] },
+                )
+            })
+            .collect();
+        assert!(cluster_settled(&many, None));
+    }
 
     #[test]
     fn server_standalone() {

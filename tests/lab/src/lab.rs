@@ -593,44 +593,103 @@ impl Lab {
 
     /// Starts every server's LXD (side by side), then waits for each.
     fn start_lxd(&self, ready_timeout: Duration) -> Result<(), LabError> {
-        for server in &self.servers {
-            fs::DirBuilder::new()
-                .mode(0o711)
-                .create(&server.lxd_dir)
-                .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
-            let out = File::create(server.lxd_dir.with_extension("out"))
-                .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
-            let err = out
-                .try_clone()
-                .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
-            let mut cmd = Command::new("ip");
-            cmd.args(["netns", "exec", &server.netns, "env"])
-                .arg(format!("LXD_DIR={}", server.lxd_dir.display()))
-                .args(["lxd", "--group", "root", "--logfile"])
-                .arg(&server.lxd_log)
-                .stdin(Stdio::null())
-                .stdout(out)
-                .stderr(err)
-                .process_group(0);
-            let mut inner = self.shared.lock();
-            if inner.finished {
-                return Err(LabError::TornDown(self.layout.prefix.clone()));
-            }
-            let child = spawn_recorded(&mut inner, &mut cmd, format!("lxd of {}", server.name))?;
-            inner.lxd.push(child);
-            inner.state.save(Path::new(STATE_DIR))?;
+        for i in 0..self.servers.len() {
+            self.spawn_lxd(i)?;
         }
-        let secs = ready_timeout.as_secs().max(1).to_string();
         for server in &self.servers {
-            let mut cmd = Command::new("lxd");
-            cmd.args(["waitready", "--timeout", &secs])
-                .env("LXD_DIR", &server.lxd_dir);
-            sys::run(&mut cmd).map_err(|e| LabError::Command {
-                command: format!("lxd waitready for {}", server.name),
-                detail: format!("{e}\n{}", sys::tail(&server.lxd_log, 30)),
-            })?;
+            wait_lxd(server, ready_timeout)?;
         }
         Ok(())
+    }
+
+    /// Starts the LXD of the server at `index`, recorded as its LXD.
+    fn spawn_lxd(&self, index: usize) -> Result<(), LabError> {
+        let server = &self.servers[index];
+        fs::DirBuilder::new()
+            .mode(0o711)
+            .create(&server.lxd_dir)
+            .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+        let out = File::create(server.lxd_dir.with_extension("out"))
+            .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+        let err = out
+            .try_clone()
+            .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &server.netns, "env"])
+            .arg(format!("LXD_DIR={}", server.lxd_dir.display()))
+            .args(["lxd", "--group", "root", "--logfile"])
+            .arg(&server.lxd_log)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
+        let mut inner = self.shared.lock();
+        if inner.finished {
+            return Err(LabError::TornDown(self.layout.prefix.clone()));
+        }
+        let child = spawn_recorded(&mut inner, &mut cmd, format!("lxd of {}", server.name))?;
+        if let Some(slot) = inner.lxd.get_mut(index) {
+            *slot = child;
+        } else {
+            inner.lxd.push(child);
+        }
+        inner.state.save(Path::new(STATE_DIR))
+    }
+
+    /// What reinstalling LXD on server `number` leaves: its LXD stopped,
+    /// its state and the bridge it made gone, a fresh LXD running. Its
+    /// cluster still lists it as a member, now one that cannot answer.
+    pub fn reinstall_lxd(&self, number: usize) -> Result<(), LabError> {
+        let i = self.server_index(number)?;
+        let server = &self.servers[i];
+        let failed = |detail: String| LabError::Command {
+            command: format!("reinstalling the LXD of {}", server.name),
+            detail,
+        };
+        let mut shutdown = Command::new("timeout");
+        shutdown
+            .args(["20", "lxd", "shutdown", "--timeout", "15"])
+            .env("LXD_DIR", &server.lxd_dir);
+        // A daemon that does not stop in time is ended below all the same.
+        let _ = sys::run(&mut shutdown);
+        let what = format!("lxd of {}", server.name);
+        let ids: Vec<ProcessId> = {
+            let inner = self.shared.lock();
+            inner
+                .state
+                .processes
+                .iter()
+                .filter(|p| p.what == what)
+                .map(|p| p.id)
+                .collect()
+        };
+        if let Some(left) = sys::terminate(&ids, Duration::from_secs(5)).first() {
+            return Err(failed(format!("process {} survived SIGKILL", left.pid)));
+        }
+        if let Some(child) = self.shared.lock().lxd.get_mut(i) {
+            sys::wait_child(child, Duration::from_secs(3));
+        }
+        // Its helpers (dnsmasq, forkdns) carry its LXD_DIR in their
+        // environment: only those of this LXD are ended.
+        let marker = format!("LXD_DIR={}", server.lxd_dir.display());
+        let helpers: Vec<ProcessId> = sys::netns_pids(&server.netns)?
+            .into_iter()
+            .filter(|pid| sys::environ_has(*pid, &marker))
+            .filter_map(sys::process_id)
+            .collect();
+        if let Some(left) = sys::terminate(&helpers, Duration::from_secs(5)).first() {
+            return Err(failed(format!("process {} survived SIGKILL", left.pid)));
+        }
+        let links = sys::ip(["-n", &server.netns, "-o", "link", "show"])?;
+        for link in plan::link_names(&links) {
+            if link.starts_with("lxd") {
+                sys::ip(["-n", &server.netns, "link", "delete", &link])?;
+            }
+        }
+        fs::remove_dir_all(&server.lxd_dir)
+            .ctx(|| format!("removing {}", server.lxd_dir.display()))?;
+        self.spawn_lxd(i)?;
+        wait_lxd(server, Duration::from_secs(60))
     }
 
     fn server_index(&self, number: usize) -> Result<usize, LabError> {
@@ -909,6 +968,18 @@ impl Drop for Lab {
 
 /// Starts `cmd` and records it as `what` (replacing an earlier record of
 /// that name) for the teardown; the caller saves the state.
+/// Waits until the server's LXD answers (`lxd waitready`), at most `timeout`.
+fn wait_lxd(server: &Server, timeout: Duration) -> Result<(), LabError> {
+    let secs = timeout.as_secs().max(1).to_string();
+    let mut cmd = Command::new("lxd");
+    cmd.args(["waitready", "--timeout", &secs])
+        .env("LXD_DIR", &server.lxd_dir);
+    sys::run(&mut cmd).map(drop).map_err(|e| LabError::Command {
+        command: format!("lxd waitready for {}", server.name),
+        detail: format!("{e}\n{}", sys::tail(&server.lxd_log, 30)),
+    })
+}
+
 fn spawn_recorded(inner: &mut Inner, cmd: &mut Command, what: String) -> Result<Child, LabError> {
     let child = cmd
         .spawn()

@@ -223,6 +223,21 @@ pub fn parse_stat_state(stat: &str) -> Option<char> {
     rest.split_whitespace().next()?.chars().next()
 }
 
+/// The interface names in the output of `ip -o link show` ("5: lxdbr0:
+/// <...>", a veth as "eth0@if12").
+pub fn link_names(output: &str) -> Vec<String> {
+    output
+        .lines()
+        .filter_map(|line| line.split(": ").nth(1))
+        .map(|name| name.split('@').next().unwrap_or(name).to_owned())
+        .collect()
+}
+
+/// Whether the NUL-separated text of `/proc/PID/environ` holds `entry`.
+pub fn environ_has(environ: &[u8], entry: &str) -> bool {
+    environ.split(|b| *b == 0).any(|e| e == entry.as_bytes())
+}
+
 /// `ETC_NETNS/NETNS/ENTRY`: what `ip netns exec NETNS` shows as /etc/ENTRY.
 pub fn etc_netns_link(netns: &str, entry: &str) -> PathBuf {
     Path::new(ETC_NETNS).join(netns).join(entry)
@@ -349,6 +364,23 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_names_from_ip_o_link() {
+        let out = "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN\n\
+                   2: eth0@if12: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue\n\
+                   5: lxdbr0: <NO-CARRIER,BROADCAST> mtu 1500\n";
+        assert_eq!(link_names(out), ["lo", "eth0", "lxdbr0"]);
+        assert!(link_names("").is_empty());
+    }
+
+    #[test]
+    fn environ_entries_match_whole() {
+        let env = b"PATH=/bin\0LXD_DIR=/var/lib/muster-lab/x/s3/lxd\0";
+        assert!(environ_has(env, "LXD_DIR=/var/lib/muster-lab/x/s3/lxd"));
+        assert!(!environ_has(env, "LXD_DIR=/var/lib/muster-lab/x/s3"));
+        assert!(!environ_has(b"", "PATH=/bin"));
+    }
 
     #[test]
     fn prefixes_are_checked() {

@@ -102,6 +102,12 @@ fn stat(pid: u32) -> Option<String> {
     fs::read_to_string(format!("/proc/{pid}/stat")).ok()
 }
 
+/// Whether process `pid`'s environment holds `entry` ("NAME=value"); false
+/// for a process that is gone.
+pub fn environ_has(pid: u32, entry: &str) -> bool {
+    fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| plan::environ_has(&env, entry))
+}
+
 pub fn start_time(pid: u32) -> Option<u64> {
     stat(pid).as_deref().and_then(plan::parse_stat_start_time)
 }
