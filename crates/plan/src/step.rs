@@ -138,7 +138,7 @@ impl StepKind {
                 format!("Bootstrap the LXD cluster with {member} as its first member")
             }
             StepKind::RemoveStaleMember { joiner } => format!(
-                "Remove {joiner} from the cluster's member list (left by a failed join)"
+                "Remove {joiner} from the cluster's member list (left by a failed join or a reinstall)"
             ),
             StepKind::IssueToken { joiner } => format!("Issue a join token for {joiner}"),
             StepKind::JoinCluster {

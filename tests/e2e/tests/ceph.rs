@@ -11,6 +11,9 @@
 //!   read back on s3, LXD's pool `remote` (driver ceph) created on every
 //!   member and the default profile's root disk on it, `muster status`
 //!   showing Ceph, a further run with nothing to do;
+//! - s3's LXD reinstalled (its state gone, the cluster still listing it):
+//!   the rerun removes the stale member and joins s3 again, with the pool
+//!   `remote` made on it through its join;
 //! - s3's monitor and OSDs stopped: s1 and s2 keep a quorum and take a
 //!   write, and `muster status` says so.
 //!
@@ -56,10 +59,11 @@ fn ceph_formed_by_muster_init_in_a_lab_of_three_servers() {
     let lab = common::trial::ceph_lab(2);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
+        case!(a_member_whose_lxd_was_reinstalled_joins_again),
         case!(the_cluster_stays_writable_without_one_member),
     ];
     common::run_cases(&t, &cases);
@@ -289,6 +293,38 @@ fn rados(t: &Trial, server: usize, conf: &Path, args: &[&str]) {
     let mut argv = vec!["rados", "-c", path_str(conf), "-p", "lxd_remote"];
     argv.extend_from_slice(args);
     run_ok(t, server, &argv);
+}
+
+fn a_member_whose_lxd_was_reinstalled_joins_again(t: &Trial) {
+    t.lab.reinstall_lxd(3).expect("reinstall s3's LXD");
+    assert!(!t.clustered(3));
+    let out = t.init_ok(1, &t.files.join("ceph.yaml"));
+    assert!(
+        out.contains("Remove s3 from the cluster's member list"),
+        "{out}"
+    );
+    assert!(out.contains("the cluster is formed"), "{out}");
+    // Ceph was not touched: s3's daemons kept running throughout.
+    for step in ["Create a Ceph", "Add a Ceph", "as a Ceph client"] {
+        assert!(!out.contains(step), "{out}");
+    }
+    assert!(t.clustered(3));
+    let lxd = t.lxd(3);
+    let members = t.rt.block_on(lxd.cluster_members()).unwrap();
+    let mut online: Vec<&str> = members
+        .iter()
+        .filter(|m| m.is_online())
+        .map(|m| m.server_name.as_str())
+        .collect();
+    online.sort();
+    assert_eq!(online, ["s1", "s2", "s3"], "{members:?}");
+    for pool in ["remote", "local"] {
+        let found = t.rt.block_on(lxd.storage_pool(pool, Some("s3"))).unwrap();
+        let found = found.unwrap_or_else(|| panic!("s3: no pool {pool}"));
+        assert_eq!(found.status, "Created", "s3: pool {pool}: {found:?}");
+    }
+    let again = t.init_ok(1, &t.files.join("ceph.yaml"));
+    assert!(again.contains("nothing to do"), "{again}");
 }
 
 fn the_cluster_stays_writable_without_one_member(t: &Trial) {
