@@ -2,7 +2,8 @@
 //! `muster init --preseed` forming an LXD cluster of N lab servers (N = 3
 //! and 5; trust is established first by a `--dry-run`, timed apart), beside
 //! the floor: the same LXD calls made directly with muster-lxd on a fresh
-//! lab of the same size, and the ratio.
+//! lab of the same size (with the same wait for the cluster to settle
+//! before each join), and the ratio.
 //!
 //! Run as root: `cargo bench -p muster-e2e --bench formation`.
 
@@ -128,6 +129,11 @@ fn direct(servers: usize) -> Duration {
         boot.bootstrap_cluster(&names[0]).await.unwrap();
         let certificate = boot.server().await.unwrap().environment.certificate;
         for i in 1..servers {
+            // As muster does: a join started while LXD hands out database
+            // roles after the last one was seen to hang.
+            boot.wait_settled(None, Duration::from_secs(30))
+                .await
+                .unwrap();
             let issued = boot.create_join_token(&names[i]).await.unwrap();
             let member_config = boot.cluster().await.unwrap().member_config;
             clients[i]
