@@ -400,19 +400,10 @@ fn e2e_needs_root_three_members_form_a_healthy_cluster() {
     timing("teardown", start.elapsed());
 }
 
-/// Runs a program on the host (partitioning and formatting lab disks),
-/// giving its stdout; its stderr is the panic when it fails.
+/// A program on the host (partitioning and formatting lab disks): its
+/// stdout; its failure is the test's.
 fn host(program: &str, args: &[&str]) -> String {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    muster_lab::run_host(program, args).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Partitions `disk` with GPT: a 256 MiB ext4 partition and a free one

@@ -13,16 +13,8 @@ use muster_disks::{
 };
 
 fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    let out = muster_lab::run_host(program, args).unwrap_or_else(|e| panic!("{e}"));
+    out.trim().to_owned()
 }
 
 /// A loop disk on a file in a temporary directory, detached (and its

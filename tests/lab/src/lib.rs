@@ -57,3 +57,4 @@ pub use lab::{
 };
 pub use nix::sys::signal::Signal;
 pub use plan::Target;
+pub use sys::run_host;

@@ -47,6 +47,12 @@ pub fn run(cmd: &mut Command) -> Result<String, LabError> {
     })
 }
 
+/// Runs `program` with `args` on the host (outside any lab namespace),
+/// e.g. to partition or format a lab disk from a test; its stdout.
+pub fn run_host(program: &str, args: &[&str]) -> Result<String, LabError> {
+    run(Command::new(program).args(args))
+}
+
 pub fn ip<I, S>(args: I) -> Result<String, LabError>
 where
     I: IntoIterator<Item = S>,
