@@ -1,8 +1,10 @@
-//! What is on a device before an OSD goes there, and wiping it.
+//! What is on a device before an OSD goes there, wiping it, and the name
+//! that finds it again after a reboot.
 
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use crate::error::{CephError, IoContext};
 
@@ -70,8 +72,68 @@ pub fn wipe(device: &Path) -> Result<(), CephError> {
     Ok(muster_disks::wipe(device)?)
 }
 
+/// Where udev keeps the names of block devices that outlive a reboot
+/// (the kernel's, /dev/sdb, may be another disk after one).
+pub const DEV_DISK: &str = "/dev/disk";
+
+/// The best stable name among `candidates` (a link, its canonical target)
+/// for `device` (canonical): a by-id name, `wwn-` first (the disk's world
+/// wide name), then by-partuuid (for partitions of disks without a by-id
+/// name); the first in sorted order among equals so that every run
+/// chooses the same. `None` when no candidate points at the device.
+pub fn choose_stable_name<'a>(
+    candidates: &'a [(PathBuf, PathBuf)],
+    device: &Path,
+) -> Option<&'a Path> {
+    candidates
+        .iter()
+        .filter(|(_, target)| target == device)
+        .filter_map(|(link, _)| Some((stable_rank(link)?, link)))
+        .min()
+        .map(|(_, link)| link.as_path())
+}
+
+/// Lower is better; `None` for names that are no stable name (by-path
+/// changes with the slot, by-uuid with the contents).
+fn stable_rank(link: &Path) -> Option<u8> {
+    let dir = link.parent()?.file_name()?;
+    let name = link.file_name()?.as_bytes();
+    match dir.as_bytes() {
+        b"by-id" if name.starts_with(b"wwn-") => Some(0),
+        b"by-id" => Some(1),
+        b"by-partuuid" => Some(2),
+        _ => None,
+    }
+}
+
+/// The name to link an OSD's `block` to: [`choose_stable_name`] among
+/// udev's links under `root` ([`DEV_DISK`]), or the canonical `device`
+/// itself where there is none (loop devices, containers without udev).
+pub fn stable_name(root: &Path, device: &Path) -> Result<PathBuf, CephError> {
+    let mut candidates = Vec::new();
+    for dir in ["by-id", "by-partuuid"].map(|d| root.join(d)) {
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).io("listing", &dir),
+        };
+        for entry in entries {
+            let link = entry.io("listing", &dir)?.path();
+            // A link to a device that is gone is no candidate.
+            if let Ok(target) = fs::canonicalize(&link) {
+                candidates.push((link, target));
+            }
+        }
+    }
+    Ok(choose_stable_name(&candidates, device)
+        .unwrap_or(device)
+        .to_owned())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::symlink;
+
     use super::*;
 
     const UUID: &str = "5f0c0d5e-96a3-4b8e-8b1a-0c3e7c0d6a11";
@@ -131,5 +193,89 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         let e = wipe(&f).unwrap_err();
         assert!(matches!(e, CephError::Wipe(_)), "{e}");
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(PathBuf, PathBuf)> {
+        list.iter()
+            .map(|(l, t)| (PathBuf::from(l), PathBuf::from(t)))
+            .collect()
+    }
+
+    #[test]
+    fn the_stable_name_prefers_wwn_then_by_id_then_by_partuuid() {
+        let c = pairs(&[
+            ("/dev/disk/by-path/pci-0000:00:1f.2-ata-2", "/dev/sdb"),
+            ("/dev/disk/by-partuuid/0a1b2c3d-01", "/dev/sdb1"),
+            ("/dev/disk/by-id/scsi-SATA_DISK_B", "/dev/sdb"),
+            ("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", "/dev/sdb"),
+            ("/dev/disk/by-id/ata-DISK_B", "/dev/sdb"),
+            ("/dev/disk/by-id/ata-DISK_B-part1", "/dev/sdb1"),
+            ("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4-part1", "/dev/sdb1"),
+            ("/dev/disk/by-id/nvme-DISK_N-part2", "/dev/nvme0n1p2"),
+            ("/dev/disk/by-id/ata-DISK_N-part2", "/dev/nvme0n1p2"),
+            ("/dev/disk/by-partuuid/5e6f7a8b-02", "/dev/nvme0n1p2"),
+            ("/dev/disk/by-partuuid/9c8d7e6f-03", "/dev/vda3"),
+            ("/dev/disk/by-uuid/1234-abcd", "/dev/vda3"),
+            ("/dev/disk/by-path/virtio-pci-0000:00:05.0", "/dev/vda"),
+        ]);
+        let choose = |dev: &str| choose_stable_name(&c, Path::new(dev)).map(Path::to_owned);
+        let name = |s: &str| Some(PathBuf::from(s));
+        assert_eq!(
+            choose("/dev/sdb"),
+            name("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4")
+        );
+        assert_eq!(
+            choose("/dev/sdb1"),
+            name("/dev/disk/by-id/wwn-0x5000c500a1b2c3d4-part1")
+        );
+        // No wwn: the first by-id name in sorted order.
+        assert_eq!(
+            choose("/dev/nvme0n1p2"),
+            name("/dev/disk/by-id/ata-DISK_N-part2")
+        );
+        assert_eq!(
+            choose("/dev/vda3"),
+            name("/dev/disk/by-partuuid/9c8d7e6f-03")
+        );
+        // Only names that change with the slot or the contents: none.
+        assert_eq!(choose("/dev/vda"), None);
+        assert_eq!(choose("/dev/loop0"), None);
+    }
+
+    #[test]
+    fn stable_names_are_read_from_udevs_links() {
+        let dir = std::env::temp_dir().join(format!("muster-ceph-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (root, devs) = (dir.join("disk"), dir.join("dev"));
+        for d in [root.join("by-id"), root.join("by-partuuid"), devs.clone()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let dev = |name: &str| {
+            let path = devs.join(name);
+            std::fs::write(&path, b"").unwrap();
+            std::fs::canonicalize(path).unwrap()
+        };
+        let (sdb, sdb1, sdc1, loop0) = (dev("sdb"), dev("sdb1"), dev("sdc1"), dev("loop0"));
+        // Relative, as udev makes them.
+        let link = |sub: &str, name: &str, target: &str| {
+            symlink(format!("../../dev/{target}"), root.join(sub).join(name)).unwrap();
+        };
+        link("by-id", "ata-DISK_B", "sdb");
+        link("by-id", "wwn-0x5000c500a1b2c3d4", "sdb");
+        link("by-id", "ata-DISK_B-part1", "sdb1");
+        link("by-partuuid", "0a1b2c3d-01", "sdb1");
+        link("by-partuuid", "5e6f7a8b-01", "sdc1");
+        link("by-id", "ata-GONE", "sdz");
+
+        let name = |dev: &Path| stable_name(&root, dev).unwrap();
+        assert_eq!(name(&sdb), root.join("by-id/wwn-0x5000c500a1b2c3d4"));
+        assert_eq!(name(&sdb1), root.join("by-id/ata-DISK_B-part1"));
+        assert_eq!(name(&sdc1), root.join("by-partuuid/5e6f7a8b-01"));
+        assert_eq!(name(&loop0), loop0);
+        // What finds an OSD's device again: the link resolves to it.
+        assert_eq!(std::fs::canonicalize(name(&sdb)).unwrap(), sdb);
+        // Without udev there is no /dev/disk.
+        assert_eq!(stable_name(&dir.join("none"), &sdb).unwrap(), sdb);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

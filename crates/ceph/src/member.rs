@@ -595,8 +595,9 @@ impl CephMember {
         Ok(outcome)
     }
 
-    /// The finished OSDs of this member: (id, the device its `block` link
-    /// points to).
+    /// The finished OSDs of this member: (id, where its `block` link
+    /// points: a stable name of the device ([`device::stable_name`]), to
+    /// canonicalize for the device itself).
     pub fn local_osds(&self) -> Result<Vec<(u32, PathBuf)>, CephError> {
         let root = &self.spec.paths.osd_root;
         let mut found = Vec::new();
@@ -719,7 +720,10 @@ impl CephMember {
         if fs::symlink_metadata(&block).is_ok() {
             fs::remove_file(&block).io("replacing", &block)?;
         }
-        symlink(&device, &block).io("linking", &block)?;
+        // ceph-osd opens `block` at every start: it must still name this
+        // device after a reboot.
+        let name = device::stable_name(Path::new(device::DEV_DISK), &device)?;
+        symlink(&name, &block).io("linking", &block)?;
         write_atomic(
             &data.join(KEYRING),
             format!("[osd.{id}]\n\tkey = {secret}\n").as_bytes(),
