@@ -81,8 +81,15 @@ impl LxdClient {
         })?
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
+        // No idle connections: LXD 5.0 accepts on its socket one connection
+        // at a time, waiting for each one's first bytes (to tell TLS from
+        // plain HTTP). A pooled connection that never carried a request
+        // (opened for one of several requests at once, then not needed)
+        // stops every later connection, LXD's own during a join included,
+        // until the pool drops it 90 s later: the join "stall".
         let http = reqwest::Client::builder()
             .unix_socket(socket.clone())
+            .pool_max_idle_per_host(0)
             .tls_backend_preconfigured(tls)
             .build()
             .map_err(|e| LxdError::Client {
@@ -664,6 +671,83 @@ mod tests {
             (l.method.as_str(), l.path.as_str()),
             ("POST", "/1.0/networks?target=m2")
         );
+    }
+
+    /// A stand-in for LXD's socket (a mock: what matters is only whether
+    /// the client closes its connections), answering every request with an
+    /// empty member list, then watching whether the client closes the
+    /// connection (true) or keeps it open and idle (false).
+    fn fake_lxd_socket(
+        path: &Path,
+    ) -> (
+        Arc<std::sync::atomic::AtomicUsize>,
+        Arc<std::sync::Mutex<Vec<bool>>>,
+    ) {
+        use std::io::{Read, Write};
+        let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let closed = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (a, c) = (accepted.clone(), closed.clone());
+        std::thread::spawn(move || {
+            // Bounded: the test makes three requests.
+            for conn in listener.incoming().take(3) {
+                let mut conn = conn.unwrap();
+                a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !request.ends_with(b"\r\n\r\n") {
+                        if conn.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        request.push(byte[0]);
+                    }
+                    let body = r#"{"type":"sync","status":"Success","status_code":200,"metadata":[]}"#;
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    conn.write_all(answer.as_bytes()).unwrap();
+                    conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+                    let gone = matches!(conn.read(&mut byte), Ok(0));
+                    c.lock().unwrap().push(gone);
+                });
+            }
+        });
+        (accepted, closed)
+    }
+
+    #[tokio::test]
+    async fn no_connection_is_left_idle_to_block_lxds_accept_loop() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("unix.socket");
+        let (accepted, closed) = fake_lxd_socket(&socket);
+        let lxd = LxdClient::new(&socket).unwrap();
+        let (a, b, c) = tokio::join!(
+            lxd.cluster_members(),
+            lxd.cluster_members(),
+            lxd.cluster_members()
+        );
+        for r in [a, b, c] {
+            assert!(r.unwrap().is_empty());
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let n = accepted.load(std::sync::atomic::Ordering::SeqCst);
+            let seen = closed.lock().unwrap().clone();
+            if n > 0 && seen.len() == n {
+                assert!(
+                    seen.iter().all(|gone| *gone),
+                    "the client kept {} of {n} connections open after its requests",
+                    seen.iter().filter(|g| !**g).count()
+                );
+                break;
+            }
+            assert!(Instant::now() < deadline, "{n} connections, {seen:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     #[tokio::test]
