@@ -195,10 +195,10 @@ pub(crate) async fn join(
             return Err(ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,
                 format!(
-                    "{me}: its LXD did not finish joining the cluster within {}s ({}); LXD 5.0 \
-                     was seen to hang now and then while a member joins: restart LXD on {me} \
-                     (systemctl restart lxd, or snap restart lxd), check `lxc cluster list` on \
-                     the initiator, then run muster init again",
+                    "{me}: its LXD did not finish joining the cluster within {}s ({}): look at \
+                     LXD's log on {me}, restart LXD there (systemctl restart lxd, or snap \
+                     restart lxd), check `lxc cluster list` on the initiator, then run muster \
+                     init again",
                     JOIN_WAIT.as_secs(),
                     crate::server::ErrorChain(&e)
                 ),
