@@ -703,7 +703,8 @@ mod tests {
                         }
                         request.push(byte[0]);
                     }
-                    let body = r#"{"type":"sync","status":"Success","status_code":200,"metadata":[]}"#;
+                    let body =
+                        r#"{"type":"sync","status":"Success","status_code":200,"metadata":[]}"#;
                     let answer = format!(
                         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
                          Content-Length: {}\r\n\r\n{body}",

@@ -39,6 +39,8 @@ pub struct LabSpec {
     pub agent_bin: Option<PathBuf>,
     /// Start one LXD daemon per server, inside its namespace, with its own
     /// `LXD_DIR` (the server's `lxd_dir`); the agents are told its socket.
+    /// LXD logs at warning level unless `MUSTER_LAB_LXD_DEBUG=1` is in the
+    /// environment of the process that starts it (`--debug`).
     pub lxd: bool,
     /// How long `lxd waitready` may take.
     pub lxd_ready_timeout: Duration,
@@ -49,6 +51,11 @@ pub struct LabSpec {
     /// Needs /etc/ceph on the host (package ceph-common).
     pub ceph: bool,
 }
+
+/// Set to `1`, LXD daemons the lab starts log at debug level (`--debug`):
+/// their logs then show each step of a cluster join, at the cost of much
+/// larger log files.
+const LXD_DEBUG_ENV: &str = "MUSTER_LAB_LXD_DEBUG";
 
 /// Ceph's OSDs need about 4 GiB to be useful (see DESIGN.md).
 pub const DEFAULT_DISK_SIZE: u64 = 4 << 30;
@@ -602,7 +609,8 @@ impl Lab {
         Ok(())
     }
 
-    /// Starts the LXD of the server at `index`, recorded as its LXD.
+    /// Starts the LXD of the server at `index`, recorded as its LXD; with
+    /// `--debug` when [`LXD_DEBUG_ENV`] is `1`.
     fn spawn_lxd(&self, index: usize) -> Result<(), LabError> {
         let server = &self.servers[index];
         fs::DirBuilder::new()
@@ -618,8 +626,11 @@ impl Lab {
         cmd.args(["netns", "exec", &server.netns, "env"])
             .arg(format!("LXD_DIR={}", server.lxd_dir.display()))
             .args(["lxd", "--group", "root", "--logfile"])
-            .arg(&server.lxd_log)
-            .stdin(Stdio::null())
+            .arg(&server.lxd_log);
+        if std::env::var_os(LXD_DEBUG_ENV).is_some_and(|v| v == "1") {
+            cmd.arg("--debug");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .process_group(0);
