@@ -2,8 +2,9 @@
 //! a tmux pane (tmux on the host, the command inside s1's namespace), is
 //! driven with send-keys and read with capture-pane, while s2 and s3 join
 //! with the passphrase read off the screen. It goes through discovery,
-//! trust, a disk choice and the plan; with LXD installed it applies the
-//! plan and checks the formed cluster through `muster status`.
+//! trust, a disk choice (local storage and Ceph disks, which show in the
+//! plan) and the plan; with LXD installed it applies the plan (without the
+//! disks) and checks the formed cluster through `muster status`.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -83,29 +84,52 @@ fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
     pane.wait_for("every member's disks", |s| {
         disks.iter().all(|d| s.contains(d.as_str()))
     });
-    let s1_disk = disks[0].trim_start_matches("/dev/").to_owned();
-    pane.keys(&["Home", "l"]);
-    pane.wait_for("s1's disk chosen", |s| {
-        s.contains(&format!("local storage: {s1_disk}"))
+    let short: Vec<String> = disks
+        .iter()
+        .map(|d| d.trim_start_matches("/dev/").to_owned())
+        .collect();
+    let s1_disk = short[0].clone();
+    let ceph_chosen = |s: &str| {
+        s.contains(&format!("Ceph: {}", short[1])) && s.contains(&format!("Ceph: {}", short[2]))
+    };
+    // s1's disk for local storage, s2's and s3's for Ceph.
+    pane.keys(&["Home", "l", "Down", "space", "Down", "space"]);
+    pane.wait_for("s1's disk local, s2's and s3's Ceph", |s| {
+        s.contains(&format!("local storage: {s1_disk}")) && ceph_chosen(s)
     });
 
-    // Networks, then the plan with the disk.
+    // Networks, then the plan with those disks: the wizard's choices reach
+    // the agent's planner.
     pane.keys(&["Enter"]);
     pane.wait_for("the networks", |s| s.contains("Cluster traffic"));
     pane.keys(&["Enter"]);
-    let screen = pane.wait_for("a plan with s1's disk", |s| {
+    let screen = pane.wait_for("a plan with the chosen disks", |s| {
         s.contains(" The plan: ") || s.contains("The plan could not be made")
     });
-    eprintln!("the plan with s1's disk:\n{screen}");
+    // Its end: the OSDs, the Ceph pool and LXD's pool on it.
+    let osd = |n: usize| format!("Create a Ceph OSD on {}", disks[n]);
+    pane.keys(&["End"]);
+    let end = pane.wait_for("the end of the plan", |s| {
+        s.contains(&osd(1)) && s.contains(&osd(2))
+    });
+    let seen = format!("{screen}\n{end}");
+    eprintln!("the plan with the chosen disks:\n{seen}");
+    for wanted in [
+        "Create the Ceph cluster: first monitor on s1",
+        "Create Ceph pool lxd_remote (2 copies)",
+        "Create storage pool remote (ceph)",
+    ] {
+        assert!(seen.contains(wanted), "no {wanted:?} in the plan:\n{seen}");
+    }
 
-    // Back to the disks: no disk, every member's pool a dir pool.
+    // Back to the disks: none chosen, every member's pool a dir pool.
     pane.keys(&["Escape", "Escape"]);
     pane.wait_for("the disks again", |s| {
-        s.contains(&format!("local storage: {s1_disk}"))
+        s.contains(&format!("local storage: {s1_disk}")) && ceph_chosen(s)
     });
-    pane.keys(&["Home", "l"]);
-    pane.wait_for("s1's disk given back", |s| {
-        !s.contains(&format!("local storage: {s1_disk}"))
+    pane.keys(&["Home", "l", "Down", "space", "Down", "space"]);
+    pane.wait_for("every disk given back", |s| {
+        !s.contains(&format!("local storage: {s1_disk}")) && !s.contains("Ceph: ")
     });
     pane.keys(&["Enter"]);
     pane.wait_for("the networks", |s| s.contains("Cluster traffic"));
