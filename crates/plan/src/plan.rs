@@ -395,12 +395,6 @@ impl<'a> Planner<'a> {
                     },
                 );
             }
-            self.push(
-                &init.name,
-                StepKind::IssueToken {
-                    joiner: joiner.name.clone(),
-                },
-            );
             let mut pool_sources = BTreeMap::new();
             if self.carried_by_join(Self::pool_status(LOCAL_POOL)) {
                 let source = joiner.local_disk.as_ref().map(DiskRef::source);
@@ -415,9 +409,16 @@ impl<'a> Planner<'a> {
                     needs_ceph = true;
                 }
             }
+            // Before the token: issuing it delivers it, and the join follows.
             if needs_ceph {
                 self.ceph_configure(joiner);
             }
+            self.push(
+                &init.name,
+                StepKind::IssueToken {
+                    joiner: joiner.name.clone(),
+                },
+            );
             self.push(
                 &joiner.name,
                 StepKind::JoinCluster {

@@ -894,8 +894,8 @@ fn a_late_joiner_is_a_ceph_client_before_it_joins_the_ceph_pools() {
     assert_eq!(
         summary(&plan),
         strings(&[
-            "s1: IssueToken s3",
             "s3: CephConfigure",
+            "s1: IssueToken s3",
             "s3: JoinCluster",
             "s3: CephCreateOsd /dev/sdc",
         ])

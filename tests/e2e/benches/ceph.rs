@@ -25,7 +25,7 @@ fn main() {
         eprintln!("benchmark did not run: {e}");
         std::process::exit(1);
     }
-    let lab = common::trial::ceph_lab(1);
+    let lab = common::trial::ceph_lab(3, 1);
     let t = Trial::new(&lab);
     t.enroll_all();
     let members: String = (1..=3)

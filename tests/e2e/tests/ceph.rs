@@ -1,6 +1,7 @@
-//! Ceph formed by `muster init --preseed`, end to end, in one lab of three
+//! Ceph formed by `muster init --preseed`, end to end, in one lab of four
 //! servers, each with a real musterd, a real LXD and Debian's Ceph in its
-//! namespace, and two 4 GiB sparse loop disks:
+//! namespace, and two 4 GiB sparse loop disks; s1, s2 and s3 form the
+//! cluster, s4 comes later:
 //!
 //! - a Ceph disk carrying ext4 without the wipe flag is refused before
 //!   anything changes;
@@ -14,6 +15,9 @@
 //! - s3's LXD reinstalled (its state gone, the cluster still listing it):
 //!   the rerun removes the stale member and joins s3 again, with the pool
 //!   `remote` made on it through its join;
+//! - s4 added to the formed cluster: made a Ceph client before it joins
+//!   LXD (which makes the pool `remote` on it as it joins), then able to
+//!   read the cluster's objects;
 //! - s3's monitor and OSDs stopped: s1 and s2 keep a quorum and take a
 //!   write, and `muster status` says so.
 //!
@@ -56,14 +60,15 @@ fn ceph_formed_by_muster_init_in_a_lab_of_three_servers() {
              ceph-mon ceph-mgr ceph-osd ceph-common)"
         );
     }
-    let lab = common::trial::ceph_lab(2);
+    let lab = common::trial::ceph_lab(4, 2);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
         case!(a_member_whose_lxd_was_reinstalled_joins_again),
+        case!(a_fourth_server_joins_as_a_ceph_client_then_lxd),
         case!(the_cluster_stays_writable_without_one_member),
     ];
     common::run_cases(&t, &cases);
@@ -324,6 +329,37 @@ fn a_member_whose_lxd_was_reinstalled_joins_again(t: &Trial) {
         assert_eq!(found.status, "Created", "s3: pool {pool}: {found:?}");
     }
     let again = t.init_ok(1, &t.files.join("ceph.yaml"));
+    assert!(again.contains("nothing to do"), "{again}");
+}
+
+fn a_fourth_server_joins_as_a_ceph_client_then_lxd(t: &Trial) {
+    let members = format!("{}  - name: s4\n", members(t, true));
+    let preseed = t.preseed("ceph-and-s4.yaml", 1, &members);
+    let out = t.init_ok(1, &preseed);
+    let configure = out
+        .find("Configure s4 as a Ceph client")
+        .unwrap_or_else(|| panic!("s4 was not made a Ceph client:\n{out}"));
+    let join = out
+        .find("as s4 (")
+        .unwrap_or_else(|| panic!("s4 did not join:\n{out}"));
+    assert!(
+        configure < join,
+        "s4 joined before it was a Ceph client:\n{out}"
+    );
+    assert!(out.contains("the cluster is formed"), "{out}");
+    let lxd = t.lxd(4);
+    let pool =
+        t.rt.block_on(lxd.storage_pool("remote", Some("s4")))
+            .unwrap();
+    let pool = pool.unwrap_or_else(|| panic!("s4: no pool remote"));
+    assert_eq!(pool.status, "Created", "s4: pool remote: {pool:?}");
+    let back = t.files.join("object.s4");
+    rados(t, 4, &conf(t, 4), &["get", "hello", path_str(&back)]);
+    assert_eq!(
+        fs::read(&back).unwrap(),
+        fs::read(t.files.join("object")).unwrap()
+    );
+    let again = t.init_ok(1, &preseed);
     assert!(again.contains("nothing to do"), "{again}");
 }
 

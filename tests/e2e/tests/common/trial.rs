@@ -10,9 +10,9 @@ use muster_lab::{Lab, LabSpec, Signal, Target};
 use muster_lxd::LxdClient;
 
 /// Three servers with LXD and Ceph, `disks` sparse 4 GiB loop disks each.
-pub fn ceph_lab(disks: usize) -> Lab {
+pub fn ceph_lab(servers: usize, disks: usize) -> Lab {
     Lab::up(LabSpec {
-        servers: 3,
+        servers,
         disks_per_server: disks,
         disk_size_bytes: 4 << 30,
         lxd: true,
