@@ -642,8 +642,11 @@ async fn apply(
 /// count: the next join is better not started before.
 async fn settle(lxd: &LxdClient, except: Option<&str>) {
     match lxd.wait_settled(except, SETTLE_TIMEOUT).await {
-        Ok(true) => {}
-        Ok(false) => tracing::info!("the cluster did not settle in time; going on"),
+        Ok(unsettled) if unsettled.is_empty() => {}
+        Ok(unsettled) => tracing::info!(
+            unsettled = unsettled.join(", "),
+            "the cluster did not settle in time; going on"
+        ),
         Err(e) => {
             tracing::info!(error = %crate::server::ErrorChain(&e), "cannot list the cluster members")
         }

@@ -14,7 +14,7 @@ use crate::join::{join_request, JoinInputs};
 use crate::response::{parse_response, Response, ResponseKind};
 use crate::token::JoinToken;
 use crate::types::{
-    cluster_settled, Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation,
+    cluster_unsettled, Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation,
     Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut, Server, StoragePool,
     StoragePoolsPost,
 };
@@ -255,19 +255,18 @@ impl LxdClient {
     }
 
     /// Waits, at most `timeout`, until the cluster is at rest
-    /// ([`cluster_settled`]); whether it came to rest.
+    /// ([`cluster_unsettled`]); what still kept it from rest when the time
+    /// was up, empty if it came to rest.
     pub async fn wait_settled(
         &self,
         except: Option<&str>,
         timeout: Duration,
-    ) -> Result<bool, LxdError> {
+    ) -> Result<Vec<String>, LxdError> {
         let deadline = Instant::now() + timeout;
         loop {
-            if cluster_settled(&self.cluster_members().await?, except) {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
+            let unsettled = cluster_unsettled(&self.cluster_members().await?, except);
+            if unsettled.is_empty() || Instant::now() >= deadline {
+                return Ok(unsettled);
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }

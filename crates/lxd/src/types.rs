@@ -172,21 +172,29 @@ impl ClusterMember {
 /// every one gets a database role.
 const MAX_DATABASE_MEMBERS: usize = 5;
 
-/// Whether a cluster is at rest: every member (but `except`) online and, in
-/// a cluster small enough for every member to get one, holding its database
-/// role. LXD 5.0 hands out database roles just after a join, and a join
-/// started meanwhile was seen to hang.
-pub fn cluster_settled(members: &[ClusterMember], except: Option<&str>) -> bool {
+/// What keeps a cluster from being at rest, one entry per member: every
+/// member (but `except`) should be online and, in a cluster small enough for
+/// every member to get one, hold its database role. LXD 5.0 hands out
+/// database roles just after a join, and a join started meanwhile was seen
+/// to hang. Empty when the cluster is at rest.
+pub fn cluster_unsettled(members: &[ClusterMember], except: Option<&str>) -> Vec<String> {
     let counted: Vec<&ClusterMember> = members
         .iter()
         .filter(|m| Some(m.server_name.as_str()) != except)
         .collect();
-    let online = counted.iter().all(|m| m.is_online());
-    let roles = counted.len() > MAX_DATABASE_MEMBERS
-        || counted
-            .iter()
-            .all(|m| m.roles.iter().any(|r| r.starts_with("database")));
-    online && roles
+    let roles_for_all = counted.len() <= MAX_DATABASE_MEMBERS;
+    counted
+        .iter()
+        .filter_map(|m| {
+            if !m.is_online() {
+                Some(format!("{} is {}", m.server_name, m.status))
+            } else if roles_for_all && !m.roles.iter().any(|r| r.starts_with("database")) {
+                Some(format!("{} has no database role yet", m.server_name))
+            } else {
+                None
+            }
+        })
+        .collect()
 }
 
 /// Where an operation is. LXD's status codes: 1xx running, 200 success,
@@ -419,13 +427,16 @@ mod tests {
         let voter = |name: &str| member(name, "Online", &["database"]);
         let mut members = vec![voter("s1"), voter("s2"), member("s3", "Online", &[])];
         // s3 just joined: its role is still being handed out.
-        assert!(!cluster_settled(&members, None));
+        assert_eq!(
+            cluster_unsettled(&members, None),
+            ["s3 has no database role yet"]
+        );
         members[2].roles = vec!["database-standby".into()];
-        assert!(cluster_settled(&members, None));
+        assert!(cluster_unsettled(&members, None).is_empty());
         members[2].status = "Offline".into();
-        assert!(!cluster_settled(&members, None));
+        assert_eq!(cluster_unsettled(&members, None), ["s3 is Offline"]);
         // A stale member about to be removed does not count.
-        assert!(cluster_settled(&members, Some("s3")));
+        assert!(cluster_unsettled(&members, Some("s3")).is_empty());
         // Past five members, some never get a role.
         let many: Vec<ClusterMember> = (1..=6)
             .map(|n| {
@@ -436,7 +447,7 @@ mod tests {
                 )
             })
             .collect();
-        assert!(cluster_settled(&many, None));
+        assert!(cluster_unsettled(&many, None).is_empty());
     }
 
     #[test]
