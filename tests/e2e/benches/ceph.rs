@@ -16,7 +16,8 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::trial::{path_str, Trial};
+use common::path_str;
+use common::trial::Trial;
 use muster_lab::{Lab, Target};
 use muster_proto::formation::InitEvent;
 

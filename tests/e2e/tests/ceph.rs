@@ -22,8 +22,8 @@
 //!   write, and `muster status` says so.
 //!
 //! Not here, because this machine cannot: creating a volume on `remote`
-//! (LXD maps RBD images with the kernel's rbd module, which containers
-//! such as CI lack). LXD's placeholder image in the pool shows that LXD
+//! (LXD maps RBD images with the kernel's rbd module, which the kernels of
+//! this machine and of CI lack). LXD's placeholder image in the pool shows that LXD
 //! itself reached Ceph.
 
 mod common;
@@ -33,29 +33,19 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::trial::{path_str, Trial};
+use common::trial::Trial;
+use common::{case, path_str, Case};
 use muster_lab::{Signal, Target};
 use muster_proto::formation::{CephStatus, ClusterStatus};
 
-type Case = (&'static str, fn(&Trial));
-
-macro_rules! case {
-    ($f:ident) => {
-        (stringify!($f), $f as fn(&Trial))
-    };
-}
-
 #[test]
-fn ceph_formed_by_muster_init_in_a_lab_of_three_servers() {
+fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     if let Err(e) = muster_lab::require_root() {
         panic!("this test did not run: {e}");
     }
     for tool in ["lxd", "ceph-mon", "ceph-osd", "rados"] {
-        let found = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-            .unwrap_or(false);
         assert!(
-            found,
+            common::on_path(tool),
             "this test did not run: {tool} is not installed (apt-get install lxd nftables \
              ceph-mon ceph-mgr ceph-osd ceph-common)"
         );
@@ -63,7 +53,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_three_servers() {
     let lab = common::trial::ceph_lab(4, 2);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case; 6] = [
+    let cases: [Case<Trial>; 6] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),

@@ -17,30 +17,19 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::trial::{member, path_str, Trial};
+use common::trial::{member, Trial};
+use common::{case, path_str, Case};
 use muster_lab::{Lab, LabSpec, Signal, Target};
 use muster_lxd::InstancesPost;
 use muster_proto::formation::ClusterStatus;
-
-/// A case's name and body.
-type Case = (&'static str, fn(&Trial));
-
-macro_rules! case {
-    ($f:ident) => {
-        (stringify!($f), $f as fn(&Trial))
-    };
-}
 
 #[test]
 fn formation_in_a_lab_of_four_servers_with_lxd() {
     if let Err(e) = muster_lab::require_root() {
         panic!("this test did not run: {e}");
     }
-    let lxd_found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join("lxd").is_file()))
-        .unwrap_or(false);
     assert!(
-        lxd_found,
+        common::on_path("lxd"),
         "this test did not run: LXD is not installed (apt-get install lxd nftables)"
     );
     let lab = Lab::up(LabSpec {
@@ -54,7 +43,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     let t = Trial::new(&lab);
     t.enroll_all();
 
-    let cases: [Case; 7] = [
+    let cases: [Case<Trial>; 7] = [
         case!(a_single_server_forms_a_one_member_cluster),
         case!(an_unknown_key_is_rejected_by_the_cli),
         case!(an_unknown_member_is_rejected_before_any_change),

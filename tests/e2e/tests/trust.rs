@@ -20,6 +20,7 @@ use std::process::{Child, Output};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::{case, path_str, Case};
 use muster_identity::Identity;
 use muster_lab::{Lab, LabSpec, Signal, Target};
 use muster_proto::trust::{Joined, Member, SessionOpened, SessionPhase, SessionStatus};
@@ -40,15 +41,6 @@ const WRONG: &str = "not the passphrase anybody chose";
 const ENROLLMENT: &str = "zero touch enrollment passphrase one";
 const OTHER_ENROLLMENT: &str = "another enrollment passphrase entirely";
 
-/// A case's name and body.
-type Case = (&'static str, fn(&Trial));
-
-macro_rules! case {
-    ($f:ident) => {
-        (stringify!($f), $f as fn(&Trial))
-    };
-}
-
 #[test]
 fn trust_in_a_lab_of_four_servers() {
     if let Err(e) = muster_lab::require_root() {
@@ -63,7 +55,7 @@ fn trust_in_a_lab_of_four_servers() {
     .expect("bring the lab up");
     let t = Trial::new(&lab);
 
-    let cases: [Case; 8] = [
+    let cases: [Case<Trial>; 8] = [
         case!(an_expired_session_is_refused),
         case!(a_wrong_passphrase_is_refused_stores_nothing_and_the_session_ends_at_its_bound),
         case!(the_right_passphrase_gives_trust_both_ways_and_disks_over_mtls),
@@ -178,10 +170,6 @@ impl<'a> Trial<'a> {
             .expect("stop the agent");
         self.lab.start_agent(server).expect("start the agent");
     }
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
 }
 
 /// The output of a command left running in the lab, line by line.

@@ -6,6 +6,8 @@
 //! plan) and the plan; with LXD installed it applies the plan (without the
 //! disks) and checks the formed cluster through `muster status`.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -13,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{on_path, path_str};
 use muster_lab::{Lab, LabSpec, Target};
 use muster_proto::formation::ClusterStatus;
 
@@ -226,16 +229,6 @@ fn passphrase(screen: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace() && *c != '│')
         .collect();
     (!line.is_empty()).then_some(line)
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
-        .unwrap_or(false)
-}
-
-fn path_str(path: &Path) -> &str {
-    path.to_str().expect("lab paths are UTF-8")
 }
 
 /// `muster init` on s1 in a tmux pane of a private tmux server, killed on

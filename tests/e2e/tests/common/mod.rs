@@ -10,6 +10,31 @@ use muster_lab::Lab;
 
 pub mod trial;
 
+/// A case's name and body, run by [`run_cases`] on a fixture `T`.
+pub type Case<T> = (&'static str, fn(&T));
+
+/// `case!(f)`: the case that runs the function `f`, named after it.
+#[allow(unused_macros)] // Not every user of this module runs cases.
+macro_rules! case {
+    ($f:ident) => {
+        (stringify!($f), $f as fn(&_))
+    };
+}
+#[allow(unused_imports)] // Not every user of this module runs cases.
+pub(crate) use case;
+
+/// Whether `program` is found on `PATH`.
+pub fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+/// A lab path as the `&str` a command line takes.
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().expect("lab paths are UTF-8")
+}
+
 /// Runs named cases in order on one shared fixture, saying which runs and
 /// how long each took (a failing case panics with its own message).
 pub fn run_cases<T, F: Fn(&T)>(t: &T, cases: &[(&'static str, F)]) {

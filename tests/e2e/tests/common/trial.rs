@@ -9,7 +9,10 @@ use std::time::Duration;
 use muster_lab::{Lab, LabSpec, Signal, Target};
 use muster_lxd::LxdClient;
 
-/// Three servers with LXD and Ceph, `disks` sparse 4 GiB loop disks each.
+use super::path_str;
+
+/// `servers` servers with LXD and Ceph, `disks` sparse 4 GiB loop disks
+/// each.
 pub fn ceph_lab(servers: usize, disks: usize) -> Lab {
     Lab::up(LabSpec {
         servers,
@@ -72,7 +75,7 @@ impl<'a> Trial<'a> {
     pub fn preseed(&self, name: &str, initiator: usize, members: &str) -> PathBuf {
         let passphrase = self.secret("session", ENROLLMENT);
         let text = format!(
-            "# written by tests/e2e/tests/formation.rs\n\
+            "# written by an end-to-end test (tests/e2e/tests/common/trial.rs)\n\
              session:\n  passphrase_file: {}\n  enrollment: true\n  timeout: 2m\n\
              initiator: s{initiator}\n\
              members:\n{members}\
@@ -148,10 +151,6 @@ impl<'a> Trial<'a> {
         }
         out
     }
-}
-
-pub fn path_str(path: &Path) -> &str {
-    path.to_str().expect("lab paths are UTF-8")
 }
 
 pub fn member(n: usize) -> String {
