@@ -657,12 +657,8 @@ impl Lab {
             command: format!("reinstalling the LXD of {}", server.name),
             detail,
         };
-        let mut shutdown = Command::new("timeout");
-        shutdown
-            .args(["20", "lxd", "shutdown", "--timeout", "15"])
-            .env("LXD_DIR", &server.lxd_dir);
         // A daemon that does not stop in time is ended below all the same.
-        let _ = sys::run(&mut shutdown);
+        let _ = sys::run(&mut lxd_shutdown(&server.lxd_dir));
         let what = format!("lxd of {}", server.name);
         let ids: Vec<ProcessId> = {
             let inner = self.shared.lock();
@@ -977,8 +973,6 @@ impl Drop for Lab {
     }
 }
 
-/// Starts `cmd` and records it as `what` (replacing an earlier record of
-/// that name) for the teardown; the caller saves the state.
 /// Waits until the server's LXD answers (`lxd waitready`), at most `timeout`.
 fn wait_lxd(server: &Server, timeout: Duration) -> Result<(), LabError> {
     let secs = timeout.as_secs().max(1).to_string();
@@ -991,6 +985,8 @@ fn wait_lxd(server: &Server, timeout: Duration) -> Result<(), LabError> {
     })
 }
 
+/// Starts `cmd` and records it as `what` (replacing an earlier record of
+/// that name) for the teardown; the caller saves the state.
 fn spawn_recorded(inner: &mut Inner, cmd: &mut Command, what: String) -> Result<Child, LabError> {
     let child = cmd
         .spawn()
@@ -1295,6 +1291,15 @@ fn remove_etc_link(state: &LabState, own_dir: bool, link: &EtcLink) -> Result<()
     }
 }
 
+/// `lxd shutdown` for the LXD at `lxd_dir`, bounded: 15 s for its
+/// instances, 20 s in all.
+fn lxd_shutdown(lxd_dir: &Path) -> Command {
+    let mut cmd = Command::new("timeout");
+    cmd.args(["20", "lxd", "shutdown", "--timeout", "15"])
+        .env("LXD_DIR", lxd_dir);
+    cmd
+}
+
 /// Asks every server's LXD to shut down, all at once and bounded: its
 /// processes are then ended by pid, and what it leaves in the namespace
 /// (dnsmasq) with the namespace's other processes.
@@ -1305,9 +1310,7 @@ fn shutdown_lxd(state: &LabState) {
             if !lxd_dir.join("unix.socket").exists() {
                 return None;
             }
-            Command::new("timeout")
-                .args(["20", "lxd", "shutdown", "--timeout", "15"])
-                .env("LXD_DIR", &lxd_dir)
+            lxd_shutdown(&lxd_dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
