@@ -91,7 +91,7 @@ impl CephLocal {
         self.member(IpAddr::from([0, 0, 0, 0]))
     }
 
-    fn conf(&self, settings: &CephSettings) -> CephConf {
+    fn conf(&self, settings: &ConfSummary) -> CephConf {
         CephConf {
             fsid: settings.fsid.clone(),
             host: self.name.clone(),
@@ -101,27 +101,6 @@ impl CephLocal {
             paths: self.paths.clone(),
             osd_memory_target: self.osd_memory_target,
             mon_data_avail_warn: self.mon_data_avail_warn,
-        }
-    }
-}
-
-/// The cluster-wide settings every member's config is written from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct CephSettings {
-    pub fsid: String,
-    pub mon_hosts: Vec<IpAddr>,
-    pub public_network: String,
-    #[serde(default)]
-    pub cluster_network: Option<String>,
-}
-
-impl From<ConfSummary> for CephSettings {
-    fn from(c: ConfSummary) -> CephSettings {
-        CephSettings {
-            fsid: c.fsid,
-            mon_hosts: c.mon_hosts,
-            public_network: c.public_network,
-            cluster_network: c.cluster_network,
         }
     }
 }
@@ -147,7 +126,8 @@ pub(crate) enum CephAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CephStepRequest {
     pub action: CephAction,
-    pub settings: CephSettings,
+    /// The cluster-wide settings the member's config is written from.
+    pub settings: ConfSummary,
     /// The admin keyring file's text.
     pub admin_keyring: String,
 }
@@ -180,13 +160,22 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// This member's Ceph files and daemons, read now.
-pub(crate) async fn local_state(state: &Shared) -> Result<LocalState, ApiError> {
+/// Runs `work` with this member's Ceph driver (no address: not for a
+/// monitor of its own) off the async threads.
+async fn on_member<T: Send + 'static>(
+    state: &Shared,
+    work: impl FnOnce(CephMember) -> Result<T, CephError> + Send + 'static,
+) -> Result<T, ApiError> {
     let member = state
         .ceph
         .any_member()
         .map_err(|e| ceph_api_error(&state.me.name, &e))?;
-    blocking(state, move || member.local_state()).await
+    blocking(state, move || work(member)).await
+}
+
+/// This member's Ceph files and daemons, read now.
+pub(crate) async fn local_state(state: &Shared) -> Result<LocalState, ApiError> {
+    on_member(state, |member| member.local_state()).await
 }
 
 /// `GET /v1/ceph`.
@@ -280,7 +269,7 @@ pub(crate) async fn bootstrap(
         .map_err(|e| ceph_api_error(&name, &e))?;
     // The fsid is filled in from the config an interrupted run wrote, or
     // anew.
-    let mut conf = state.ceph.conf(&CephSettings {
+    let mut conf = state.ceph.conf(&ConfSummary {
         fsid: String::new(),
         mon_hosts: vec![address],
         public_network: public_network.trunc().to_string(),
@@ -300,11 +289,7 @@ pub(crate) async fn bootstrap(
 
 /// This member's Ceph config as written; `None` when it has none.
 async fn local_conf(state: &Shared) -> Result<Option<ConfSummary>, ApiError> {
-    let member = state
-        .ceph
-        .any_member()
-        .map_err(|e| ceph_api_error(&state.me.name, &e))?;
-    blocking(state, move || member.read_conf()).await
+    on_member(state, |member| member.read_conf()).await
 }
 
 /// The network of the local interface that has `address`.
@@ -319,7 +304,7 @@ fn network_of(address: IpAddr) -> Option<IpNet> {
 
 /// The settings and admin key the initiator hands out: its own, written
 /// when it bootstrapped the cluster.
-async fn cluster_settings(state: &Shared) -> Result<(CephSettings, String), ApiError> {
+async fn cluster_settings(state: &Shared) -> Result<(ConfSummary, String), ApiError> {
     let name = &state.me.name;
     let Some(conf) = local_conf(state).await? else {
         return Err(ApiError::new(
@@ -337,7 +322,7 @@ async fn cluster_settings(state: &Shared) -> Result<(CephSettings, String), ApiE
             format!("{name}: cannot read {}: {e}", path.display()),
         )
     })?;
-    Ok((conf.into(), keyring))
+    Ok((conf, keyring))
 }
 
 /// Carries out a Ceph step of the plan from the initiator: its own steps
@@ -404,12 +389,11 @@ pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Resu
     if member == state.me.name {
         run_step(state, req).await.map(|_| ()).map_err(message)
     } else {
-        let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
-        crate::member_api::request_member::<CephStepResponse>(
+        crate::member_api::post_member::<CephStepResponse>(
             state,
             member,
             muster_proto::formation::paths::CEPH_STEP,
-            Some(&body),
+            &req,
             STEP_TIMEOUT,
         )
         .await
@@ -424,8 +408,7 @@ async fn on_initiator(
     state: &Shared,
     work: impl FnOnce(CephMember) -> Result<Outcome, CephError> + Send + 'static,
 ) -> Result<(), String> {
-    let ceph = state.ceph.any_member().map_err(|e| e.to_string())?;
-    blocking(state, move || work(ceph))
+    on_member(state, work)
         .await
         .map(|_| ())
         .map_err(|e| e.message().to_owned())
@@ -640,7 +623,7 @@ mod tests {
             action: CephAction::CreateOsd {
                 device: "/dev/disk/by-id/x".into(),
             },
-            settings: CephSettings {
+            settings: ConfSummary {
                 fsid: "f".into(),
                 mon_hosts: vec!["10.0.0.1".parse().unwrap()],
                 public_network: "10.0.0.0/24".into(),

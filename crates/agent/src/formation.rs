@@ -32,7 +32,7 @@ use crate::api::{ApiError, JsonBody};
 use crate::cluster_state::{self, ClusterMember, ClusterState};
 use crate::fault::{self, Fault};
 use crate::lxd::{fill_member_config, lxd_error, observe};
-use crate::member_api::request_member;
+use crate::member_api::{post_member, request_member};
 use crate::shared::{Shared, State as AppState};
 
 /// A member that has not joined the trust session after this long and was
@@ -610,19 +610,12 @@ async fn apply(
                     .await
                     .map_err(|e| e.message().to_owned())
             } else {
-                let body = serde_json::to_value(WipeRequest {
+                let req = WipeRequest {
                     device: device.to_owned(),
-                })
-                .map_err(|e| e.to_string())?;
-                request_member::<()>(
-                    state,
-                    &step.member,
-                    fpaths::WIPE,
-                    Some(&body),
-                    OBSERVE_TIMEOUT,
-                )
-                .await
-                .map_err(|e| e.message().to_owned())
+                };
+                post_member::<()>(state, &step.member, fpaths::WIPE, &req, OBSERVE_TIMEOUT)
+                    .await
+                    .map_err(|e| e.message().to_owned())
             }
         }
         StepKind::CephBootstrapMon { .. }
@@ -673,11 +666,9 @@ async fn join_member(
         server_address: server_address.to_owned(),
         member_config: fill_member_config(keys, pool_sources),
     };
-    let body = serde_json::to_value(&req).map_err(|e| e.to_string())?;
-    let answer: LxdJoinResponse =
-        request_member(state, joiner, fpaths::LXD_JOIN, Some(&body), JOIN_TIMEOUT)
-            .await
-            .map_err(|e| e.message().to_owned())?;
+    let answer: LxdJoinResponse = post_member(state, joiner, fpaths::LXD_JOIN, &req, JOIN_TIMEOUT)
+        .await
+        .map_err(|e| e.message().to_owned())?;
     tracing::info!(
         member = joiner,
         joined = answer.joined,

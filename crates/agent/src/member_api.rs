@@ -24,6 +24,7 @@ use muster_disks::Disk;
 use muster_proto::trust::{Member as WireMember, NetInterface};
 use muster_proto::{paths, ErrorBody};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::api::ApiError;
 use crate::shared::{Shared, State as AppState};
@@ -124,6 +125,23 @@ pub(crate) async fn call_member<T: DeserializeOwned>(
     path: &str,
 ) -> Result<T, ApiError> {
     request_member(state, name, path, None, MEMBER_CALL_TIMEOUT).await
+}
+
+/// `POST path` on member `name` with `body` as JSON ([`request_member`]).
+pub(crate) async fn post_member<T: DeserializeOwned>(
+    state: &Shared,
+    name: &str,
+    path: &str,
+    body: &impl Serialize,
+    timeout: Duration,
+) -> Result<T, ApiError> {
+    let body = serde_json::to_value(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the request to {name}: {e}"),
+        )
+    })?;
+    request_member(state, name, path, Some(&body), timeout).await
 }
 
 /// `GET path` (no body) or `POST path` with a JSON body on member `name`
