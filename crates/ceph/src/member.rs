@@ -346,11 +346,6 @@ impl CephMember {
         has_key(&self.spec.paths.mgr_data(&self.spec.name))
     }
 
-    /// The MDS's key was fetched into its data directory.
-    pub fn mds_initialized(&self) -> bool {
-        has_key(&self.spec.paths.mds_data(&self.spec.name))
-    }
-
     /// Makes the first monitor of a new cluster with id `fsid`, and the
     /// cluster's admin key; starts it and waits for it to form a quorum.
     pub fn bootstrap_mon(&self, fsid: &str) -> Result<Outcome, CephError> {
@@ -1128,8 +1123,8 @@ mod tests {
     #[test]
     fn an_mds_gets_its_key_then_is_only_started() {
         let f = fixture("mds");
-        assert!(!f.member.mds_initialized());
         let data = f.member.paths().mds_data("s1");
+        assert!(!has_key(&data));
         // What `ceph auth get-or-create -o` writes.
         fs::create_dir_all(&data).unwrap();
         fs::write(data.join("keyring.muster-tmp"), "[mds.s1]\n").unwrap();
@@ -1147,7 +1142,7 @@ mod tests {
         let keyring = data.join(KEYRING);
         let mode = fs::metadata(&keyring).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert!(f.member.mds_initialized());
+        assert!(has_key(&data));
         assert_eq!(*f.sup.log.lock().unwrap(), ["start mds.s1"]);
 
         assert_eq!(f.member.ensure_mds().unwrap(), Outcome::AlreadyDone);
