@@ -129,7 +129,7 @@ fn kind(description: &str) -> &'static str {
 fn daemon_memory(lab: &Lab) -> BTreeMap<String, Vec<u64>> {
     let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
     for server in lab.servers() {
-        let run = server.config.with_file_name("ceph").join("run");
+        let run = server.ceph_dir.join("run");
         let Ok(entries) = fs::read_dir(&run) else {
             continue;
         };

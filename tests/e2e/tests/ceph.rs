@@ -98,11 +98,7 @@ fn members(t: &Trial, wipe: bool) -> String {
 
 /// The server's Ceph config (its musterd.toml's `[ceph] root`).
 fn conf(t: &Trial, server: usize) -> PathBuf {
-    let config = &t.lab.server(server).config;
-    config
-        .parent()
-        .expect("musterd.toml is in the server's directory")
-        .join("ceph/ceph.conf")
+    t.lab.server(server).ceph_dir.join("ceph.conf")
 }
 
 fn run(t: &Trial, server: usize, argv: &[&str]) -> Output {
