@@ -220,24 +220,13 @@ pub(crate) async fn run_step(
         CephAction::AddMds => member.ensure_mds(),
         CephAction::CreateOsd { device } => {
             let osd = member.ensure_osd(&OsdSpec::new(device))?;
-            wait_osd_up(&member, osd.id)?;
+            member.wait_osds_up(&[osd.id], OSD_UP_TIMEOUT)?;
             Ok(osd.outcome)
         }
     })
     .await?;
     Ok(CephStepResponse {
         changed: outcome == Outcome::Done,
-    })
-}
-
-fn wait_osd_up(member: &CephMember, id: u32) -> Result<(), CephError> {
-    muster_ceph::wait_for(&format!("osd.{id} up"), OSD_UP_TIMEOUT, || {
-        let dump = member.osd_dump().map_err(|e| e.to_string())?;
-        match dump.osds.iter().find(|o| o.osd == id) {
-            Some(o) if o.up == 1 => Ok(()),
-            Some(_) => Err(format!("osd.{id} is down")),
-            None => Err(format!("osd.{id} is not in the OSD map")),
-        }
     })
 }
 

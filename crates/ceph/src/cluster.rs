@@ -133,19 +133,7 @@ impl CephCluster {
         }
         let ids: Vec<u32> = report.osds.iter().map(|(_, o)| o.id).collect();
         if !ids.is_empty() {
-            wait_for("every OSD up", self.osd_up_timeout, || {
-                let dump = first.osd_dump().map_err(|e| e.to_string())?;
-                let down: Vec<u32> = ids
-                    .iter()
-                    .copied()
-                    .filter(|id| !dump.osds.iter().any(|o| o.osd == *id && o.up == 1))
-                    .collect();
-                if down.is_empty() {
-                    Ok(())
-                } else {
-                    Err(format!("down: {down:?}"))
-                }
-            })?;
+            first.wait_osds_up(&ids, self.osd_up_timeout)?;
         }
         if self.rbd_pool.is_none() && self.cephfs.is_none() {
             return Ok(report);

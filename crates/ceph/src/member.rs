@@ -293,6 +293,22 @@ impl CephMember {
         self.ceph_json(&["osd", "dump"], status::parse_osd_dump)
     }
 
+    /// Waits, at most `timeout`, until every OSD of `ids` is up.
+    pub fn wait_osds_up(&self, ids: &[u32], timeout: Duration) -> Result<(), CephError> {
+        let what = match ids {
+            [id] => format!("osd.{id} up"),
+            _ => "every OSD up".to_owned(),
+        };
+        wait_for(&what, timeout, || {
+            let not_up = self.osd_dump().map_err(|e| e.to_string())?.not_up(ids);
+            if not_up.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("down or not in the OSD map yet: {not_up:?}"))
+            }
+        })
+    }
+
     pub fn osd_tree(&self) -> Result<OsdTree, CephError> {
         self.ceph_json(&["osd", "tree"], status::parse_osd_tree)
     }

@@ -143,6 +143,14 @@ impl OsdDump {
     pub fn up_count(&self) -> usize {
         self.osds.iter().filter(|o| o.up == 1).count()
     }
+
+    /// Those of `ids` that are not up: down, or not in the map at all.
+    pub fn not_up(&self, ids: &[u32]) -> Vec<u32> {
+        ids.iter()
+            .copied()
+            .filter(|id| !self.osds.iter().any(|o| o.osd == *id && o.up == 1))
+            .collect()
+    }
 }
 
 /// `ceph osd tree --format json`.
@@ -391,6 +399,11 @@ mod tests {
         let d = parse_osd_dump(&fixture("pacific-16.2.15-osd-dump.json")).unwrap();
         assert_eq!(d.osds.len(), 3);
         assert_eq!(d.up_count(), 3);
+        let ids: Vec<u32> = d.osds.iter().map(|o| o.osd).collect();
+        assert!(d.not_up(&ids).is_empty());
+        let mut one_down = d.clone();
+        one_down.osds[1].up = 0;
+        assert_eq!(one_down.not_up(&[ids[1], 99, ids[0]]), [ids[1], 99]);
         let first = d.osds[0].clone();
         assert_eq!(
             d.by_uuid(&first.uuid.to_uppercase()).map(|o| o.osd),

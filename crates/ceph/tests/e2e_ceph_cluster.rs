@@ -518,15 +518,8 @@ fn e2e_needs_root_one_member_one_replica_and_a_wipe() {
         .unwrap_or_else(|e| fail("an OSD on a free partition", &e));
     assert_eq!(on_part.outcome, muster_ceph::Outcome::Done);
     assert_eq!(on_part.device, free);
-    muster_ceph::wait_for("the partition's OSD up", Duration::from_secs(90), || {
-        let dump = m.osd_dump().map_err(|e| e.to_string())?;
-        dump.osds
-            .iter()
-            .any(|o| o.osd == on_part.id && o.up == 1)
-            .then_some(())
-            .ok_or_else(|| format!("osd.{} not up", on_part.id))
-    })
-    .unwrap_or_else(|e| fail("the partition's OSD coming up", &e));
+    m.wait_osds_up(&[on_part.id], Duration::from_secs(90))
+        .unwrap_or_else(|e| fail("the partition's OSD coming up", &e));
     let again = m.ensure_osd(&OsdSpec::new(&free)).unwrap();
     assert_eq!(
         (again.id, again.outcome),
