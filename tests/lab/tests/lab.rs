@@ -402,11 +402,7 @@ fn a_foreground_lab_goes_on_sigterm() {
 /// The state letter of a process, `None` once it is gone.
 fn process_state(pid: u32) -> Option<char> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..]
-        .split_whitespace()
-        .next()?
-        .chars()
-        .next()
+    muster_lab::plan::parse_stat_state(&stat)
 }
 
 #[test]
