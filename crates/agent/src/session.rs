@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use muster_proto::trust::{
     FailedAttempt, OpenSession, SessionOpened, SessionPhase, SessionStatus, DEFAULT_SESSION_SECS,
+    MAX_SESSION_SECS, MIN_SESSION_SECS,
 };
 use muster_trust::passphrase::DEFAULT_WORDS;
 use muster_trust::{
@@ -27,8 +28,8 @@ use crate::api::{ApiError, JsonBody};
 use crate::shared::{self, State as AppState};
 
 /// Bounds on what the operator may ask for.
-pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(MIN_SESSION_SECS);
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(MAX_SESSION_SECS);
 pub const MAX_FAILURES_LIMIT: u32 = 1000;
 /// Failed attempts listed in the status (the count covers all of them).
 const LISTED_FAILURES: usize = 50;

@@ -30,7 +30,15 @@ pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
                 Some(dir) if path.is_relative() => dir.join(path),
                 _ => path,
             };
-            Some(crate::trust::read_passphrase_file(&path)?)
+            let passphrase = crate::trust::read_passphrase_file(&path)?;
+            // The agent would refuse it when it opens the session.
+            muster_preseed::check_passphrase(&passphrase).map_err(|e| {
+                anyhow!(
+                    "session.passphrase_file ({}): {e}. Nothing was changed.",
+                    path.display()
+                )
+            })?;
+            Some(passphrase)
         }
         _ => None,
     };

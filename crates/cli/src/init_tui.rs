@@ -158,13 +158,11 @@ impl Driver {
             }
             Effect::FetchDisks(name) => self.fetch_disks(name),
             Effect::FetchInterfaces(name) => self.fetch_interfaces(name),
-            Effect::BuildPlan(selection) => match preseed_yaml(&selection) {
-                Ok(text) => {
-                    lock(&self.outcome).preseed = Some(text.clone());
-                    self.init(text, true);
-                }
-                Err(why) => self.send(World::PlanFailed(why)),
-            },
+            Effect::BuildPlan(selection) => {
+                let text = preseed_yaml(&selection);
+                lock(&self.outcome).preseed = Some(text.clone());
+                self.init(text, true);
+            }
             Effect::Apply | Effect::Retry => {
                 let text = lock(&self.outcome).preseed.clone();
                 match text {

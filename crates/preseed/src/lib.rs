@@ -24,7 +24,7 @@ mod size;
 mod tests;
 
 pub use error::{PreseedError, PreseedErrors};
-pub use parse::{load, parse, PassphraseSource, Session};
+pub use parse::{check_passphrase, load, parse, PassphraseSource, Session};
 pub use resolve::{resolve, Inventory, KnownMember, Resolved};
 pub use schema::*;
 pub use size::{parse_size, ByteSize};

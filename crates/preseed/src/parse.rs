@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use muster_proto::trust::{MAX_SESSION_SECS, MIN_SESSION_SECS};
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
 
@@ -270,6 +271,14 @@ fn not_both(
     }
 }
 
+/// Whether the agent will open a session with this passphrase (for one
+/// read from `session.passphrase_file`, which only the CLI reads).
+pub fn check_passphrase(passphrase: &str) -> Result<(), String> {
+    muster_trust::Passphrase::for_session(passphrase)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
 fn check_session(s: &SessionSpec, errors: &mut Errors) {
     not_both(
         errors,
@@ -278,8 +287,17 @@ fn check_session(s: &SessionSpec, errors: &mut Errors) {
         ("passphrase", s.passphrase.is_some()),
         ("passphrase_file", s.passphrase_file.is_some()),
     );
-    if s.passphrase.as_ref().is_some_and(|p| p.0.trim().is_empty()) {
-        errors.add("session.passphrase", None, "the passphrase is empty");
+    match &s.passphrase {
+        Some(p) if p.0.trim().is_empty() => {
+            errors.add("session.passphrase", None, "the passphrase is empty")
+        }
+        // The agent opens the session with it: refused here, not half way.
+        Some(p) if s.passphrase_file.is_none() => {
+            if let Err(e) = check_passphrase(&p.0) {
+                errors.add("session.passphrase", None, e);
+            }
+        }
+        _ => {}
     }
     if s.enrollment && s.passphrase.is_none() && s.passphrase_file.is_none() {
         errors.add(
@@ -288,8 +306,18 @@ fn check_session(s: &SessionSpec, errors: &mut Errors) {
             "enrolled joiners already hold the passphrase: give it too (passphrase or passphrase_file)",
         );
     }
-    if s.timeout.is_some_and(|t| t.0.is_zero()) {
-        errors.add("session.timeout", None, "the session needs some time");
+    let bounds = Duration::from_secs(MIN_SESSION_SECS)..=Duration::from_secs(MAX_SESSION_SECS);
+    if let Some(t) = s.timeout.filter(|t| !bounds.contains(&t.0)) {
+        errors.add(
+            "session.timeout",
+            None,
+            format!(
+                "a session lasts from {}s to {}h, not {}s",
+                MIN_SESSION_SECS,
+                MAX_SESSION_SECS / 3600,
+                t.0.as_secs_f64()
+            ),
+        );
     }
 }
 

@@ -418,14 +418,26 @@ fn session_rules() {
         e,
         [
             "session.enrollment: enrolled joiners already hold the passphrase: give it too (passphrase or passphrase_file)",
-            "session.timeout: the session needs some time",
+            "session.timeout: a session lasts from 1s to 24h, not 0s",
         ]
     );
-    let p =
-        parse("session: {passphrase: 'a b c', enrollment: true}\nmembers: [{name: s1}]\n").unwrap();
+    // What the agent would refuse when it opens the session is refused
+    // here, with the key.
+    let e = errors_of("session: {passphrase: 'a b c', timeout: 25h}\nmembers: [{name: s1}]\n");
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e[0].starts_with("session.passphrase: this passphrase is too weak"),
+        "{e:?}"
+    );
+    assert_eq!(e[1], "session.timeout: a session lasts from 1s to 24h, not 90000s");
+    let strong = "correct horse battery staple muster";
+    let p = parse(&format!(
+        "session: {{passphrase: '{strong}', enrollment: true, timeout: 24h}}\nmembers: [{{name: s1}}]\n"
+    ))
+    .unwrap();
     assert_eq!(
         p.session().passphrase,
-        Some(PassphraseSource::Inline(Secret("a b c".into())))
+        Some(PassphraseSource::Inline(Secret(strong.into())))
     );
     assert_eq!(format!("{:?}", p.session.passphrase), "Some(Secret(..))");
 }

@@ -12,6 +12,10 @@ pub const LISTEN_PORT_HEADER: &str = "muster-port";
 
 /// Default lifetime of a trust session.
 pub const DEFAULT_SESSION_SECS: u64 = 10 * 60;
+/// Bounds on a trust session's lifetime, for the agent and for the
+/// preseed's validation alike.
+pub const MIN_SESSION_SECS: u64 = 1;
+pub const MAX_SESSION_SECS: u64 = 24 * 60 * 60;
 
 /// `POST /v1/session` on the unix socket. Every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

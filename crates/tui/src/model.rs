@@ -168,18 +168,16 @@ pub enum InstanceNetwork {
     /// by LXD.
     #[default]
     Bridge,
-    /// A fan overlay over the cluster network: instances on different
-    /// members reach each other without a router.
-    Fan,
 }
 
 impl InstanceNetwork {
-    pub const ALL: [InstanceNetwork; 2] = [InstanceNetwork::Bridge, InstanceNetwork::Fan];
+    /// Only what muster makes is offered (the Ubuntu fan needs an Ubuntu
+    /// kernel, so it is not among them).
+    pub const ALL: [InstanceNetwork; 1] = [InstanceNetwork::Bridge];
 
     pub fn describe(self) -> &'static str {
         match self {
             InstanceNetwork::Bridge => "bridge lxdbr0 on each member, NAT to the outside",
-            InstanceNetwork::Fan => "fan overlay over the cluster network",
         }
     }
 }

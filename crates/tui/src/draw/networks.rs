@@ -90,14 +90,18 @@ pub(super) fn networks(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Th
         .iter()
         .position(|n| *n == choice)
         .unwrap_or(0);
-    let line = Line::from(vec![
-        Span::raw(mark),
-        Span::styled(format!("‹ {} ›", choice.describe()), theme.chosen()),
-        Span::styled(
-            format!("   ({} of {})", position + 1, InstanceNetwork::ALL.len()),
-            theme.dim(),
-        ),
-    ])
+    // Arrows only where there is something to choose between.
+    let line = match InstanceNetwork::ALL.len() {
+        1 => Line::from(vec![
+            Span::raw(mark),
+            Span::styled(choice.describe(), theme.chosen()),
+        ]),
+        n => Line::from(vec![
+            Span::raw(mark),
+            Span::styled(format!("‹ {} ›", choice.describe()), theme.chosen()),
+            Span::styled(format!("   ({} of {n})", position + 1), theme.dim()),
+        ]),
+    }
     .style(style);
     frame.render_widget(
         Paragraph::new(line).block(Block::bordered().title(" Network for instances ")),
