@@ -50,6 +50,10 @@ pub struct LabSpec {
     /// namespace with `ip netns exec` (the agent, LXD, [`Lab::exec`]).
     /// Needs /etc/ceph on the host (package ceph-common).
     pub ceph: bool,
+    /// A passphrase file (root's, mode 0600) given to every server but s1
+    /// as its zero-touch enrollment passphrase (`enrollment_passphrase_file`),
+    /// so a `muster init` on s1 with the same passphrase needs no `muster join`.
+    pub enrollment: Option<PathBuf>,
 }
 
 /// Set to `1`, LXD daemons the lab starts log at debug level (`--debug`):
@@ -73,6 +77,7 @@ impl Default for LabSpec {
             lxd: false,
             lxd_ready_timeout: Duration::from_secs(60),
             ceph: false,
+            enrollment: None,
         }
     }
 }
@@ -267,7 +272,12 @@ where
     S: AsRef<OsStr>,
 {
     match server_of(servers, target)? {
-        Some(s) => netns_command(&s.netns, Some(&s.socket), argv),
+        Some(s) => {
+            let mut cmd = netns_command(&s.netns, Some(&s.socket), argv)?;
+            // `lxc` there talks to that server's LXD.
+            cmd.env("LXD_DIR", &s.lxd_dir);
+            Ok(cmd)
+        }
         None => netns_command(&client.netns, None, argv),
     }
 }
@@ -433,8 +443,11 @@ impl Lab {
                     &server.socket,
                     &server.disks,
                     spec.disk_size_bytes,
-                    spec.lxd.then(|| server.lxd_socket()).as_deref(),
-                    spec.ceph.then_some(server.ceph_dir.as_path()),
+                    plan::AgentExtras {
+                        lxd_socket: spec.lxd.then(|| server.lxd_socket()).as_deref(),
+                        ceph_root: spec.ceph.then_some(server.ceph_dir.as_path()),
+                        enrollment: spec.enrollment.as_deref().filter(|_| server.number > 1),
+                    },
                 );
                 fs::write(&server.config, text)
                     .ctx(|| format!("writing {}", server.config.display()))?;

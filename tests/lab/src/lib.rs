@@ -44,6 +44,7 @@
 //! ```
 
 mod error;
+pub mod image;
 mod lab;
 pub mod plan;
 mod signals;

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ use muster_lab::{plan, Lab, LabRecord, LabSpec, Owner, Target, DEFAULT_DISK_SIZE
 #[command(
     name = "muster-lab",
     version,
-    after_help = "Examples:\n  muster-lab up --servers 3 --disks 2\n  muster-lab up --lxd --ceph --disks 2\n  muster-lab exec 1 -- muster disks\n  muster-lab exec client -- muster peers --timeout 5\n  muster-lab status\n  muster-lab down --all"
+    after_help = "Examples:\n  muster-lab up --servers 3 --disks 2\n  muster-lab up --lxd --ceph --disks 2 --enroll /root/passphrase\n  muster-lab image --out /tmp\n  muster-lab exec 1 -- muster disks\n  muster-lab exec client -- muster peers --timeout 5\n  muster-lab status\n  muster-lab down --all"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +59,11 @@ enum Cmd {
         /// exec`). Needs /etc/ceph on the host: install ceph-common.
         #[arg(long)]
         ceph: bool,
+        /// Give every server but s1 this passphrase file (root's, mode 0600)
+        /// as its zero-touch enrollment passphrase: a `muster init` on s1
+        /// whose session uses the same passphrase needs no `muster join`.
+        #[arg(long, value_name = "FILE")]
+        enroll: Option<PathBuf>,
         /// Stay in the foreground and tear the lab down on Ctrl-C or SIGTERM.
         #[arg(long)]
         foreground: bool,
@@ -79,10 +85,19 @@ enum Cmd {
     },
     /// List the recorded labs and their layout.
     Status,
+    /// Make the lab's container image (busybox, from Debian's
+    /// busybox-static; no network needed) and print its path, for
+    /// `lxc image import PATH --alias muster-busybox`.
+    Image {
+        /// The directory to write busybox.tar.gz into.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+    },
     /// Run a command on a lab machine: `muster-lab exec 1 -- muster disks`.
     ///
     /// The workspace's programs (muster, musterd) come first in PATH, and on
-    /// a server MUSTER_SOCKET points at that server's agent.
+    /// a server MUSTER_SOCKET points at that server's agent and LXD_DIR at
+    /// its LXD (so `lxc` works there).
     Exec {
         /// The lab (default: the newest).
         #[arg(long, value_name = "P")]
@@ -125,6 +140,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_agents,
             lxd,
             ceph,
+            enroll,
             foreground,
             agent_timeout,
         } => {
@@ -138,9 +154,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 agent_bin: None,
                 lxd,
                 ceph,
+                enrollment: enroll.map(absolute).transpose()?,
                 ..LabSpec::default()
             };
             up(spec, foreground)
+        }
+        Cmd::Image { out } => {
+            println!("{}", muster_lab::image::busybox_image(&out)?.display());
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Down { name, all, force } => down(name, all, force),
         Cmd::Status => status(),
@@ -150,6 +171,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             command,
         } => exec(name, target, command),
     }
+}
+
+/// The agents run in their own directories: a relative path would not
+/// name the same file there.
+fn absolute(path: PathBuf) -> Result<PathBuf> {
+    std::path::absolute(&path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
 fn up(spec: LabSpec, foreground: bool) -> Result<ExitCode> {

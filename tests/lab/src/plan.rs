@@ -268,6 +268,8 @@ struct AgentConfig<'a> {
     state_dir: &'a Path,
     socket: &'a Path,
     listen: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    enrollment_passphrase_file: Option<&'a Path>,
     discovery: Discovery,
     disks: Disks<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -306,20 +308,31 @@ struct Disks<'a> {
 /// Smallest disk the agent's default configuration reports.
 const AGENT_DEFAULT_MIN_DISK: u64 = 1 << 30;
 
+/// What a lab server's agent is given beyond its name, paths and disks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentExtras<'a> {
+    /// Its LXD's socket, when the lab runs LXD.
+    pub lxd_socket: Option<&'a Path>,
+    /// Its Ceph directory, when the lab has Ceph.
+    pub ceph_root: Option<&'a Path>,
+    /// Its zero-touch enrollment passphrase file.
+    pub enrollment: Option<&'a Path>,
+}
+
 pub fn agent_config_toml(
     name: &str,
     state_dir: &Path,
     socket: &Path,
     disks: &[PathBuf],
     disk_size_bytes: u64,
-    lxd_socket: Option<&Path>,
-    ceph_root: Option<&Path>,
+    extras: AgentExtras<'_>,
 ) -> String {
     let config = AgentConfig {
         name,
         state_dir,
         socket,
         listen: format!("[::]:{AGENT_PORT}"),
+        enrollment_passphrase_file: extras.enrollment,
         discovery: Discovery {
             enabled: true,
             interfaces: vec![LAB_IFACE],
@@ -329,8 +342,8 @@ pub fn agent_config_toml(
             only: disks,
             min_size_bytes: disk_size_bytes.min(AGENT_DEFAULT_MIN_DISK),
         },
-        lxd: lxd_socket.map(|socket| Lxd { socket }),
-        ceph: ceph_root.map(|root| Ceph {
+        lxd: extras.lxd_socket.map(|socket| Lxd { socket }),
+        ceph: extras.ceph_root.map(|root| Ceph {
             root,
             daemons: "agent",
             mon_data_avail_warn: CEPH_MON_DATA_AVAIL_WARN,
@@ -515,10 +528,10 @@ mod tests {
             Path::new("/var/tmp/muster-lab/p/s1/musterd.sock"),
             &[PathBuf::from("/dev/loop3"), PathBuf::from("/dev/loop4")],
             4 << 30,
-            None,
-            None,
+            AgentExtras::default(),
         );
         assert!(!text.contains("[ceph]"), "{text}");
+        assert!(!text.contains("enrollment"), "{text}");
         let v: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(v["name"].as_str(), Some("s1"));
         assert_eq!(
@@ -542,11 +555,17 @@ mod tests {
             Path::new("/k"),
             &[],
             64 << 20,
-            None,
-            None,
+            AgentExtras {
+                enrollment: Some(Path::new("/l/enrollment")),
+                ..AgentExtras::default()
+            },
         );
         let v: toml::Value = toml::from_str(&small).unwrap();
         assert_eq!(v["disks"]["min_size_bytes"].as_integer(), Some(64 << 20));
+        assert_eq!(
+            v["enrollment_passphrase_file"].as_str(),
+            Some("/l/enrollment")
+        );
     }
 
     #[test]
@@ -557,8 +576,11 @@ mod tests {
             Path::new("/l/s1/musterd.sock"),
             &[],
             4 << 30,
-            Some(Path::new("/l/s1/lxd/unix.socket")),
-            Some(Path::new("/var/tmp/muster-lab/p/s1/ceph")),
+            AgentExtras {
+                lxd_socket: Some(Path::new("/l/s1/lxd/unix.socket")),
+                ceph_root: Some(Path::new("/var/tmp/muster-lab/p/s1/ceph")),
+                enrollment: None,
+            },
         );
         let section = "\n[ceph]\n\
             root = \"/var/tmp/muster-lab/p/s1/ceph\"\n\
