@@ -53,10 +53,11 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 6] = [
+    let cases: [Case<Trial>; 7] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
+        case!(a_container_runs_on_every_member),
         case!(a_member_whose_lxd_was_reinstalled_joins_again),
         case!(a_fourth_server_joins_as_a_ceph_client_then_lxd),
         case!(the_cluster_stays_writable_without_one_member),
@@ -199,6 +200,12 @@ fn init_resumes_after_a_member_dies_between_its_monitor_and_its_osd(t: &Trial) {
         Some(4),
         "one OSD per chosen disk: {osds}"
     );
+}
+
+/// Containers on `local`: this machine's kernel has no rbd module, so LXD
+/// cannot map an image on `remote` (the VM lab runs those).
+fn a_container_runs_on_every_member(t: &Trial) {
+    t.containers_run_on(&[1, 2, 3], "local");
 }
 
 fn ceph_is_healthy_and_lxd_has_a_remote_pool(t: &Trial) {

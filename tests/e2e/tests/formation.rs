@@ -5,7 +5,8 @@
 //! bootstrap and after a joiner dies between its token and its join, and
 //! forms the three-member cluster s1, s2, s3: every member sees three
 //! members online, the `local` pool and the network, the default profile
-//! uses them, and an instance record can be created on each member.
+//! uses them, an instance record can be created on each member, and a
+//! busybox container runs on each member with an address from its bridge.
 //!
 //! The joiners enroll zero-touch (an enrollment passphrase in their
 //! musterd.toml). Faults come from the agents' test-only `MUSTER_FAULT`.
@@ -43,7 +44,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     let t = Trial::new(&lab);
     t.enroll_all();
 
-    let cases: [Case<Trial>; 7] = [
+    let cases: [Case<Trial>; 8] = [
         case!(a_single_server_forms_a_one_member_cluster),
         case!(an_unknown_key_is_rejected_by_the_cli),
         case!(an_unknown_member_is_rejected_before_any_change),
@@ -51,6 +52,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
         case!(a_dry_run_prints_the_plan_and_changes_nothing),
         case!(init_resumes_after_the_initiator_and_a_joiner_die),
         case!(the_cluster_is_formed_on_every_member),
+        case!(a_container_runs_on_every_member),
     ];
     common::run_cases(&t, &cases);
 
@@ -210,6 +212,11 @@ fn init_resumes_after_the_initiator_and_a_joiner_die(t: &Trial) {
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     assert_eq!(state["formed"], true, "{state}");
     assert_eq!(state["members"].as_array().unwrap().len(), 3, "{state}");
+}
+
+/// The cluster carries workloads, not only LXD's records of them.
+fn a_container_runs_on_every_member(t: &Trial) {
+    t.containers_run_on(&[1, 2, 3], "local");
 }
 
 fn the_cluster_is_formed_on_every_member(t: &Trial) {

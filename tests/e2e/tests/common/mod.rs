@@ -65,3 +65,92 @@ pub fn enroll_with(lab: &Lab, server: usize, file: &Path) {
     );
     fs::write(config, text).expect("write musterd.toml");
 }
+
+/// A workload on every member: a busybox container (the lab's image, made
+/// from Debian's busybox-static and imported once through s1) launched on
+/// each of `servers` with its root on `pool`, each RUNNING on that member
+/// with an IPv4 address on eth0 that starts with `subnet_prefix` (from its
+/// member's instance network), and `lxc exec` into each answering with its
+/// own name. The containers are deleted afterwards.
+pub fn containers_run_on(lab: &Lab, servers: &[usize], pool: &str, subnet_prefix: &str) {
+    let lxc = |args: &[&str]| {
+        let out = lab
+            .exec(
+                muster_lab::Target::Server(1),
+                std::iter::once("lxc").chain(args.iter().copied()),
+            )
+            .unwrap_or_else(|e| panic!("lxc {args:?}: {e}"));
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ok = |args: &[&str]| {
+        let (success, stdout, stderr) = lxc(args);
+        assert!(success, "lxc {args:?} failed: {stdout}{stderr}");
+        stdout
+    };
+    let alias = muster_lab::image::IMAGE_ALIAS;
+    if !lxc(&["image", "info", alias]).0 {
+        let image = muster_lab::image::busybox_image(lab.dir()).expect("make the busybox image");
+        ok(&["image", "import", path_str(&image), "--alias", alias]);
+    }
+    let names: Vec<String> = servers.iter().map(|n| format!("workload-s{n}")).collect();
+    for (n, name) in servers.iter().zip(&names) {
+        let target = format!("s{n}");
+        ok(&[
+            "launch",
+            "-q",
+            alias,
+            name,
+            "--target",
+            &target,
+            "--storage",
+            pool,
+        ]);
+    }
+    // DHCP from each member's dnsmasq takes a few seconds.
+    let deadline = Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_str(&ok(&["list", "--format", "json"])).expect("lxc list JSON");
+        let missing: Vec<String> = servers
+            .iter()
+            .zip(&names)
+            .filter(|(n, name)| {
+                let Some(c) = list
+                    .as_array()
+                    .and_then(|l| l.iter().find(|c| c["name"] == **name))
+                else {
+                    return true;
+                };
+                let addresses = c["state"]["network"]["eth0"]["addresses"].as_array();
+                let has_address = addresses.is_some_and(|a| {
+                    a.iter().any(|a| {
+                        a["family"] == "inet"
+                            && a["address"]
+                                .as_str()
+                                .is_some_and(|ip| ip.starts_with(subnet_prefix))
+                    })
+                });
+                !(c["status"] == "Running" && c["location"] == format!("s{n}") && has_address)
+            })
+            .map(|(_, name)| name.clone())
+            .collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not running on their member with an address in {subnet_prefix}*: {missing:?}\n{list:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    for name in &names {
+        assert_eq!(ok(&["exec", name, "--", "hostname"]).trim(), name);
+    }
+    for name in &names {
+        ok(&["delete", "--force", name]);
+    }
+}

@@ -50,6 +50,17 @@ impl<'a> Trial<'a> {
         }
     }
 
+    /// What every address on the instance network starts with.
+    pub fn bridge_prefix(&self) -> String {
+        let host = self.bridge.rsplit_once('.').map_or("", |(net, _)| net);
+        format!("{host}.")
+    }
+
+    /// [`super::containers_run_on`] on `servers` of this trial's cluster.
+    pub fn containers_run_on(&self, servers: &[usize], pool: &str) {
+        super::containers_run_on(self.lab, servers, pool, &self.bridge_prefix());
+    }
+
     pub fn secret(&self, name: &str, text: &str) -> PathBuf {
         super::secret(&self.files, name, text)
     }
