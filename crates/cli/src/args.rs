@@ -147,7 +147,8 @@ pub enum SessionCommand {
 #[derive(Debug, Args)]
 pub struct SessionOpenArgs {
     /// Use the passphrase in this file (its first line) instead of a
-    /// generated one: 5 words from muster's list, or at least 20 characters.
+    /// generated one: 5 different words from muster's list, or at least 20
+    /// characters hard to guess (refused when estimated under 48 bits).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 

@@ -429,7 +429,10 @@ fn session_rules() {
         e[0].starts_with("session.passphrase: this passphrase is too weak"),
         "{e:?}"
     );
-    assert_eq!(e[1], "session.timeout: a session lasts from 1s to 24h, not 90000s");
+    assert_eq!(
+        e[1],
+        "session.timeout: a session lasts from 1s to 24h, not 90000s"
+    );
     let strong = "correct horse battery staple muster";
     let p = parse(&format!(
         "session: {{passphrase: '{strong}', enrollment: true, timeout: 24h}}\nmembers: [{{name: s1}}]\n"

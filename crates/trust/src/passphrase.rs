@@ -13,11 +13,11 @@ use crate::wordlist::WORDS;
 /// 5 words from 1296 give 5 × log2(1296) ≈ 51.7 bits.
 pub const DEFAULT_WORDS: usize = 5;
 pub const MIN_WORDS: usize = 5;
-/// The entropy floor the issue asks for.
+/// The entropy floor every session passphrase must reach: a generated one
+/// has 51.7 bits, a supplied one is estimated.
 pub const MIN_BITS: f64 = 48.0;
-/// A supplied passphrase that is not made of list words must be at least this
-/// long (normalized). Its entropy cannot be measured, so this is only a floor
-/// against the obviously weak; generated passphrases are the recommended kind.
+/// A supplied passphrase that is not made of list words must also be at
+/// least this long (normalized), whatever its estimate.
 pub const MIN_SUPPLIED_CHARS: usize = 20;
 
 /// Bits of entropy one word drawn uniformly from the list gives.
@@ -32,10 +32,17 @@ pub enum PassphraseError {
     #[error("a generated passphrase needs at least {MIN_WORDS} words (48 bits of entropy); {0} were asked for")]
     TooFewWords(usize),
     #[error(
-        "this passphrase is too weak to protect a session: use at least {MIN_WORDS} words from muster's list \
-         (or let muster generate one), or at least {MIN_SUPPLIED_CHARS} characters"
+        "this passphrase is too weak to protect a session (about {bits} bits of entropy, \
+         {MIN_BITS} needed): use at least {MIN_WORDS} different words from muster's list (or let \
+         muster generate one), or at least {MIN_SUPPLIED_CHARS} characters that are hard to guess"
     )]
-    TooWeak,
+    /// `bits`: the estimate, rounded down.
+    TooWeak { bits: u32 },
+    #[error(
+        "the word {0:?} comes more than once: a repeated word adds nothing an attacker has to \
+         guess; use {MIN_WORDS} different words (or let muster generate them)"
+    )]
+    RepeatedWord(String),
 }
 
 /// A passphrase in normalized form: lowercase words joined by single dashes.
@@ -77,15 +84,31 @@ impl Passphrase {
         Ok(Passphrase(normalized))
     }
 
-    /// A passphrase supplied to open a session: refused unless it is at
-    /// least [`MIN_WORDS`] list words or [`MIN_SUPPLIED_CHARS`] long.
+    /// A passphrase supplied to open a session (or held for enrollment):
+    /// refused unless its estimated entropy reaches [`MIN_BITS`]. Words
+    /// from the list count as drawn from it, each once; anything else is
+    /// estimated the way password crackers guess (dictionaries, repeats,
+    /// sequences, keyboard patterns: zxcvbn) and must also be at least
+    /// [`MIN_SUPPLIED_CHARS`] long.
     pub fn for_session(input: &str) -> Result<Passphrase, PassphraseError> {
         let p = Passphrase::parse(input)?;
-        let strong_words = p.estimated_bits().is_some_and(|b| b >= MIN_BITS);
-        if strong_words || p.0.chars().count() >= MIN_SUPPLIED_CHARS {
+        let bits = match p.list_words() {
+            Some(words) => {
+                let mut seen = std::collections::BTreeSet::new();
+                if let Some(again) = words.iter().find(|w| !seen.insert(**w)) {
+                    return Err(PassphraseError::RepeatedWord((*again).to_owned()));
+                }
+                words.len() as f64 * bits_per_word()
+            }
+            None if p.0.chars().count() < MIN_SUPPLIED_CHARS => 0.0,
+            None => supplied_bits(&p.0),
+        };
+        if bits >= MIN_BITS {
             Ok(p)
         } else {
-            Err(PassphraseError::TooWeak)
+            Err(PassphraseError::TooWeak {
+                bits: bits.floor() as u32,
+            })
         }
     }
 
@@ -101,13 +124,21 @@ impl Passphrase {
     /// Entropy if every word comes from the list (as if drawn uniformly,
     /// which holds for generated passphrases); `None` for anything else.
     pub fn estimated_bits(&self) -> Option<f64> {
-        let mut n = 0usize;
-        for w in self.words() {
-            WORDS.binary_search(&w).ok()?;
-            n += 1;
-        }
-        Some(n as f64 * bits_per_word())
+        self.list_words()
+            .map(|words| words.len() as f64 * bits_per_word())
     }
+
+    /// The words, if every one is on the list.
+    fn list_words(&self) -> Option<Vec<&str>> {
+        self.words()
+            .map(|w| WORDS.binary_search(&w).ok().map(|_| w))
+            .collect()
+    }
+}
+
+/// zxcvbn's estimate of the guesses an attacker needs, in bits.
+fn supplied_bits(normalized: &str) -> f64 {
+    zxcvbn::zxcvbn(normalized, &[]).guesses_log10() * std::f64::consts::LOG2_10
 }
 
 impl fmt::Debug for Passphrase {
@@ -230,16 +261,34 @@ mod tests {
 
     #[test]
     fn supplied_passphrases_need_strength() {
+        for weak in [
+            "apple tree",
+            "hunter2hunter2",
+            "aaaaaaaaaaaaaaaaaaaa",
+            "abcdefghijklmnopqrstuvwxyz",
+            "password password password",
+            "qwertyuiopasdfghjklzxcvbnm",
+        ] {
+            assert!(
+                matches!(
+                    Passphrase::for_session(weak),
+                    Err(PassphraseError::TooWeak { bits }) if f64::from(bits) < MIN_BITS
+                ),
+                "{weak:?} accepted"
+            );
+        }
         assert_eq!(
-            Passphrase::for_session("apple tree"),
-            Err(PassphraseError::TooWeak)
+            Passphrase::for_session("able able able able able"),
+            Err(PassphraseError::RepeatedWord("able".into()))
         );
-        assert!(Passphrase::for_session("apple bread cloud dance eagle").is_ok());
-        assert!(Passphrase::for_session("correct horse battery staple").is_ok());
-        assert_eq!(
-            Passphrase::for_session("hunter2hunter2"),
-            Err(PassphraseError::TooWeak)
-        );
+        for strong in [
+            "apple bread cloud dance eagle",
+            "correct horse battery staple muster",
+            "formation enrollment passphrase for the lab",
+            "Tr0ub4dor&3 is not this one, 9-fjq",
+        ] {
+            assert!(Passphrase::for_session(strong).is_ok(), "{strong:?} refused");
+        }
         // Typed input is never judged: a wrong guess must reach the handshake.
         assert!(Passphrase::parse("x").is_ok());
     }
