@@ -200,7 +200,7 @@ impl LxdClient {
     /// the request fields from this server's API extensions.
     pub async fn join_cluster(&self, inputs: JoinInputs<'_>) -> Result<(), LxdError> {
         let server = self.server().await?;
-        let request = join_request(&server.api_extensions, inputs)?;
+        let request = join_request(&server, inputs)?;
         self.put_cluster(&request).await
     }
 
@@ -250,8 +250,7 @@ impl LxdClient {
 
     /// `GET /1.0/cluster/members?recursion=1`.
     pub async fn cluster_members(&self) -> Result<Vec<ClusterMember>, LxdError> {
-        self.get("/1.0/cluster/members", &[("recursion", "1")])
-            .await
+        self.list("/1.0/cluster/members").await
     }
 
     /// Waits, at most `timeout`, until the cluster is at rest
@@ -311,7 +310,7 @@ impl LxdClient {
 
     /// `GET /1.0/storage-pools?recursion=1`.
     pub async fn storage_pools(&self) -> Result<Vec<StoragePool>, LxdError> {
-        self.get("/1.0/storage-pools", &[("recursion", "1")]).await
+        self.list("/1.0/storage-pools").await
     }
 
     /// One pool, as seen cluster-wide or (with `target`) with that member's
@@ -349,7 +348,7 @@ impl LxdClient {
 
     /// `GET /1.0/networks?recursion=1` (also lists unmanaged interfaces).
     pub async fn networks(&self) -> Result<Vec<Network>, LxdError> {
-        self.get("/1.0/networks", &[("recursion", "1")]).await
+        self.list("/1.0/networks").await
     }
 
     /// One network; None when it does not exist.
@@ -417,7 +416,10 @@ impl LxdClient {
 
     /// Names of the instances in the default project.
     pub async fn instance_names(&self) -> Result<Vec<String>, LxdError> {
-        let urls: Vec<String> = self.get("/1.0/instances", &[]).await?;
+        let urls: Vec<String> = self
+            .get::<Option<_>>("/1.0/instances", &[])
+            .await?
+            .unwrap_or_default();
         Ok(urls
             .iter()
             .filter_map(|u| u.rsplit('/').next())
@@ -436,6 +438,13 @@ impl LxdClient {
         let label = Label::new(Method::GET, path, query);
         let response = self.send(&label, path, query, None).await?;
         label.decode(response.metadata)
+    }
+
+    /// A `GET ...?recursion=1` of a collection. Incus answers `null`, not
+    /// `[]`, for an empty one.
+    async fn list<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, LxdError> {
+        let items: Option<Vec<T>> = self.get(path, &[("recursion", "1")]).await?;
+        Ok(items.unwrap_or_default())
     }
 
     /// A request that changes something: when LXD answers with an

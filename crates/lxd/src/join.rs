@@ -10,13 +10,16 @@
 //!   `cluster_token` field.
 //! - `explicit_trust_token`: the token has its own field, `cluster_token`,
 //!   and `cluster_password` is no longer read.
+//! - Incus (`environment.server` is `incus`) forked before that extension
+//!   and never lists it, yet reads only `cluster_token`: it has no password
+//!   field at all.
 //!
 //! Every variant needs `cluster_certificate` (PEM of the cluster certificate,
 //! from `GET /1.0` `environment.certificate` on a member) and
 //! `cluster_address`.
 
 use crate::token::{JoinToken, TokenError};
-use crate::types::{ClusterPut, MemberConfigKey};
+use crate::types::{ClusterPut, Daemon, MemberConfigKey, Server};
 
 pub const EXT_CLUSTERING_JOIN: &str = "clustering_join";
 pub const EXT_CLUSTERING_JOIN_TOKEN: &str = "clustering_join_token";
@@ -28,7 +31,7 @@ pub enum TokenField {
     /// `cluster_password`: LXD with `clustering_join_token` but without
     /// `explicit_trust_token` (LXD 5.0).
     ClusterPassword,
-    /// `cluster_token`: LXD with `explicit_trust_token`.
+    /// `cluster_token`: LXD with `explicit_trust_token`, and Incus.
     ClusterToken,
 }
 
@@ -50,10 +53,11 @@ pub enum JoinPlanError {
     Token(#[from] TokenError),
 }
 
-/// Picks the token field from the joining server's API extensions.
-pub fn token_field(joiner_extensions: &[String]) -> Result<TokenField, JoinPlanError> {
-    let has = |name: &str| joiner_extensions.iter().any(|e| e == name);
-    if has(EXT_EXPLICIT_TRUST_TOKEN) {
+/// Picks the token field from the joining server's `GET /1.0`: its API
+/// extensions, and which daemon it is.
+pub fn token_field(joiner: &Server) -> Result<TokenField, JoinPlanError> {
+    let has = |name: &str| joiner.has_extension(name);
+    if has(EXT_EXPLICIT_TRUST_TOKEN) || joiner.daemon() == Daemon::Incus {
         return Ok(TokenField::ClusterToken);
     }
     if !has(EXT_CLUSTERING_JOIN) {
@@ -81,13 +85,10 @@ pub struct JoinInputs<'a> {
 }
 
 /// Builds the `PUT /1.0/cluster` body that joins the server whose
-/// `GET /1.0` listed `joiner_extensions`. The member name is the one the
-/// token was issued for.
-pub fn join_request(
-    joiner_extensions: &[String],
-    inputs: JoinInputs<'_>,
-) -> Result<ClusterPut, JoinPlanError> {
-    let field = token_field(joiner_extensions)?;
+/// `GET /1.0` is `joiner`. The member name is the one the token was issued
+/// for.
+pub fn join_request(joiner: &Server, inputs: JoinInputs<'_>) -> Result<ClusterPut, JoinPlanError> {
+    let field = token_field(joiner)?;
     let token = inputs.token;
     let actual = crate::token::certificate_fingerprint(inputs.cluster_certificate)?;
     if !actual.eq_ignore_ascii_case(&token.fingerprint) {
@@ -129,7 +130,7 @@ pub fn join_request(
 mod tests {
     use super::*;
     use crate::fixtures::metadata;
-    use crate::types::{Cluster, Server};
+    use crate::types::Cluster;
 
     fn server(name: &str) -> Server {
         serde_json::from_value(metadata(name)).unwrap()
@@ -165,12 +166,9 @@ mod tests {
     #[test]
     fn lxd_5_0_puts_the_token_in_cluster_password() {
         let joiner = server("lxd-5.0.2-server-joiner.json");
-        assert_eq!(
-            token_field(&joiner.api_extensions).unwrap(),
-            TokenField::ClusterPassword
-        );
+        assert_eq!(token_field(&joiner).unwrap(), TokenField::ClusterPassword);
         let (t, cert) = (token(), cluster_cert());
-        let put = join_request(&joiner.api_extensions, inputs(&t, &cert)).unwrap();
+        let put = join_request(&joiner, inputs(&t, &cert)).unwrap();
         let body = serde_json::to_value(&put).unwrap();
         assert_eq!(body["server_name"], "m2");
         assert_eq!(body["enabled"], true);
@@ -189,14 +187,11 @@ mod tests {
     #[test]
     fn newer_lxd_uses_cluster_token() {
         let joiner = server("lxd-6-server-hand-written.json");
-        assert_eq!(
-            token_field(&joiner.api_extensions).unwrap(),
-            TokenField::ClusterToken
-        );
+        assert_eq!(token_field(&joiner).unwrap(), TokenField::ClusterToken);
         let (t, cert) = (token(), cluster_cert());
         let mut i = inputs(&t, &cert);
         i.cluster_address = Some("10.231.251.9:8443");
-        let body = serde_json::to_value(join_request(&joiner.api_extensions, i).unwrap()).unwrap();
+        let body = serde_json::to_value(join_request(&joiner, i).unwrap()).unwrap();
         assert_eq!(
             JoinToken::decode(body["cluster_token"].as_str().unwrap()).unwrap(),
             t
@@ -207,8 +202,23 @@ mod tests {
     }
 
     #[test]
+    fn incus_uses_cluster_token_without_the_extension() {
+        let joiner = server("incus-6.0.4-server-standalone.json");
+        assert_eq!(joiner.daemon(), Daemon::Incus);
+        assert!(!joiner.has_extension(EXT_EXPLICIT_TRUST_TOKEN));
+        assert_eq!(token_field(&joiner).unwrap(), TokenField::ClusterToken);
+        let (t, cert) = (token(), cluster_cert());
+        let body = serde_json::to_value(join_request(&joiner, inputs(&t, &cert)).unwrap()).unwrap();
+        assert!(body["cluster_token"].is_string());
+        assert!(body.get("cluster_password").is_none());
+    }
+
+    #[test]
     fn lxd_without_join_extensions_is_refused() {
-        let ext = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ext = |names: &[&str]| Server {
+            api_extensions: names.iter().map(|s| s.to_string()).collect(),
+            ..Server::default()
+        };
         assert_eq!(
             token_field(&ext(&["clustering"])).unwrap_err(),
             JoinPlanError::MissingExtension("clustering_join")
@@ -231,12 +241,12 @@ mod tests {
             .environment
             .certificate;
         let t = token();
-        let err = join_request(&joiner.api_extensions, inputs(&t, &old)).unwrap_err();
+        let err = join_request(&joiner, inputs(&t, &old)).unwrap_err();
         assert!(
             matches!(err, JoinPlanError::CertificateMismatch { .. }),
             "{err}"
         );
-        let err = join_request(&joiner.api_extensions, inputs(&t, "junk")).unwrap_err();
+        let err = join_request(&joiner, inputs(&t, "junk")).unwrap_err();
         assert!(matches!(
             err,
             JoinPlanError::Token(TokenError::Certificate(_))
@@ -250,7 +260,7 @@ mod tests {
         let mut i = inputs(&t, &cert);
         i.server_address = " ";
         assert_eq!(
-            join_request(&joiner.api_extensions, i).unwrap_err(),
+            join_request(&joiner, i).unwrap_err(),
             JoinPlanError::NoServerAddress
         );
     }

@@ -37,9 +37,45 @@ pub struct Server {
     pub environment: ServerEnvironment,
 }
 
+/// Which daemon answers: LXD, or its fork Incus (same `/1.0` API shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Daemon {
+    Lxd,
+    Incus,
+}
+
+impl Daemon {
+    /// As the daemon names itself, and as muster shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "lxd",
+            Daemon::Incus => "incus",
+        }
+    }
+}
+
+impl std::fmt::Display for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Daemon::Lxd => "LXD",
+            Daemon::Incus => "Incus",
+        })
+    }
+}
+
 impl Server {
     pub fn has_extension(&self, name: &str) -> bool {
         self.api_extensions.iter().any(|e| e == name)
+    }
+
+    /// `environment.server`: "incus" for Incus; LXD says "lxd".
+    pub fn daemon(&self) -> Daemon {
+        if self.environment.server.eq_ignore_ascii_case("incus") {
+            Daemon::Incus
+        } else {
+            Daemon::Lxd
+        }
     }
 
     /// A configuration value, when it is a string.
