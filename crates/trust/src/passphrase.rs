@@ -287,7 +287,10 @@ mod tests {
             "formation enrollment passphrase for the lab",
             "Tr0ub4dor&3 is not this one, 9-fjq",
         ] {
-            assert!(Passphrase::for_session(strong).is_ok(), "{strong:?} refused");
+            assert!(
+                Passphrase::for_session(strong).is_ok(),
+                "{strong:?} refused"
+            );
         }
         // Typed input is never judged: a wrong guess must reach the handshake.
         assert!(Passphrase::parse("x").is_ok());

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::error::{IoContext, LabError};
-use crate::plan::{self, Layout, Target, BRIDGE, LAB_IFACE};
+use crate::plan::{self, Daemon, Layout, Target, BRIDGE, LAB_IFACE};
 use crate::state::{
     self, DiskFile, EtcLink, LabState, Process, ProcessId, LAB_BASE_DIR, STATE_DIR,
 };
@@ -44,6 +44,9 @@ pub struct LabSpec {
     pub lxd: bool,
     /// How long `lxd waitready` may take.
     pub lxd_ready_timeout: Duration,
+    /// With `lxd`: which daemon, LXD or Incus (in the same directory,
+    /// [`Server::lxd_dir`], with the same socket).
+    pub daemon: Daemon,
     /// Give each server a Ceph directory ([`Server::ceph_dir`]), named in
     /// its agent's config (`[ceph]`: daemons started by the agent, sizes
     /// for a small lab) and shown as /etc/ceph to everything run in its
@@ -76,6 +79,7 @@ impl Default for LabSpec {
             agent_bin: None,
             lxd: false,
             lxd_ready_timeout: Duration::from_secs(60),
+            daemon: Daemon::default(),
             ceph: false,
             enrollment: None,
         }
@@ -274,8 +278,8 @@ where
     match server_of(servers, target)? {
         Some(s) => {
             let mut cmd = netns_command(&s.netns, Some(&s.socket), argv)?;
-            // `lxc` there talks to that server's LXD.
-            cmd.env("LXD_DIR", &s.lxd_dir);
+            // `lxc` (or `incus`) there talks to that server's daemon.
+            cmd.env("LXD_DIR", &s.lxd_dir).env("INCUS_DIR", &s.lxd_dir);
             Ok(cmd)
         }
         None => netns_command(&client.netns, None, argv),
@@ -383,6 +387,7 @@ impl Lab {
         state.disk_size_bytes = spec.disk_size_bytes;
         state.agents = spec.agents;
         state.lxd = spec.lxd;
+        state.daemon = spec.daemon;
         state.ceph = spec.ceph;
         let shared = Arc::new(Shared {
             inner: Mutex::new(Inner {
@@ -617,9 +622,14 @@ impl Lab {
             self.spawn_lxd(i)?;
         }
         for server in &self.servers {
-            wait_lxd(server, ready_timeout)?;
+            wait_lxd(self.daemon(), server, ready_timeout)?;
         }
         Ok(())
+    }
+
+    /// The daemon the lab's servers run (LXD unless it was made with Incus).
+    pub fn daemon(&self) -> Daemon {
+        self.shared.lock().state.daemon
     }
 
     /// Starts the LXD of the server at `index`, recorded as its LXD; with
@@ -635,10 +645,11 @@ impl Lab {
         let err = out
             .try_clone()
             .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
+        let daemon = self.daemon();
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &server.netns, "env"])
-            .arg(format!("LXD_DIR={}", server.lxd_dir.display()))
-            .args(["lxd", "--group", "root", "--logfile"])
+            .arg(format!("{}={}", daemon.dir_env(), server.lxd_dir.display()))
+            .args([daemon.program(), "--group", "root", "--logfile"])
             .arg(&server.lxd_log);
         if std::env::var_os(LXD_DEBUG_ENV).is_some_and(|v| v == "1") {
             cmd.arg("--debug");
@@ -671,7 +682,8 @@ impl Lab {
             detail,
         };
         // A daemon that does not stop in time is ended below all the same.
-        let _ = sys::run(&mut lxd_shutdown(&server.lxd_dir));
+        let daemon = self.daemon();
+        let _ = sys::run(&mut lxd_shutdown(daemon, &server.lxd_dir));
         let what = format!("lxd of {}", server.name);
         let ids: Vec<ProcessId> = {
             let inner = self.shared.lock();
@@ -691,7 +703,7 @@ impl Lab {
         }
         // Its helpers (dnsmasq, forkdns) carry its LXD_DIR in their
         // environment: only those of this LXD are ended.
-        let marker = format!("LXD_DIR={}", server.lxd_dir.display());
+        let marker = format!("{}={}", daemon.dir_env(), server.lxd_dir.display());
         let helpers: Vec<ProcessId> = sys::netns_pids(&server.netns)?
             .into_iter()
             .filter(|pid| sys::environ_has(*pid, &marker))
@@ -709,7 +721,7 @@ impl Lab {
         fs::remove_dir_all(&server.lxd_dir)
             .ctx(|| format!("removing {}", server.lxd_dir.display()))?;
         self.spawn_lxd(i)?;
-        wait_lxd(server, Duration::from_secs(60))
+        wait_lxd(daemon, server, Duration::from_secs(60))
     }
 
     fn server_index(&self, number: usize) -> Result<usize, LabError> {
@@ -987,11 +999,13 @@ impl Drop for Lab {
 }
 
 /// Waits until the server's LXD answers (`lxd waitready`), at most `timeout`.
-fn wait_lxd(server: &Server, timeout: Duration) -> Result<(), LabError> {
+fn wait_lxd(daemon: Daemon, server: &Server, timeout: Duration) -> Result<(), LabError> {
     let secs = timeout.as_secs().max(1).to_string();
-    let mut cmd = Command::new("lxd");
-    cmd.args(["waitready", "--timeout", &secs])
-        .env("LXD_DIR", &server.lxd_dir);
+    let (program, args) = daemon.waitready().split_first().expect("a command");
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .args(["--timeout", &secs])
+        .env(daemon.dir_env(), &server.lxd_dir);
     sys::run(&mut cmd).map(drop).map_err(|e| LabError::Command {
         command: format!("lxd waitready for {}", server.name),
         detail: format!("{e}\n{}", sys::tail(&server.lxd_log, 30)),
@@ -1306,10 +1320,12 @@ fn remove_etc_link(state: &LabState, own_dir: bool, link: &EtcLink) -> Result<()
 
 /// `lxd shutdown` for the LXD at `lxd_dir`, bounded: 15 s for its
 /// instances, 20 s in all.
-fn lxd_shutdown(lxd_dir: &Path) -> Command {
+fn lxd_shutdown(daemon: Daemon, lxd_dir: &Path) -> Command {
     let mut cmd = Command::new("timeout");
-    cmd.args(["20", "lxd", "shutdown", "--timeout", "15"])
-        .env("LXD_DIR", lxd_dir);
+    cmd.arg("20")
+        .args(daemon.shutdown())
+        .args(["--timeout", "15"])
+        .env(daemon.dir_env(), lxd_dir);
     cmd
 }
 
@@ -1323,7 +1339,7 @@ fn shutdown_lxd(state: &LabState) {
             if !lxd_dir.join("unix.socket").exists() {
                 return None;
             }
-            lxd_shutdown(&lxd_dir)
+            lxd_shutdown(state.daemon, &lxd_dir)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

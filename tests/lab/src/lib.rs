@@ -57,5 +57,5 @@ pub use lab::{
     DEFAULT_DISK_SIZE,
 };
 pub use nix::sys::signal::Signal;
-pub use plan::Target;
+pub use plan::{Daemon, Target};
 pub use sys::run_host;

@@ -52,6 +52,10 @@ enum Cmd {
         /// Also run one LXD daemon per server (its own LXD_DIR, inside its namespace).
         #[arg(long)]
         lxd: bool,
+        /// Run Incus (Debian's incus-base, from bookworm-backports) instead
+        /// of LXD: implies --lxd.
+        #[arg(long)]
+        incus: bool,
         /// Prepare the servers for Ceph: each gets a directory DIR/sN/ceph,
         /// named in the [ceph] table of its musterd.toml (the agent starts
         /// the Ceph daemons itself; small-lab limits), and seen as /etc/ceph
@@ -139,6 +143,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             name,
             no_agents,
             lxd,
+            incus,
             ceph,
             enroll,
             foreground,
@@ -152,7 +157,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 agents: !no_agents,
                 agent_ready_timeout: Duration::from_secs(agent_timeout),
                 agent_bin: None,
-                lxd,
+                lxd: lxd || incus,
+                daemon: if incus {
+                    plan::Daemon::Incus
+                } else {
+                    plan::Daemon::Lxd
+                },
                 ceph,
                 enrollment: enroll.map(absolute).transpose()?,
                 ..LabSpec::default()

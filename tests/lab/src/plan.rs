@@ -5,7 +5,7 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Every lab takes a /24 out of 10.231.0.0/16; the host blackholes it while
 /// the lab lives, so nothing the host sends there can leave the machine.
@@ -258,6 +258,61 @@ pub fn is_lab_etc_netns_link(prefix: &str, link: &Path) -> bool {
             .and_then(|n| n.strip_prefix(prefix)?.strip_prefix('-'))
             .is_some_and(|rest| !rest.is_empty()),
         _ => false,
+    }
+}
+
+/// The daemon a lab server runs when the lab has one: Debian 12's LXD, or
+/// Incus (Debian's `incus-base`, from bookworm-backports). The two share
+/// the `/1.0` API; they differ in programs and environment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Daemon {
+    #[default]
+    Lxd,
+    Incus,
+}
+
+impl Daemon {
+    /// The variable that points the daemon and its client at its directory.
+    pub fn dir_env(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "LXD_DIR",
+            Daemon::Incus => "INCUS_DIR",
+        }
+    }
+
+    /// The daemon's program.
+    pub fn program(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "lxd",
+            // Debian keeps it off PATH.
+            Daemon::Incus => "/usr/libexec/incus/incusd",
+        }
+    }
+
+    /// The command-line client.
+    pub fn client(self) -> &'static str {
+        match self {
+            Daemon::Lxd => "lxc",
+            Daemon::Incus => "incus",
+        }
+    }
+
+    /// What waits for the daemon to answer (add `--timeout SECS`).
+    pub fn waitready(self) -> &'static [&'static str] {
+        match self {
+            Daemon::Lxd => &["lxd", "waitready"],
+            Daemon::Incus => &["incus", "admin", "waitready"],
+        }
+    }
+
+    /// What asks the daemon to stop its instances and exit (add
+    /// `--timeout SECS`).
+    pub fn shutdown(self) -> &'static [&'static str] {
+        match self {
+            Daemon::Lxd => &["lxd", "shutdown"],
+            Daemon::Incus => &["incus", "admin", "shutdown"],
+        }
     }
 }
 
@@ -518,6 +573,19 @@ mod tests {
         assert_eq!(parse_stat_state(stat), Some('S'));
         assert_eq!(parse_stat_start_time("1 (x) Z 1"), None);
         assert_eq!(parse_stat_state("garbage"), None);
+    }
+
+    #[test]
+    fn each_daemon_has_its_own_programs_and_directory_variable() {
+        assert_eq!(Daemon::default(), Daemon::Lxd);
+        assert_eq!(Daemon::Lxd.waitready(), ["lxd", "waitready"]);
+        assert_eq!(Daemon::Incus.waitready(), ["incus", "admin", "waitready"]);
+        assert_eq!(Daemon::Incus.shutdown(), ["incus", "admin", "shutdown"]);
+        assert_eq!(Daemon::Incus.dir_env(), "INCUS_DIR");
+        assert_eq!(Daemon::Incus.client(), "incus");
+        // The state file records it by name.
+        let d: Daemon = serde_json::from_str("\"incus\"").unwrap();
+        assert_eq!(d, Daemon::Incus);
     }
 
     #[test]

@@ -73,9 +73,12 @@ pub struct LabState {
     pub disks_per_server: usize,
     pub disk_size_bytes: u64,
     pub agents: bool,
-    /// One LXD per server, `LXD_DIR` = `DIR/sN/lxd`.
+    /// One LXD (or Incus) per server, its directory `DIR/sN/lxd`.
     #[serde(default)]
     pub lxd: bool,
+    /// Which of the two, when `lxd`.
+    #[serde(default)]
+    pub daemon: crate::plan::Daemon,
     /// Each server has a Ceph directory, `DIR/sN/ceph`, seen as /etc/ceph
     /// in its namespace.
     #[serde(default)]
@@ -107,6 +110,7 @@ impl LabState {
             disk_size_bytes: 0,
             agents: false,
             lxd: false,
+            daemon: crate::plan::Daemon::Lxd,
             ceph: false,
             owner: None,
             route: None,
