@@ -16,10 +16,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use muster_apply::{Cause, Event, Issued, ObserveError, Outcome, Planned, Refusal, World};
 use muster_ceph::LocalState;
 use muster_disks::Disk;
 use muster_lxd::{JoinToken, LxdClient, NetworksPost, StoragePoolsPost};
-use muster_plan::{Choices, LxdObserved, MemberObserved, Observed, Plan, Step, StepKind};
+use muster_plan::{Choices, DiskRef, LxdObserved, MemberObserved, Observed, Step, StepKind};
 use muster_preseed::{Inventory, KnownMember, PassphraseSource, Preseed};
 use muster_proto::formation::{
     paths as fpaths, InitEvent, InitRequest, LxdJoinRequest, LxdJoinResponse, WipeRequest,
@@ -86,6 +87,40 @@ impl Progress {
     async fn send(&self, event: InitEvent) {
         // The CLI may have gone away; the run goes on regardless.
         let _ = self.0.send(event).await;
+    }
+
+    /// An executor's event as the CLI reads it.
+    async fn event(&self, event: Event) {
+        match event {
+            Event::Planned { plan, warnings } => {
+                for warning in warnings {
+                    self.info(format!("warning: {warning}")).await;
+                }
+                self.send(InitEvent::Plan {
+                    text: plan.render(),
+                    steps: plan.steps.len(),
+                })
+                .await;
+            }
+            Event::Info(message) => self.info(message).await,
+            Event::Started { index, step } => {
+                self.send(InitEvent::Step {
+                    index,
+                    member: step.member,
+                    description: step.description,
+                })
+                .await
+            }
+            Event::Ticked { index } => self.send(InitEvent::StepDone { index }).await,
+            Event::Skipped { index, step } => {
+                self.send(InitEvent::StepSkipped {
+                    index,
+                    member: step.member,
+                    description: step.description,
+                })
+                .await
+            }
+        }
     }
 
     async fn info(&self, message: impl Into<String>) {
@@ -155,90 +190,67 @@ async fn run(state: &AppState, req: &InitRequest, progress: &Progress) -> Result
     let mut inventory = known_members(state, &preseed).await?;
     let names: Vec<String> = inventory.members.iter().map(|k| k.name.clone()).collect();
 
-    let mut executed = 0usize;
-    let mut last: Option<Step> = None;
-    loop {
-        inventory.observed = observe_all(state, &names).await?;
-        let resolved = muster_preseed::resolve(&preseed, &inventory).map_err(|e| {
-            Failure::input(if executed == 0 {
-                format!("the preseed does not fit the members, nothing was changed:\n{e}")
-            } else {
-                format!("the preseed does not fit the members:\n{e}")
-            })
+    let world = Members {
+        state,
+        names: &names,
+    };
+    let planner = |observed: &Observed| {
+        inventory.observed = observed.clone();
+        let resolved = muster_preseed::resolve(&preseed, &inventory).map_err(|e| Refusal {
+            reason: "the preseed does not fit the members".into(),
+            detail: e.to_string(),
         })?;
-        let choices = resolved.choices;
-        let observed = &inventory.observed;
-        let names: Vec<String> = choices.members.iter().map(|m| m.name.clone()).collect();
-        let plan = muster_plan::plan(&choices, observed).map_err(|e| {
-            Failure::input(if executed == 0 {
-                format!(
-                    "the cluster cannot be formed as the preseed asks, nothing was changed:\n{e}"
-                )
-            } else {
-                format!("the cluster cannot be formed as the preseed asks:\n{e}")
-            })
+        let plan = muster_plan::plan(&resolved.choices, observed).map_err(|e| Refusal {
+            reason: "the cluster cannot be formed as the preseed asks".into(),
+            detail: e.to_string(),
         })?;
-        if executed == 0 {
-            for warning in &resolved.warnings {
-                progress.info(format!("warning: {warning}")).await;
-            }
-            progress
-                .send(InitEvent::Plan {
-                    text: plan.render(),
-                    steps: plan.steps.len(),
-                })
-                .await;
-            if req.dry_run {
-                return Ok("dry run: nothing was changed".into());
-            }
+        save_state(state, &resolved.choices, observed, plan.is_empty());
+        Ok(Planned {
+            plan,
+            warnings: resolved.warnings.iter().map(ToString::to_string).collect(),
+        })
+    };
+    let (events, mut heard) = mpsc::channel(64);
+    let applied = async move {
+        let applied = muster_apply::apply(&world, planner, req.dry_run, &events).await;
+        drop(events);
+        applied
+    };
+    let forwarded = async {
+        while let Some(event) = heard.recv().await {
+            progress.event(event).await;
         }
-        save_state(state, &choices, observed, plan.is_empty());
-        let Some(step) = plan.steps.first().cloned() else {
-            return Ok(if executed == 0 {
-                format!(
-                    "nothing to do: the cluster of {} is formed",
-                    names.join(", ")
-                )
-            } else {
-                format!(
-                    "the cluster is formed: {} ({executed} step{} done)",
-                    names.join(", "),
-                    if executed == 1 { "" } else { "s" }
-                )
-            });
-        };
-        if last.as_ref() == Some(&step) {
-            return Err(Failure {
-                message: format!(
-                    "{} on {} did not take effect (the member's state is the same after it); see \
-                     the agents' and LXD's logs, then run muster init again",
-                    step.description, step.member
-                ),
-                member: Some(step.member.clone()),
-                step: Some(step.description.clone()),
-            });
+    };
+    let (applied, ()) = tokio::join!(applied, forwarded);
+    match applied {
+        Ok(Outcome::DryRun) => Ok("dry run: nothing was changed".into()),
+        Ok(Outcome::Formed {
+            members, steps: 0, ..
+        }) => Ok(format!(
+            "nothing to do: the cluster of {} is formed",
+            members.join(", ")
+        )),
+        Ok(Outcome::Formed {
+            members,
+            ticked,
+            skipped,
+            ..
+        }) => {
+            let skipped = match skipped {
+                0 => String::new(),
+                n => format!(", {n} found done already"),
+            };
+            Ok(format!(
+                "the cluster is formed: {} ({ticked} step{} done{skipped})",
+                members.join(", "),
+                if ticked == 1 { "" } else { "s" }
+            ))
         }
-        executed += 1;
-        progress
-            .send(InitEvent::Step {
-                index: executed,
-                member: step.member.clone(),
-                description: step.description.clone(),
-            })
-            .await;
-        apply(state, &plan, &step, progress)
-            .await
-            .map_err(|message| Failure {
-                message: format!(
-                    "{}: {} failed: {message}\nWhat to do: fix the cause, then run the same \
-                     `muster init` again; it resumes where this run stopped.",
-                    step.member, step.description
-                ),
-                member: Some(step.member.clone()),
-                step: Some(step.description.clone()),
-            })?;
-        progress.send(InitEvent::StepDone { index: executed }).await;
-        last = Some(step);
+        Err(e) => Err(Failure {
+            message: e.to_string(),
+            member: e.step().map(|(member, _)| member.to_owned()),
+            step: e.step().map(|(_, step)| step.to_owned()),
+        }),
     }
 }
 
@@ -401,37 +413,200 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
     })
 }
 
-/// Every member's LXD, disks and part in Ceph, read now.
-async fn observe_all(state: &Shared, names: &[String]) -> Result<Observed, Failure> {
-    let mut observed = Observed::default();
-    let mut ceph_states = Vec::new();
-    for name in names {
-        let member = if *name == state.me.name {
-            let client = state.lxd().await?;
-            let lxd = observe(&client)
-                .await
-                .map_err(|e| Failure::from(lxd_error(name, &e)))?;
-            let options = state.disks.scan_options();
-            let disks = tokio::task::spawn_blocking(move || muster_disks::scan(&options))
-                .await
-                .map_err(|e| Failure::input(format!("the disk scan did not finish: {e}")))?
-                .map_err(|e| Failure::input(format!("{name}: cannot scan the disks: {e}")))?;
-            ceph_states.push((name.clone(), crate::ceph::local_state(state).await?));
-            MemberObserved { lxd, disks }
-        } else {
+/// The members as this initiator reaches them: its own LXD, disks and Ceph
+/// directly, the others' through their agents over pinned mutual TLS.
+struct Members<'a> {
+    state: &'a Shared,
+    names: &'a [String],
+}
+
+impl Members<'_> {
+    /// One member's LXD, disks and part in Ceph, read now.
+    async fn observe_member(&self, name: &str) -> Result<(MemberObserved, LocalState), Cause> {
+        let state = self.state;
+        if name != state.me.name {
             let lxd: LxdObserved =
                 request_member(state, name, fpaths::LXD, None, OBSERVE_TIMEOUT).await?;
             let disks: Vec<Disk> =
                 request_member(state, name, paths::DISKS, None, OBSERVE_TIMEOUT).await?;
             let ceph: LocalState =
                 request_member(state, name, fpaths::CEPH, None, OBSERVE_TIMEOUT).await?;
-            ceph_states.push((name.clone(), ceph));
-            MemberObserved { lxd, disks }
-        };
-        observed.members.insert(name.clone(), member);
+            return Ok((MemberObserved { lxd, disks }, ceph));
+        }
+        let client = state.lxd().await?;
+        let lxd = observe(&client).await.map_err(|e| lxd_error(name, &e))?;
+        let options = state.disks.scan_options();
+        let disks = tokio::task::spawn_blocking(move || muster_disks::scan(&options))
+            .await
+            .map_err(|e| format!("the disk scan did not finish: {e}"))?
+            .map_err(|e| format!("cannot scan the disks: {e}"))?;
+        let ceph = crate::ceph::local_state(state).await?;
+        Ok((MemberObserved { lxd, disks }, ceph))
     }
-    crate::ceph::observe(state, &ceph_states, &mut observed).await;
-    Ok(observed)
+}
+
+impl World for Members<'_> {
+    type Token = JoinToken;
+
+    async fn observe(&self) -> Result<Observed, ObserveError> {
+        let mut observed = Observed::default();
+        let mut ceph_states = Vec::new();
+        for name in self.names {
+            let (member, ceph) = self
+                .observe_member(name)
+                .await
+                .map_err(|cause| ObserveError {
+                    member: name.clone(),
+                    cause,
+                })?;
+            observed.members.insert(name.clone(), member);
+            ceph_states.push((name.clone(), ceph));
+        }
+        crate::ceph::observe(self.state, &ceph_states, &mut observed).await;
+        Ok(observed)
+    }
+
+    async fn lxd(&self, step: &Step) -> Result<(), Cause> {
+        let state = self.state;
+        let lxd = state.lxd().await?;
+        match &step.kind {
+            StepKind::SetHttpsAddress { address } => lxd.set_https_address(address).await?,
+            StepKind::BootstrapCluster => {
+                lxd.bootstrap_cluster(&state.me.name).await?;
+                fault::hit(state, Fault::AfterBootstrap);
+            }
+            StepKind::CreatePoolPending {
+                pool,
+                driver,
+                source,
+            } => {
+                let mut config = BTreeMap::new();
+                if let Some(source) = source {
+                    config.insert("source".to_owned(), source.clone());
+                }
+                let post = StoragePoolsPost {
+                    name: pool.clone(),
+                    driver: driver.as_str().to_owned(),
+                    config,
+                    description: String::new(),
+                };
+                lxd.create_storage_pool(&post, Some(&step.member)).await?
+            }
+            StepKind::CreatePool {
+                pool,
+                driver,
+                config,
+            } => {
+                let post = StoragePoolsPost {
+                    name: pool.clone(),
+                    driver: driver.as_str().to_owned(),
+                    config: config.clone(),
+                    description: String::new(),
+                };
+                lxd.create_storage_pool(&post, None).await?
+            }
+            StepKind::CreateNetworkPending { network } => {
+                let post = NetworksPost {
+                    name: network.clone(),
+                    kind: "bridge".into(),
+                    ..NetworksPost::default()
+                };
+                lxd.create_network(&post, Some(&step.member)).await?
+            }
+            StepKind::CreateNetwork { network, config } => {
+                let post = NetworksPost {
+                    name: network.clone(),
+                    kind: "bridge".into(),
+                    config: config.clone(),
+                    description: String::new(),
+                };
+                lxd.create_network(&post, None).await?
+            }
+            StepKind::UpdateDefaultProfile { root_pool, network } => {
+                let mut profile = lxd.profile("default").await?.to_put();
+                profile.set_root_disk(root_pool);
+                profile.set_eth0(network);
+                lxd.update_profile("default", &profile).await?
+            }
+            StepKind::RemoveStaleMember { joiner } => {
+                // It cannot come online: it is there to be removed.
+                settle(&lxd, Some(joiner)).await;
+                lxd.force_remove_member(joiner).await?
+            }
+            other => {
+                return Err(format!("not a step of the initiator's LXD: {other:?}").into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn issue_token(&self, joiner: &str) -> Result<Issued<JoinToken>, Cause> {
+        let lxd = self.state.lxd().await?;
+        settle(&lxd, None).await;
+        // A token issued by an earlier run and never used is used now.
+        Ok(match lxd.pending_join_token(joiner).await? {
+            Some(issued) => Issued {
+                token: issued.token,
+                earlier: true,
+            },
+            None => Issued {
+                token: lxd.create_join_token(joiner).await?.token,
+                earlier: false,
+            },
+        })
+    }
+
+    /// Delivers the token to the joiner's agent, which joins its LXD.
+    async fn join(&self, step: &Step, token: &JoinToken) -> Result<(), Cause> {
+        let StepKind::JoinCluster {
+            joiner,
+            cluster_address,
+            server_address,
+            pool_sources,
+        } = &step.kind
+        else {
+            return Err(format!("not a join: {:?}", step.kind).into());
+        };
+        let state = self.state;
+        let lxd = state.lxd().await?;
+        let certificate = lxd.server().await?.environment.certificate;
+        let keys = lxd.cluster().await?.member_config;
+        let req = LxdJoinRequest {
+            token: token.encode(),
+            cluster_certificate: certificate,
+            cluster_address: cluster_address.clone(),
+            server_address: server_address.clone(),
+            member_config: fill_member_config(keys, pool_sources),
+        };
+        let answer: LxdJoinResponse =
+            post_member(state, joiner, fpaths::LXD_JOIN, &req, JOIN_TIMEOUT).await?;
+        tracing::info!(
+            member = joiner,
+            joined = answer.joined,
+            "member's LXD in the cluster"
+        );
+        Ok(())
+    }
+
+    async fn ceph(&self, step: &Step) -> Result<(), Cause> {
+        crate::ceph::apply(self.state, &step.member, &step.kind)
+            .await
+            .map_err(Cause::from)
+    }
+
+    async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {
+        let state = self.state;
+        let device = disk.source();
+        if member == state.me.name {
+            crate::disks::wipe_device(state, device).await?;
+        } else {
+            let req = WipeRequest {
+                device: device.to_owned(),
+            };
+            post_member::<()>(state, member, fpaths::WIPE, &req, OBSERVE_TIMEOUT).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Records what this run learnt: the members, their LXD addresses and
@@ -476,161 +651,6 @@ fn save_state(state: &Shared, choices: &Choices, observed: &Observed, formed: bo
     }
 }
 
-/// Carries out one step. An issued token is delivered at once: the join
-/// that follows it in the plan is part of the same step.
-async fn apply(
-    state: &Shared,
-    plan: &Plan,
-    step: &Step,
-    progress: &Progress,
-) -> Result<(), String> {
-    let me = &state.me.name;
-    let lxd = state.lxd().await.map_err(|e| e.message().to_owned())?;
-    let lxd_err = |e: muster_lxd::LxdError| crate::server::ErrorChain(&e).to_string();
-    match &step.kind {
-        StepKind::SetHttpsAddress { address } => {
-            lxd.set_https_address(address).await.map_err(lxd_err)
-        }
-        StepKind::BootstrapCluster => {
-            lxd.bootstrap_cluster(me).await.map_err(lxd_err)?;
-            fault::hit(state, Fault::AfterBootstrap);
-            Ok(())
-        }
-        StepKind::IssueToken { joiner } => {
-            settle(&lxd, None).await;
-            // A token issued by an earlier run and never used is used now:
-            // LXD would otherwise cancel it for the new one, and a join right
-            // after such a cancel was seen to hang LXD 5.0 for good.
-            let issued = match lxd.pending_join_token(joiner).await.map_err(lxd_err)? {
-                Some(issued) => {
-                    progress
-                        .info(format!("{joiner}: using the join token issued earlier"))
-                        .await;
-                    issued
-                }
-                None => lxd.create_join_token(joiner).await.map_err(lxd_err)?,
-            };
-            let join = plan.steps.iter().find_map(|s| match &s.kind {
-                StepKind::JoinCluster {
-                    joiner: j,
-                    cluster_address,
-                    server_address,
-                    pool_sources,
-                } if j == joiner => Some((cluster_address, server_address, pool_sources)),
-                _ => None,
-            });
-            let Some((cluster_address, server_address, pool_sources)) = join else {
-                return Ok(());
-            };
-            progress
-                .info(format!("{joiner}: joining the LXD cluster"))
-                .await;
-            join_member(
-                state,
-                &lxd,
-                joiner,
-                &issued.token,
-                cluster_address,
-                server_address,
-                pool_sources,
-            )
-            .await
-        }
-        StepKind::JoinCluster { joiner, .. } => Err(format!(
-            "{joiner} has no join token: the plan joins members only after issuing one"
-        )),
-        StepKind::CreatePoolPending {
-            pool,
-            driver,
-            source,
-        } => {
-            let mut config = BTreeMap::new();
-            if let Some(source) = source {
-                config.insert("source".to_owned(), source.clone());
-            }
-            let post = StoragePoolsPost {
-                name: pool.clone(),
-                driver: driver.as_str().to_owned(),
-                config,
-                description: String::new(),
-            };
-            lxd.create_storage_pool(&post, Some(&step.member))
-                .await
-                .map_err(lxd_err)
-        }
-        StepKind::CreatePool {
-            pool,
-            driver,
-            config,
-        } => {
-            let post = StoragePoolsPost {
-                name: pool.clone(),
-                driver: driver.as_str().to_owned(),
-                config: config.clone(),
-                description: String::new(),
-            };
-            lxd.create_storage_pool(&post, None).await.map_err(lxd_err)
-        }
-        StepKind::CreateNetworkPending { network } => {
-            let post = NetworksPost {
-                name: network.clone(),
-                kind: "bridge".into(),
-                ..NetworksPost::default()
-            };
-            lxd.create_network(&post, Some(&step.member))
-                .await
-                .map_err(lxd_err)
-        }
-        StepKind::CreateNetwork { network, config } => {
-            let post = NetworksPost {
-                name: network.clone(),
-                kind: "bridge".into(),
-                config: config.clone(),
-                description: String::new(),
-            };
-            lxd.create_network(&post, None).await.map_err(lxd_err)
-        }
-        StepKind::UpdateDefaultProfile { root_pool, network } => {
-            let mut profile = lxd.profile("default").await.map_err(lxd_err)?.to_put();
-            profile.set_root_disk(root_pool);
-            profile.set_eth0(network);
-            lxd.update_profile("default", &profile)
-                .await
-                .map_err(lxd_err)
-        }
-        StepKind::RemoveStaleMember { joiner } => {
-            // It cannot come online: it is there to be removed.
-            settle(&lxd, Some(joiner)).await;
-            lxd.force_remove_member(joiner).await.map_err(lxd_err)
-        }
-        StepKind::WipeDisk { disk, .. } => {
-            let device = disk.source();
-            if step.member == *me {
-                crate::disks::wipe_device(state, device)
-                    .await
-                    .map_err(|e| e.message().to_owned())
-            } else {
-                let req = WipeRequest {
-                    device: device.to_owned(),
-                };
-                post_member::<()>(state, &step.member, fpaths::WIPE, &req, OBSERVE_TIMEOUT)
-                    .await
-                    .map_err(|e| e.message().to_owned())
-            }
-        }
-        StepKind::CephBootstrapMon { .. }
-        | StepKind::CephAddMon { .. }
-        | StepKind::CephConfigure { .. }
-        | StepKind::CephAddMgr
-        | StepKind::CephAddMds
-        | StepKind::CephCreateOsd { .. }
-        | StepKind::CephCreatePool { .. }
-        | StepKind::CephCreateFs { .. } => {
-            crate::ceph::apply(state, &step.member, &step.kind).await
-        }
-    }
-}
-
 /// Waits (bounded) until the cluster is at rest, `except` left out of the
 /// count: the next join is better not started before.
 async fn settle(lxd: &LxdClient, except: Option<&str>) {
@@ -644,35 +664,4 @@ async fn settle(lxd: &LxdClient, except: Option<&str>) {
             tracing::info!(error = %crate::server::ErrorChain(&e), "cannot list the cluster members")
         }
     }
-}
-
-/// Delivers the token to the joiner's agent, which joins its LXD.
-async fn join_member(
-    state: &Shared,
-    lxd: &LxdClient,
-    joiner: &str,
-    token: &JoinToken,
-    cluster_address: &str,
-    server_address: &str,
-    pool_sources: &BTreeMap<String, String>,
-) -> Result<(), String> {
-    let lxd_err = |e: muster_lxd::LxdError| crate::server::ErrorChain(&e).to_string();
-    let certificate = lxd.server().await.map_err(lxd_err)?.environment.certificate;
-    let keys = lxd.cluster().await.map_err(lxd_err)?.member_config;
-    let req = LxdJoinRequest {
-        token: token.encode(),
-        cluster_certificate: certificate,
-        cluster_address: cluster_address.to_owned(),
-        server_address: server_address.to_owned(),
-        member_config: fill_member_config(keys, pool_sources),
-    };
-    let answer: LxdJoinResponse = post_member(state, joiner, fpaths::LXD_JOIN, &req, JOIN_TIMEOUT)
-        .await
-        .map_err(|e| e.message().to_owned())?;
-    tracing::info!(
-        member = joiner,
-        joined = answer.joined,
-        "member's LXD in the cluster"
-    );
-    Ok(())
 }

@@ -90,6 +90,11 @@ fn render(event: &InitEvent) -> String {
             description,
         } => format!("[{index}] {member}: {description} ..."),
         InitEvent::StepDone { index } => format!("[{index}] done"),
+        InitEvent::StepSkipped {
+            index,
+            member,
+            description,
+        } => format!("[{index}] {member}: {description}: found done already"),
         InitEvent::Done { message } => message.clone(),
         InitEvent::Failed { message, .. } => format!("error: {message}"),
     }
