@@ -31,7 +31,6 @@ use tokio::sync::mpsc;
 
 use crate::api::{ApiError, JsonBody};
 use crate::cluster_state::{self, ClusterMember, ClusterState};
-use crate::fault::{self, Fault};
 use crate::lxd::{fill_member_config, lxd_error, observe};
 use crate::member_api::{post_member, request_member};
 use crate::shared::{Shared, State as AppState};
@@ -471,10 +470,7 @@ impl World for Members<'_> {
         let lxd = state.lxd().await?;
         match &step.kind {
             StepKind::SetHttpsAddress { address } => lxd.set_https_address(address).await?,
-            StepKind::BootstrapCluster => {
-                lxd.bootstrap_cluster(&state.me.name).await?;
-                fault::hit(state, Fault::AfterBootstrap);
-            }
+            StepKind::BootstrapCluster => lxd.bootstrap_cluster(&state.me.name).await?,
             StepKind::CreatePoolPending {
                 pool,
                 driver,

@@ -10,7 +10,6 @@ mod cluster_state;
 pub mod config;
 mod disks;
 mod enroll;
-pub mod fault;
 mod formation;
 mod interfaces;
 mod join;

@@ -15,7 +15,6 @@ use muster_proto::formation::{
 };
 
 use crate::api::{ApiError, JsonBody};
-use crate::fault::{self, Fault};
 use crate::shared::{Shared, State as AppState};
 
 /// A join or a pool creation takes seconds; LXD's database may be slow
@@ -165,7 +164,6 @@ pub(crate) async fn join(
             ),
         ));
     }
-    fault::hit(&state, Fault::BeforeJoin);
     let member_config = req
         .member_config
         .iter()

@@ -123,7 +123,6 @@ impl Agent {
             joining: tokio::sync::Mutex::new(()),
             state_dir: config.state_dir.clone(),
             lxd_socket: config.lxd.socket.clone(),
-            fault: crate::fault::from_env(),
             lxd_joining: tokio::sync::Mutex::new(()),
             init_running: tokio::sync::Mutex::new(()),
             ceph: crate::ceph::CephLocal::new(name.as_str(), &config.ceph),

@@ -37,8 +37,6 @@ pub(crate) struct Shared {
     pub state_dir: std::path::PathBuf,
     /// LXD's unix socket from the config; `None`: look in the usual places.
     pub lxd_socket: Option<std::path::PathBuf>,
-    /// `MUSTER_FAULT` (tests only, see [`crate::fault`]).
-    pub fault: Option<String>,
     /// One LXD join at a time on this member.
     pub lxd_joining: tokio::sync::Mutex<()>,
     /// One `muster init` at a time.
