@@ -1,83 +1,52 @@
-//! `muster init`, run by the initiator's agent for the local CLI
-//! (`POST /v1/init` on the unix socket): trust, observation, plan, apply,
-//! with progress streamed back as newline-delimited JSON.
+//! `muster init`, run by the initiator's agent for the local CLI: trust,
+//! then the plan carried out by `muster_apply` over the members as this
+//! agent reaches them ([`members`]), with progress streamed back.
 //!
 //! Resuming is re-planning: before every step every member is observed
 //! again and the plan computed anew from what is really there
 //! (`muster_plan`), so a run after a failure does what is left, and a run
 //! on a formed cluster does nothing.
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
+mod members;
+
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use muster_apply::{Cause, Event, Issued, ObserveError, Outcome, Planned, Refusal, World};
-use muster_ceph::LocalState;
-use muster_disks::Disk;
-use muster_lxd::{JoinToken, LxdClient, NetworksPost, StoragePoolsPost};
-use muster_plan::{Choices, DiskRef, LxdObserved, MemberObserved, Observed, Step, StepKind};
+use muster_apply::{Event, Outcome, Planned, Refusal};
+use muster_plan::{Choices, Observed};
 use muster_preseed::{Inventory, KnownMember, PassphraseSource, Preseed};
-use muster_proto::formation::{
-    paths as fpaths, InitEvent, InitRequest, LxdJoinRequest, LxdJoinResponse, WipeRequest,
-};
+use muster_proto::formation::{InitEvent, InitRequest};
 use muster_proto::paths;
 use muster_proto::trust::{NetInterface, OpenSession};
 use tokio::sync::mpsc;
 
-use crate::api::{ApiError, JsonBody};
 use crate::cluster_state::{self, ClusterMember, ClusterState};
-use crate::lxd::{fill_member_config, lxd_error, observe};
-use crate::member_api::{post_member, request_member};
-use crate::shared::{Shared, State as AppState};
+use crate::error::{Error, Kind};
+use crate::member::request_member;
+use crate::shared::{Shared, State};
+use members::Members;
 
 /// A member that has not joined the trust session after this long and was
 /// never seen on the LAN is taken to be unknown.
 const UNSEEN_GRACE: Duration = Duration::from_secs(10);
-/// A join, with LXD's database replicating to the new member.
-const JOIN_TIMEOUT: Duration = Duration::from_secs(200);
-/// How long to wait for the cluster to be at rest before a join.
-const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Reading a member's LXD and disks.
 const OBSERVE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `POST /v1/init`: the answer streams [`InitEvent`]s, one JSON a line,
-/// and ends with `Done` or `Failed`.
-pub(crate) async fn init(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<InitRequest>,
-) -> Response {
-    let (tx, rx) = mpsc::channel::<InitEvent>(64);
-    tokio::spawn(async move {
-        let progress = Progress(tx);
-        let end = match state.init_running.try_lock() {
-            Ok(_running) => match run(&state, &req, &progress).await {
-                Ok(message) => InitEvent::Done { message },
-                Err(failure) => failure.into_event(),
-            },
-            Err(_) => Failure::input("muster init is already running on this server").into_event(),
-        };
-        if let InitEvent::Failed { message, .. } = &end {
-            tracing::warn!(%message, "muster init failed");
-        }
-        progress.send(end).await;
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        let event = rx.recv().await?;
-        let mut line = serde_json::to_vec(&event).unwrap_or_default();
-        line.push(b'\n');
-        Some((Ok::<_, Infallible>(Bytes::from(line)), rx))
-    });
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/x-ndjson")],
-        Body::from_stream(stream),
-    )
-        .into_response()
+/// `muster init`: runs it, streaming its progress to `events`, which end
+/// with `Done` or `Failed`. One run at a time.
+pub(crate) async fn init(state: State, req: InitRequest, events: mpsc::Sender<InitEvent>) {
+    let progress = Progress(events);
+    let end = match state.init_running.try_lock() {
+        Ok(_running) => match run(&state, &req, &progress).await {
+            Ok(message) => InitEvent::Done { message },
+            Err(failure) => failure.into_event(),
+        },
+        Err(_) => Failure::input("muster init is already running on this server").into_event(),
+    };
+    if let InitEvent::Failed { message, .. } = &end {
+        tracing::warn!(%message, "muster init failed");
+    }
+    progress.send(end).await;
 }
 
 struct Progress(mpsc::Sender<InitEvent>);
@@ -155,13 +124,13 @@ impl Failure {
     }
 }
 
-impl From<ApiError> for Failure {
-    fn from(e: ApiError) -> Failure {
-        Failure::input(e.message())
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::input(e.message)
     }
 }
 
-async fn run(state: &AppState, req: &InitRequest, progress: &Progress) -> Result<String, Failure> {
+async fn run(state: &State, req: &InitRequest, progress: &Progress) -> Result<String, Failure> {
     let preseed = muster_preseed::parse(&req.preseed).map_err(|e| {
         Failure::input(format!(
             "the preseed file is not valid, nothing was changed:\n{e}"
@@ -189,10 +158,7 @@ async fn run(state: &AppState, req: &InitRequest, progress: &Progress) -> Result
     let mut inventory = known_members(state, &preseed).await?;
     let names: Vec<String> = inventory.members.iter().map(|k| k.name.clone()).collect();
 
-    let world = Members {
-        state,
-        names: &names,
-    };
+    let world = Members::new(state, &names);
     let planner = |observed: &Observed| {
         inventory.observed = observed.clone();
         let resolved = muster_preseed::resolve(&preseed, &inventory).map_err(|e| Refusal {
@@ -257,7 +223,7 @@ async fn run(state: &AppState, req: &InitRequest, progress: &Progress) -> Result
 /// preseed's passphrase and waits for them (zero-touch agents join by
 /// themselves, others by `muster join`).
 async fn establish_trust(
-    state: &AppState,
+    state: &State,
     preseed: &Preseed,
     req: &InitRequest,
     progress: &Progress,
@@ -312,9 +278,9 @@ async fn establish_trust(
         timeout_secs: Some(session.timeout.as_secs().max(1)),
         max_failures: None,
     };
-    let opened_here = match crate::session::open_now(state, &open) {
+    let opened_here = match crate::trust::initiator::open(state, &open) {
         Ok(_) => true,
-        Err(e) if e.message().contains("already open") => {
+        Err(e) if e.kind == Kind::Conflict => {
             progress
                 .info("a trust session is already open on this server; using it")
                 .await;
@@ -412,199 +378,6 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
     })
 }
 
-/// The members as this initiator reaches them: its own LXD, disks and Ceph
-/// directly, the others' through their agents over pinned mutual TLS.
-struct Members<'a> {
-    state: &'a Shared,
-    names: &'a [String],
-}
-
-impl Members<'_> {
-    /// One member's LXD, disks and part in Ceph, read now.
-    async fn observe_member(&self, name: &str) -> Result<(MemberObserved, LocalState), Cause> {
-        let state = self.state;
-        if name != state.me.name {
-            let lxd: LxdObserved =
-                request_member(state, name, fpaths::LXD, None, OBSERVE_TIMEOUT).await?;
-            let disks: Vec<Disk> =
-                request_member(state, name, paths::DISKS, None, OBSERVE_TIMEOUT).await?;
-            let ceph: LocalState =
-                request_member(state, name, fpaths::CEPH, None, OBSERVE_TIMEOUT).await?;
-            return Ok((MemberObserved { lxd, disks }, ceph));
-        }
-        let client = state.lxd().await?;
-        let lxd = observe(&client).await.map_err(|e| lxd_error(name, &e))?;
-        let options = state.disks.scan_options();
-        let disks = tokio::task::spawn_blocking(move || muster_disks::scan(&options))
-            .await
-            .map_err(|e| format!("the disk scan did not finish: {e}"))?
-            .map_err(|e| format!("cannot scan the disks: {e}"))?;
-        let ceph = crate::ceph::local_state(state).await?;
-        Ok((MemberObserved { lxd, disks }, ceph))
-    }
-}
-
-impl World for Members<'_> {
-    type Token = JoinToken;
-
-    async fn observe(&self) -> Result<Observed, ObserveError> {
-        let mut observed = Observed::default();
-        let mut ceph_states = Vec::new();
-        for name in self.names {
-            let (member, ceph) = self
-                .observe_member(name)
-                .await
-                .map_err(|cause| ObserveError {
-                    member: name.clone(),
-                    cause,
-                })?;
-            observed.members.insert(name.clone(), member);
-            ceph_states.push((name.clone(), ceph));
-        }
-        crate::ceph::observe(self.state, &ceph_states, &mut observed).await;
-        Ok(observed)
-    }
-
-    async fn lxd(&self, step: &Step) -> Result<(), Cause> {
-        let state = self.state;
-        let lxd = state.lxd().await?;
-        match &step.kind {
-            StepKind::SetHttpsAddress { address } => lxd.set_https_address(address).await?,
-            StepKind::BootstrapCluster => lxd.bootstrap_cluster(&state.me.name).await?,
-            StepKind::CreatePoolPending {
-                pool,
-                driver,
-                source,
-            } => {
-                let mut config = BTreeMap::new();
-                if let Some(source) = source {
-                    config.insert("source".to_owned(), source.clone());
-                }
-                let post = StoragePoolsPost {
-                    name: pool.clone(),
-                    driver: driver.as_str().to_owned(),
-                    config,
-                    description: String::new(),
-                };
-                lxd.create_storage_pool(&post, Some(&step.member)).await?
-            }
-            StepKind::CreatePool {
-                pool,
-                driver,
-                config,
-            } => {
-                let post = StoragePoolsPost {
-                    name: pool.clone(),
-                    driver: driver.as_str().to_owned(),
-                    config: config.clone(),
-                    description: String::new(),
-                };
-                lxd.create_storage_pool(&post, None).await?
-            }
-            StepKind::CreateNetworkPending { network } => {
-                let post = NetworksPost {
-                    name: network.clone(),
-                    kind: "bridge".into(),
-                    ..NetworksPost::default()
-                };
-                lxd.create_network(&post, Some(&step.member)).await?
-            }
-            StepKind::CreateNetwork { network, config } => {
-                let post = NetworksPost {
-                    name: network.clone(),
-                    kind: "bridge".into(),
-                    config: config.clone(),
-                    description: String::new(),
-                };
-                lxd.create_network(&post, None).await?
-            }
-            StepKind::UpdateDefaultProfile { root_pool, network } => {
-                let mut profile = lxd.profile("default").await?.to_put();
-                profile.set_root_disk(root_pool);
-                profile.set_eth0(network);
-                lxd.update_profile("default", &profile).await?
-            }
-            StepKind::RemoveStaleMember { joiner } => {
-                // It cannot come online: it is there to be removed.
-                settle(&lxd, Some(joiner)).await;
-                lxd.force_remove_member(joiner).await?
-            }
-            other => {
-                return Err(format!("not a step of the initiator's LXD: {other:?}").into());
-            }
-        }
-        Ok(())
-    }
-
-    async fn issue_token(&self, joiner: &str) -> Result<Issued<JoinToken>, Cause> {
-        let lxd = self.state.lxd().await?;
-        settle(&lxd, None).await;
-        // A token issued by an earlier run and never used is used now.
-        Ok(match lxd.pending_join_token(joiner).await? {
-            Some(issued) => Issued {
-                token: issued.token,
-                earlier: true,
-            },
-            None => Issued {
-                token: lxd.create_join_token(joiner).await?.token,
-                earlier: false,
-            },
-        })
-    }
-
-    /// Delivers the token to the joiner's agent, which joins its LXD.
-    async fn join(&self, step: &Step, token: &JoinToken) -> Result<(), Cause> {
-        let StepKind::JoinCluster {
-            joiner,
-            cluster_address,
-            server_address,
-            pool_sources,
-        } = &step.kind
-        else {
-            return Err(format!("not a join: {:?}", step.kind).into());
-        };
-        let state = self.state;
-        let lxd = state.lxd().await?;
-        let certificate = lxd.server().await?.environment.certificate;
-        let keys = lxd.cluster().await?.member_config;
-        let req = LxdJoinRequest {
-            token: token.encode(),
-            cluster_certificate: certificate,
-            cluster_address: cluster_address.clone(),
-            server_address: server_address.clone(),
-            member_config: fill_member_config(keys, pool_sources),
-        };
-        let answer: LxdJoinResponse =
-            post_member(state, joiner, fpaths::LXD_JOIN, &req, JOIN_TIMEOUT).await?;
-        tracing::info!(
-            member = joiner,
-            joined = answer.joined,
-            "member's LXD in the cluster"
-        );
-        Ok(())
-    }
-
-    async fn ceph(&self, step: &Step) -> Result<(), Cause> {
-        crate::ceph::apply(self.state, &step.member, &step.kind)
-            .await
-            .map_err(Cause::from)
-    }
-
-    async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {
-        let state = self.state;
-        let device = disk.source();
-        if member == state.me.name {
-            crate::disks::wipe_device(state, device).await?;
-        } else {
-            let req = WipeRequest {
-                device: device.to_owned(),
-            };
-            post_member::<()>(state, member, fpaths::WIPE, &req, OBSERVE_TIMEOUT).await?;
-        }
-        Ok(())
-    }
-}
-
 /// Records what this run learnt: the members, their LXD addresses and
 /// agents' fingerprints, who is in the cluster, whether it is formed.
 fn save_state(state: &Shared, choices: &Choices, observed: &Observed, formed: bool) {
@@ -644,20 +417,5 @@ fn save_state(state: &Shared, choices: &Choices, observed: &Observed, formed: bo
     };
     if let Err(e) = cluster_state::save(&state.state_dir, &record) {
         tracing::warn!(error = %e, path = %cluster_state::path(&state.state_dir).display(), "cannot record the cluster state");
-    }
-}
-
-/// Waits (bounded) until the cluster is at rest, `except` left out of the
-/// count: the next join is better not started before.
-async fn settle(lxd: &LxdClient, except: Option<&str>) {
-    match lxd.wait_settled(except, SETTLE_TIMEOUT).await {
-        Ok(unsettled) if unsettled.is_empty() => {}
-        Ok(unsettled) => tracing::info!(
-            unsettled = unsettled.join(", "),
-            "the cluster did not settle in time; going on"
-        ),
-        Err(e) => {
-            tracing::info!(error = %crate::server::ErrorChain(&e), "cannot list the cluster members")
-        }
     }
 }
