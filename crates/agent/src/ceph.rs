@@ -1,7 +1,6 @@
 //! This server's part in Ceph: its own files and daemons as the initiator's
-//! plan needs them (`GET /v1/ceph`), the Ceph steps the initiator asks of
-//! it (`POST /v1/ceph/step`, member API), and Ceph's health for
-//! `muster status`.
+//! plan needs them, the Ceph steps the initiator asks of it, and Ceph's
+//! health for `muster status`.
 //!
 //! Ceph's daemons run on the member that owns the disks, so every step runs
 //! on its member; the initiator only sends the cluster's settings (fsid,
@@ -11,9 +10,6 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
 use ipnet::IpNet;
 use muster_ceph::{
     ceph_user, CephConf, CephError, CephMember, CommandRunner, ConfSummary, DaemonState,
@@ -24,10 +20,8 @@ use muster_plan::{CephConfigObserved, CephObserved, Observed, StepKind};
 use muster_proto::formation::{CephHostStatus, CephOsdStatus, CephStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::api::{ApiError, JsonBody};
 use crate::config::{CephConfig, CephDaemons, CephRoot};
-use crate::fault::{self, Fault};
-use crate::shared::{Shared, State as AppState};
+use crate::error::{Error, ErrorChain, Kind};
 
 /// A monitor joining the quorum or an OSD coming up: Ceph's own waits are
 /// bounded below this.
@@ -138,23 +132,19 @@ pub(crate) struct CephStepResponse {
     pub changed: bool,
 }
 
-fn ceph_api_error(name: &str, e: &CephError) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        format!("{name}: {}", crate::server::ErrorChain(e)),
-    )
+fn ceph_error(name: &str, e: &CephError) -> Error {
+    Error::new(Kind::Upstream, format!("{name}: {}", ErrorChain(e)))
 }
 
 /// Runs blocking Ceph work off the async threads.
 async fn blocking<T: Send + 'static>(
-    state: &Shared,
+    name: &str,
     work: impl FnOnce() -> Result<T, CephError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let name = state.me.name.clone();
+) -> Result<T, Error> {
     match tokio::task::spawn_blocking(work).await {
-        Ok(result) => result.map_err(|e| ceph_api_error(&name, &e)),
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        Ok(result) => result.map_err(|e| ceph_error(name, &e)),
+        Err(e) => Err(Error::new(
+            Kind::Internal,
             format!("{name}: a Ceph step did not finish: {e}"),
         )),
     }
@@ -163,54 +153,32 @@ async fn blocking<T: Send + 'static>(
 /// Runs `work` with this member's Ceph driver (no address: not for a
 /// monitor of its own) off the async threads.
 async fn on_member<T: Send + 'static>(
-    state: &Shared,
+    ceph: &CephLocal,
     work: impl FnOnce(CephMember) -> Result<T, CephError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let member = state
-        .ceph
-        .any_member()
-        .map_err(|e| ceph_api_error(&state.me.name, &e))?;
-    blocking(state, move || work(member)).await
+) -> Result<T, Error> {
+    let member = ceph.any_member().map_err(|e| ceph_error(&ceph.name, &e))?;
+    blocking(&ceph.name, move || work(member)).await
 }
 
 /// This member's Ceph files and daemons, read now.
-pub(crate) async fn local_state(state: &Shared) -> Result<LocalState, ApiError> {
-    on_member(state, |member| member.local_state()).await
-}
-
-/// `GET /v1/ceph`.
-pub(crate) async fn get(State(state): State<AppState>) -> Result<Json<LocalState>, ApiError> {
-    local_state(&state).await.map(Json)
-}
-
-/// `POST /v1/ceph/step` (member API).
-pub(crate) async fn step(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<CephStepRequest>,
-) -> Result<Json<CephStepResponse>, ApiError> {
-    let is_mon = matches!(req.action, CephAction::AddMon { .. });
-    let answer = run_step(&state, req).await?;
-    if is_mon {
-        fault::hit(&state, Fault::AfterCephMon);
-    }
-    Ok(Json(answer))
+pub(crate) async fn local_state(ceph: &CephLocal) -> Result<LocalState, Error> {
+    on_member(ceph, |member| member.local_state()).await
 }
 
 /// Carries out `req` on this member.
 pub(crate) async fn run_step(
-    state: &Shared,
+    ceph: &CephLocal,
     req: CephStepRequest,
-) -> Result<CephStepResponse, ApiError> {
-    let _busy = state.ceph.busy.lock().await;
-    let ceph = &state.ceph;
+) -> Result<CephStepResponse, Error> {
+    let _busy = ceph.busy.lock().await;
     let conf = ceph.conf(&req.settings);
     let keyring = req.admin_keyring.into_bytes();
     let member = match &req.action {
         CephAction::AddMon { address } => ceph.member(*address),
         _ => ceph.any_member(),
     }
-    .map_err(|e| ceph_api_error(&state.me.name, &e))?;
-    let outcome = blocking(state, move || match req.action {
+    .map_err(|e| ceph_error(&ceph.name, &e))?;
+    let outcome = blocking(&ceph.name, move || match req.action {
         CephAction::Configure => member.ensure_configured(&conf, &keyring),
         CephAction::AddMon { .. } => {
             let configured = member.ensure_configured(&conf, &keyring)?;
@@ -232,19 +200,19 @@ pub(crate) async fn run_step(
 
 /// The initiator makes the cluster: a new fsid (or the one an interrupted
 /// run wrote), its config, the admin key, the first monitor.
-pub(crate) async fn bootstrap(
-    state: &Shared,
+async fn bootstrap(
+    ceph: &CephLocal,
     address: IpAddr,
     public_network: Option<IpNet>,
     cluster_network: Option<IpNet>,
-) -> Result<(), ApiError> {
-    let _busy = state.ceph.busy.lock().await;
-    let name = state.me.name.clone();
+) -> Result<(), Error> {
+    let _busy = ceph.busy.lock().await;
+    let name = ceph.name.clone();
     let public_network = match public_network {
         Some(net) => net,
         None => network_of(address).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
+            Error::new(
+                Kind::Invalid,
                 format!(
                     "{name}: no interface has the address {address}, so Ceph's public network \
                      cannot be told; set storage.ceph.public_network in the preseed"
@@ -252,19 +220,16 @@ pub(crate) async fn bootstrap(
             )
         })?,
     };
-    let member = state
-        .ceph
-        .member(address)
-        .map_err(|e| ceph_api_error(&name, &e))?;
+    let member = ceph.member(address).map_err(|e| ceph_error(&name, &e))?;
     // The fsid is filled in from the config an interrupted run wrote, or
     // anew.
-    let mut conf = state.ceph.conf(&ConfSummary {
+    let mut conf = ceph.conf(&ConfSummary {
         fsid: String::new(),
         mon_hosts: vec![address],
         public_network: public_network.trunc().to_string(),
         cluster_network: cluster_network.map(|n| n.trunc().to_string()),
     });
-    blocking(state, move || {
+    blocking(&name, move || {
         conf.fsid = match member.read_conf()? {
             Some(earlier) => earlier.fsid,
             None => muster_ceph::new_uuid()?,
@@ -277,8 +242,8 @@ pub(crate) async fn bootstrap(
 }
 
 /// This member's Ceph config as written; `None` when it has none.
-async fn local_conf(state: &Shared) -> Result<Option<ConfSummary>, ApiError> {
-    on_member(state, |member| member.read_conf()).await
+async fn local_conf(ceph: &CephLocal) -> Result<Option<ConfSummary>, Error> {
+    on_member(ceph, |member| member.read_conf()).await
 }
 
 /// The network of the local interface that has `address`.
@@ -293,61 +258,67 @@ fn network_of(address: IpAddr) -> Option<IpNet> {
 
 /// The settings and admin key the initiator hands out: its own, written
 /// when it bootstrapped the cluster.
-async fn cluster_settings(state: &Shared) -> Result<(ConfSummary, String), ApiError> {
-    let name = &state.me.name;
-    let Some(conf) = local_conf(state).await? else {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+async fn cluster_settings(ceph: &CephLocal) -> Result<(ConfSummary, String), Error> {
+    let name = &ceph.name;
+    let Some(conf) = local_conf(ceph).await? else {
+        return Err(Error::new(
+            Kind::Conflict,
             format!(
                 "{name} has no Ceph config: the Ceph cluster is made by the initiator, which \
                  must be the member that made it"
             ),
         ));
     };
-    let path = &state.ceph.paths.admin_keyring;
+    let path = &ceph.paths.admin_keyring;
     let keyring = std::fs::read_to_string(path).map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        Error::new(
+            Kind::Internal,
             format!("{name}: cannot read {}: {e}", path.display()),
         )
     })?;
     Ok((conf, keyring))
 }
 
-/// Carries out a Ceph step of the plan from the initiator: its own steps
-/// here, the others' through their agents.
-pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Result<(), String> {
-    let message = |e: ApiError| e.message().to_owned();
+/// Carries out a Ceph step of the plan on the initiator: the cluster-wide
+/// ones and its own here; for another member, the request its agent is to
+/// carry out (`None` when done here).
+pub(crate) async fn apply(
+    ceph: &CephLocal,
+    member: &str,
+    kind: &StepKind,
+) -> Result<Option<CephStepRequest>, Error> {
     match kind {
         StepKind::CephBootstrapMon {
             address,
             public_network,
             cluster_network,
         } => {
-            if member != state.me.name {
-                return Err(format!(
-                    "the first Ceph monitor is made by the initiator, not {member}"
+            if member != ceph.name {
+                return Err(Error::new(
+                    Kind::Invalid,
+                    format!("the first Ceph monitor is made by the initiator, not {member}"),
                 ));
             }
-            return bootstrap(state, *address, *public_network, *cluster_network)
-                .await
-                .map_err(message);
+            bootstrap(ceph, *address, *public_network, *cluster_network).await?;
+            return Ok(None);
         }
         StepKind::CephCreatePool { pool, size } => {
             let (pool, size) = (pool.clone(), *size as usize);
-            return on_initiator(state, move |ceph| ceph.ensure_pool(&pool, size)).await;
+            on_member(ceph, move |c| c.ensure_pool(&pool, size)).await?;
+            return Ok(None);
         }
         StepKind::CephCreateFs { fs } => {
             let fs = fs.clone();
-            return on_initiator(state, move |ceph| {
-                let osds = ceph.osd_dump()?.osds.len();
-                ceph.ensure_fs(&fs, osds)
+            on_member(ceph, move |c| {
+                let osds = c.osd_dump()?.osds.len();
+                c.ensure_fs(&fs, osds)
             })
-            .await;
+            .await?;
+            return Ok(None);
         }
         _ => {}
     }
-    let (mut settings, admin_keyring) = cluster_settings(state).await.map_err(message)?;
+    let (mut settings, admin_keyring) = cluster_settings(ceph).await?;
     let action = match kind {
         StepKind::CephAddMon { address } => {
             if !settings.mon_hosts.contains(address) {
@@ -365,8 +336,9 @@ pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Resu
             device: disk.source().to_owned(),
         },
         other => {
-            return Err(format!(
-                "this version of muster cannot carry out this step yet: {other:?}"
+            return Err(Error::new(
+                Kind::Internal,
+                format!("this version of muster cannot carry out this step yet: {other:?}"),
             ))
         }
     };
@@ -375,38 +347,17 @@ pub(crate) async fn apply(state: &Shared, member: &str, kind: &StepKind) -> Resu
         settings,
         admin_keyring,
     };
-    if member == state.me.name {
-        run_step(state, req).await.map(|_| ()).map_err(message)
-    } else {
-        crate::member_api::post_member::<CephStepResponse>(
-            state,
-            member,
-            muster_proto::formation::paths::CEPH_STEP,
-            &req,
-            STEP_TIMEOUT,
-        )
-        .await
-        .map(|_| ())
-        .map_err(message)
+    if member == ceph.name {
+        run_step(ceph, req).await?;
+        return Ok(None);
     }
-}
-
-/// Runs `work` on the initiator's own Ceph (the steps made once for the
-/// whole cluster).
-async fn on_initiator(
-    state: &Shared,
-    work: impl FnOnce(CephMember) -> Result<Outcome, CephError> + Send + 'static,
-) -> Result<(), String> {
-    on_member(state, work)
-        .await
-        .map(|_| ())
-        .map_err(|e| e.message().to_owned())
+    Ok(Some(req))
 }
 
 /// Fills `observed.ceph` from every member's local state (`states`) and,
 /// once the initiator runs a monitor, from the cluster itself.
 pub(crate) async fn observe(
-    state: &Shared,
+    here: &CephLocal,
     states: &[(String, LocalState)],
     observed: &mut Observed,
 ) {
@@ -446,8 +397,8 @@ pub(crate) async fn observe(
             }
         }
     }
-    if ceph.mons.contains(&state.me.name) {
-        if let Ok(member) = state.ceph.any_member() {
+    if ceph.mons.contains(&here.name) {
+        if let Ok(member) = here.any_member() {
             // What cannot be read is planned again: those steps are
             // idempotent.
             let read =
@@ -474,9 +425,9 @@ pub(crate) async fn observe(
 }
 
 /// Ceph's health for `muster status`, when this server has a part in it.
-pub(crate) async fn status(state: &Shared) -> Option<CephStatus> {
-    local_conf(state).await.ok().flatten()?;
-    let member = state.ceph.any_member().ok()?;
+pub(crate) async fn status(ceph: &CephLocal) -> Option<CephStatus> {
+    local_conf(ceph).await.ok().flatten()?;
+    let member = ceph.any_member().ok()?;
     let read = tokio::task::spawn_blocking(move || {
         Ok::<_, CephError>((
             member.status()?,
@@ -490,7 +441,7 @@ pub(crate) async fn status(state: &Shared) -> Option<CephStatus> {
     Some(match read {
         Ok((status, quorum, tree, dump)) => summarize(&status, &quorum, &tree, &dump),
         Err(e) => CephStatus {
-            health: format!("unknown: {}", crate::server::ErrorChain(&e)),
+            health: format!("unknown: {}", ErrorChain(&e)),
             ..CephStatus::default()
         },
     })

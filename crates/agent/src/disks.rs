@@ -1,54 +1,63 @@
-//! Erasing a disk on the initiator's word (`POST /v1/disks/wipe`, member
-//! API). The initiator's plan only asks for disks the operator chose and
-//! allowed to be wiped; this side looks again, just before, and refuses a
-//! device that is mounted or in use whatever the plan says.
+//! This server's disks: scanned for the inventory, and erased on the
+//! initiator's word. The initiator's plan only asks for disks the operator
+//! chose and allowed to be wiped; this side looks again, just before, and
+//! refuses a device that is mounted or in use whatever the plan says.
 
 use std::path::PathBuf;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
-use muster_proto::formation::WipeRequest;
+use muster_disks::Disk;
 
-use crate::api::{ApiError, JsonBody};
-use crate::shared::{Shared, State as AppState};
+use crate::config::DisksConfig;
+use crate::error::{Error, Kind};
 
-/// `POST /v1/disks/wipe`.
-pub(crate) async fn wipe(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<WipeRequest>,
-) -> Result<Json<()>, ApiError> {
-    wipe_device(&state, &req.device).await.map(Json)
+/// The disks as they are now. `name` is this server's, for messages.
+pub(crate) async fn scan(name: &str, config: &DisksConfig) -> Result<Vec<Disk>, Error> {
+    let options = config.scan_options();
+    // Reading sysfs and the devices' first bytes blocks.
+    match tokio::task::spawn_blocking(move || muster_disks::scan(&options)).await {
+        Ok(Ok(disks)) => Ok(disks),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "disk scan failed");
+            Err(Error::new(
+                Kind::Internal,
+                format!("{name}: cannot scan the disks: {e}"),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "disk scan did not finish");
+            Err(Error::new(
+                Kind::Internal,
+                "the disk scan did not finish; see musterd's log",
+            ))
+        }
+    }
 }
 
 /// Rescans, checks `device` may be wiped, and wipes it.
-pub(crate) async fn wipe_device(state: &Shared, device: &str) -> Result<(), ApiError> {
-    let name = state.me.name.clone();
-    let options = state.disks.scan_options();
+pub(crate) async fn wipe_device(
+    name: &str,
+    config: &DisksConfig,
+    device: &str,
+) -> Result<(), Error> {
+    let options = config.scan_options();
     let path = device.to_owned();
+    let me = name.to_owned();
     let done = tokio::task::spawn_blocking(move || {
-        let disks = muster_disks::scan(&options).map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("{name}: cannot scan the disks: {e}"),
-            )
-        })?;
+        let disks = muster_disks::scan(&options)
+            .map_err(|e| Error::new(Kind::Internal, format!("{me}: cannot scan the disks: {e}")))?;
         muster_disks::wipe_refusal(&disks, &path).map_err(|why| {
-            ApiError::new(
-                StatusCode::CONFLICT,
-                format!("{name}: {path} is not wiped: {why}"),
-            )
+            Error::new(Kind::Conflict, format!("{me}: {path} is not wiped: {why}"))
         })?;
         tracing::warn!(device = %path, "wiping on the initiator's plan (the operator allowed it)");
         muster_disks::wipe(&PathBuf::from(&path))
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{name}: {e}")))
+            .map_err(|e| Error::new(Kind::Internal, format!("{me}: {e}")))
     })
     .await;
     match done {
         Ok(result) => result,
-        Err(e) => Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("{}: the wipe did not finish: {e}", state.me.name),
+        Err(e) => Err(Error::new(
+            Kind::Internal,
+            format!("{name}: the wipe did not finish: {e}"),
         )),
     }
 }

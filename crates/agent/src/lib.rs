@@ -3,21 +3,18 @@
 //! peers over HTTPS (pairing for anyone, the member API over pinned mutual
 //! TLS), advertises the server over mDNS and watches for its peers.
 
-mod api;
 mod ceph;
 pub mod cli;
 mod cluster_state;
 pub mod config;
 mod disks;
-mod enroll;
-pub mod fault;
+mod error;
 mod formation;
+mod http;
 mod interfaces;
-mod join;
 mod logging;
 mod lxd;
-mod member_api;
-mod pairing;
+mod member;
 mod seen;
 mod server;
 mod session;
@@ -26,6 +23,7 @@ mod signals;
 mod socket;
 mod state;
 pub mod tls;
+mod trust;
 mod trust_store;
 
 pub use cli::{command, Args};

@@ -1,22 +1,19 @@
-//! This server's LXD: reaching it, observing it (`GET /v1/lxd`, for the
-//! initiator's plan), joining it to a cluster on the initiator's word
-//! (`POST /v1/lxd/join`, member API) and `muster status`.
+//! This server's LXD: reaching it, observing it (for the initiator's
+//! plan), joining it to a cluster on the initiator's word and
+//! `muster status`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
+use std::path::PathBuf;
+
 use muster_lxd::{JoinInputs, JoinToken, LxdClient, LxdError, MemberConfigKey};
 use muster_plan::{LxdObserved, NetworkObserved, PoolObserved, Status};
 use muster_proto::formation::{
     ClusterStatus, LxdJoinRequest, LxdJoinResponse, MemberStatus, ObjectStatus,
 };
 
-use crate::api::{ApiError, JsonBody};
-use crate::fault::{self, Fault};
-use crate::shared::{Shared, State as AppState};
+use crate::error::{Error, ErrorChain, Kind};
 
 /// A join or a pool creation takes seconds; LXD's database may be slow
 /// while members come and go.
@@ -26,11 +23,28 @@ const LXD_TIMEOUT: Duration = Duration::from_secs(120);
 /// one still running after this is stuck.
 const JOIN_WAIT: Duration = Duration::from_secs(150);
 
-impl Shared {
+/// What this agent needs to drive its server's LXD.
+pub(crate) struct LxdLocal {
+    name: String,
+    /// LXD's unix socket from the config; `None`: look in the usual places.
+    socket: Option<PathBuf>,
+    /// One LXD join at a time on this member.
+    joining: tokio::sync::Mutex<()>,
+}
+
+impl LxdLocal {
+    pub(crate) fn new(name: &str, socket: Option<PathBuf>) -> LxdLocal {
+        LxdLocal {
+            name: name.to_owned(),
+            socket,
+            joining: tokio::sync::Mutex::new(()),
+        }
+    }
+
     /// A client of this server's LXD: the configured socket, else the
     /// first of the deb's and the snap's that answers.
-    pub(crate) async fn lxd(&self) -> Result<LxdClient, ApiError> {
-        let client = match &self.lxd_socket {
+    pub(crate) async fn client(&self) -> Result<LxdClient, Error> {
+        let client = match &self.socket {
             Some(socket) => LxdClient::new(socket.clone()),
             None => LxdClient::discover().await,
         };
@@ -40,13 +54,13 @@ impl Shared {
                     .with_operation_timeout(LXD_TIMEOUT)
             })
             .map_err(|e| {
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
+                Error::new(
+                    Kind::Unavailable,
                     format!(
                         "{}: cannot reach LXD: {} (is LXD installed and running? `[lxd] socket` \
                          in musterd.toml names its socket)",
-                        self.me.name,
-                        crate::server::ErrorChain(&e)
+                        self.name,
+                        ErrorChain(&e)
                     ),
                 )
             })
@@ -54,11 +68,8 @@ impl Shared {
 }
 
 /// An LXD error as the operator reads it, naming the server.
-pub(crate) fn lxd_error(server: &str, e: &LxdError) -> ApiError {
-    ApiError::new(
-        StatusCode::BAD_GATEWAY,
-        format!("{server}: {}", crate::server::ErrorChain(e)),
-    )
+pub(crate) fn lxd_error(server: &str, e: &LxdError) -> Error {
+    Error::new(Kind::Upstream, format!("{server}: {}", ErrorChain(e)))
 }
 
 /// Reads everything the plan needs from one LXD.
@@ -120,28 +131,22 @@ pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError>
     Ok(observed)
 }
 
-/// `GET /v1/lxd`, on the unix socket and for members over HTTPS.
-pub(crate) async fn get(State(state): State<AppState>) -> Result<Json<LxdObserved>, ApiError> {
-    let client = state.lxd().await?;
-    observe(&client)
-        .await
-        .map(Json)
-        .map_err(|e| lxd_error(&state.me.name, &e))
+/// This server's LXD, read now.
+pub(crate) async fn observe_local(lxd: &LxdLocal) -> Result<LxdObserved, Error> {
+    let client = lxd.client().await?;
+    observe(&client).await.map_err(|e| lxd_error(&lxd.name, &e))
 }
 
-/// `POST /v1/lxd/join` (member API): joins this server's LXD to the
-/// cluster that issued the token. Idempotent: already a member of that
-/// cluster under the token's name, it does nothing; a member of any other
-/// cluster, it refuses.
-pub(crate) async fn join(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<LxdJoinRequest>,
-) -> Result<Json<LxdJoinResponse>, ApiError> {
-    let me = state.me.name.clone();
-    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, format!("{me}: {m}"));
+/// Joins this server's LXD to the cluster that issued the token (the
+/// initiator asks). Idempotent: already a member of that cluster under the
+/// token's name, it does nothing; a member of any other cluster, it
+/// refuses.
+pub(crate) async fn join(lxd: &LxdLocal, req: LxdJoinRequest) -> Result<LxdJoinResponse, Error> {
+    let me = lxd.name.clone();
+    let bad = |m: String| Error::new(Kind::Invalid, format!("{me}: {m}"));
     let token = JoinToken::decode(&req.token).map_err(|e| bad(format!("bad join token: {e}")))?;
-    let client = state.lxd().await?;
-    let _one = state.lxd_joining.lock().await;
+    let client = lxd.client().await?;
+    let _one = lxd.joining.lock().await;
     let server = client.server().await.map_err(|e| lxd_error(&me, &e))?;
     let env = &server.environment;
     if env.server_clustered {
@@ -150,13 +155,13 @@ pub(crate) async fn join(
             .eq_ignore_ascii_case(&token.fingerprint);
         if ours && env.server_name == token.server_name {
             tracing::info!(cluster = %token.fingerprint, "already a member of this LXD cluster");
-            return Ok(Json(LxdJoinResponse {
+            return Ok(LxdJoinResponse {
                 joined: false,
                 server_name: env.server_name.clone(),
-            }));
+            });
         }
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            Kind::Conflict,
             format!(
                 "{me}: its LXD is already a member ({:?}) of {} cluster; muster does not move a \
                  server between clusters: remove it from that cluster first, or leave it out",
@@ -165,7 +170,6 @@ pub(crate) async fn join(
             ),
         ));
     }
-    fault::hit(&state, Fault::BeforeJoin);
     let member_config = req
         .member_config
         .iter()
@@ -191,32 +195,33 @@ pub(crate) async fn join(
     match joined {
         Ok(()) => {}
         Err(e @ LxdError::OperationTimeout { .. }) => {
-            tracing::error!(error = %crate::server::ErrorChain(&e), "the LXD join hangs");
-            return Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
+            tracing::error!(error = %ErrorChain(&e), "the LXD join hangs");
+            return Err(Error::new(
+                Kind::Timeout,
                 format!(
                     "{me}: its LXD did not finish joining the cluster within {}s ({}): look at \
                      LXD's log on {me}, restart LXD there (systemctl restart lxd, or snap \
                      restart lxd), check `lxc cluster list` on the initiator, then run muster \
                      init again",
                     JOIN_WAIT.as_secs(),
-                    crate::server::ErrorChain(&e)
+                    ErrorChain(&e)
                 ),
             ));
         }
         Err(e) => return Err(lxd_error(&me, &e)),
     }
     tracing::info!(name = %token.server_name, "joined the LXD cluster");
-    Ok(Json(LxdJoinResponse {
+    Ok(LxdJoinResponse {
         joined: true,
         server_name: token.server_name,
-    }))
+    })
 }
 
-/// `GET /v1/status` on the unix socket.
-pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<ClusterStatus>, ApiError> {
-    let me = &state.me.name;
-    let client = state.lxd().await?;
+/// The cluster as this server's LXD sees it, for `muster status` (without
+/// Ceph, which is not LXD's to tell).
+pub(crate) async fn status(lxd: &LxdLocal) -> Result<ClusterStatus, Error> {
+    let me = &lxd.name;
+    let client = lxd.client().await?;
     let err = |e: LxdError| lxd_error(me, &e);
     let server = client.server().await.map_err(err)?;
     let clustered = server.environment.server_clustered;
@@ -262,14 +267,14 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Cluster
             locations: n.locations,
         })
         .collect();
-    Ok(Json(ClusterStatus {
+    Ok(ClusterStatus {
         server: me.clone(),
         clustered,
         members,
         storage_pools,
         networks,
-        ceph: crate::ceph::status(&state).await,
-    }))
+        ceph: None,
+    })
 }
 
 /// The member config a joiner gives: the keys the cluster asks for, with

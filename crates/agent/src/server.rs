@@ -16,12 +16,14 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::error::ErrorChain;
+use crate::http::{self, CallerAcceptor};
 use crate::session::Sessions;
 use crate::shared::Shared;
 use crate::socket::{self, SocketFile};
-use crate::tls::CallerAcceptor;
+use crate::trust::enroll;
 use crate::trust_store::TrustStore;
-use crate::{api, enroll, seen, signals, state, tls};
+use crate::{seen, signals, state, tls};
 
 /// How long open requests get to finish once shutdown starts.
 const GRACE: Duration = Duration::from_secs(5);
@@ -122,9 +124,7 @@ impl Agent {
             advertiser: Mutex::new(None),
             joining: tokio::sync::Mutex::new(()),
             state_dir: config.state_dir.clone(),
-            lxd_socket: config.lxd.socket.clone(),
-            fault: crate::fault::from_env(),
-            lxd_joining: tokio::sync::Mutex::new(()),
+            lxd: crate::lxd::LxdLocal::new(name.as_str(), config.lxd.socket.clone()),
             init_running: tokio::sync::Mutex::new(()),
             ceph: crate::ceph::CephLocal::new(name.as_str(), &config.ceph),
         });
@@ -135,13 +135,13 @@ impl Agent {
         let https_server = axum_server::from_tcp(tcp_listener)?
             .acceptor(CallerAcceptor::new(tls))
             .handle(https.clone());
-        let https_api = api::https_router(shared.clone());
+        let https_api = http::https_router(shared.clone());
         servers.spawn(async move {
             let served = https_server.serve(https_api.into_make_service()).await;
             ("HTTPS", served)
         });
         let local_server = axum_server::from_unix(unix_listener)?.handle(local.clone());
-        let local_api = api::local_router(shared.clone());
+        let local_api = http::local_router(shared.clone());
         servers.spawn(async move {
             let served = local_server.serve(local_api.into_make_service()).await;
             ("unix socket", served)
@@ -294,20 +294,5 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 fn notify(states: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, states) {
         tracing::warn!(error = %e, "cannot notify systemd");
-    }
-}
-
-/// Formats an error with its causes on one line, for log fields.
-pub(crate) struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
-
-impl std::fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }

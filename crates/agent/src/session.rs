@@ -1,6 +1,6 @@
-//! The initiator's trust session: opened, shown and closed by the local
-//! operator over the unix socket; joiners run the handshake against it
-//! through the pairing endpoints ([`crate::pairing`]).
+//! The initiator's trust session as this agent keeps it; the local
+//! operator opens, reads and closes it ([`crate::trust::initiator`]) and
+//! joiners run the handshake against it ([`crate::trust::pairing`]).
 //!
 //! One session at a time. The session itself (`muster_trust`'s
 //! `InitiatorSession`) is pure; this module keeps it behind a lock with the
@@ -11,21 +11,15 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::Json;
 use muster_proto::trust::{
-    FailedAttempt, OpenSession, SessionOpened, SessionPhase, SessionStatus, DEFAULT_SESSION_SECS,
-    MAX_SESSION_SECS, MIN_SESSION_SECS,
+    FailedAttempt, OpenSession, PeerSummary, SessionOpened, SessionPhase, SessionStatus,
+    DEFAULT_SESSION_SECS, MAX_SESSION_SECS, MIN_SESSION_SECS,
 };
 use muster_trust::passphrase::DEFAULT_WORDS;
 use muster_trust::{
-    AttemptId, Finish, Hello, InitiatorSession, Joined, Limits, Passphrase, PeerIdentity, Reply,
-    SessionConfig, SessionInfo, SessionState, TrustError,
+    AttemptId, Fingerprint, Finish, Hello, InitiatorSession, Joined, Limits, Passphrase,
+    PeerIdentity, Reply, SessionConfig, SessionInfo, SessionState, TrustError,
 };
-
-use crate::api::{ApiError, JsonBody};
-use crate::shared::{self, State as AppState};
 
 /// Bounds on what the operator may ask for.
 pub const MIN_TIMEOUT: Duration = Duration::from_secs(MIN_SESSION_SECS);
@@ -124,7 +118,7 @@ impl Sessions {
         let session = InitiatorSession::new(passphrase, me.clone(), config, now)
             .map_err(|e| OpenError::Invalid(e.to_string()))?;
         let opened = SessionOpened {
-            initiator: shared::summary(me),
+            initiator: summary(me),
             passphrase: session.passphrase().as_str().to_owned(),
             expires_in_secs: lifetime.as_secs(),
             max_failures,
@@ -173,7 +167,7 @@ impl Sessions {
         let Some(c) = current.as_ref() else {
             return SessionStatus {
                 phase: SessionPhase::None,
-                initiator: shared::summary(me),
+                initiator: summary(me),
                 expires_in_secs: 0,
                 joined: Vec::new(),
                 failed_attempts: 0,
@@ -198,9 +192,9 @@ impl Sessions {
         let limiter = c.session.limiter();
         SessionStatus {
             phase,
-            initiator: shared::summary(c.session.me()),
+            initiator: summary(c.session.me()),
             expires_in_secs,
-            joined: c.session.joined().iter().map(shared::summary).collect(),
+            joined: c.session.joined().iter().map(summary).collect(),
             failed_attempts: limiter.session_failures(),
             max_failures: limiter.limits().max_failures_per_session,
             failures: c
@@ -253,71 +247,17 @@ impl Sessions {
     }
 }
 
-/// `POST /v1/session`.
-pub(crate) async fn open(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<OpenSession>,
-) -> Result<(StatusCode, Json<SessionOpened>), ApiError> {
-    let opened = open_now(&state, &req)?;
-    Ok((StatusCode::CREATED, Json(opened)))
+/// A peer as the operator is shown it.
+pub(crate) fn summary(peer: &PeerIdentity) -> PeerSummary {
+    summarize(&peer.name, &peer.fingerprint)
 }
 
-/// Opens a session, announces it and withdraws the announcement when it
-/// runs out: for `POST /v1/session` and for `muster init`.
-pub(crate) fn open_now(state: &AppState, req: &OpenSession) -> Result<SessionOpened, ApiError> {
-    let now = Instant::now();
-    let opened = state
-        .sessions
-        .open(&state.me, req, now)
-        .map_err(|e| match e {
-            OpenError::Invalid(message) => ApiError::new(StatusCode::BAD_REQUEST, message),
-            OpenError::AlreadyOpen { expires_in } => ApiError::new(
-                StatusCode::CONFLICT,
-                format!(
-                "a trust session is already open (for {} more seconds); `muster session close` \
-                 ends it",
-                expires_in.as_secs()
-            ),
-            ),
-        })?;
-    tracing::info!(
-        fingerprint = %opened.initiator.short_fingerprint,
-        expires_in_secs = opened.expires_in_secs,
-        max_failures = opened.max_failures,
-        "trust session open"
-    );
-    state.sync_advertisement();
-    // Withdraw the announcement when the session runs out. A timer of an
-    // earlier session only re-checks, which is harmless.
-    let expires = now + Duration::from_secs(opened.expires_in_secs);
-    let watcher = state.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(expires)).await;
-        if !watcher.sessions.is_open(Instant::now()) {
-            tracing::info!("the trust session has expired");
-        }
-        watcher.sync_advertisement();
-    });
-    Ok(opened)
-}
-
-/// `GET /v1/session`.
-pub(crate) async fn status(State(state): State<AppState>) -> Json<SessionStatus> {
-    Json(state.sessions.status(&state.me, Instant::now()))
-}
-
-/// `DELETE /v1/session`.
-pub(crate) async fn close(State(state): State<AppState>) -> Result<Json<SessionStatus>, ApiError> {
-    let now = Instant::now();
-    if !state.sessions.close(now) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no trust session is open",
-        ));
+pub(crate) fn summarize(name: &str, fingerprint: &Fingerprint) -> PeerSummary {
+    PeerSummary {
+        name: name.to_owned(),
+        fingerprint: fingerprint.to_string(),
+        short_fingerprint: fingerprint.short(),
     }
-    tracing::info!("trust session closed by the operator");
-    state.sync_advertisement();
-    Ok(Json(state.sessions.status(&state.me, now)))
 }
 
 #[cfg(test)]

@@ -1,14 +1,14 @@
 //! What every part of a running agent reaches: its identity, trust store,
-//! session, view of the LAN and advertisement.
+//! session, view of the LAN and advertisement, and the local services it
+//! drives.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use muster_discovery::Advertiser;
 use muster_identity::Identity;
-use muster_proto::trust::PeerSummary;
 use muster_proto::AgentInfo;
-use muster_trust::{Fingerprint, PeerIdentity};
+use muster_trust::PeerIdentity;
 
 use crate::config::DisksConfig;
 use crate::seen::Seen;
@@ -35,12 +35,8 @@ pub(crate) struct Shared {
     pub joining: tokio::sync::Mutex<()>,
     /// Where the identity, trust store and cluster state live.
     pub state_dir: std::path::PathBuf,
-    /// LXD's unix socket from the config; `None`: look in the usual places.
-    pub lxd_socket: Option<std::path::PathBuf>,
-    /// `MUSTER_FAULT` (tests only, see [`crate::fault`]).
-    pub fault: Option<String>,
-    /// One LXD join at a time on this member.
-    pub lxd_joining: tokio::sync::Mutex<()>,
+    /// This server's LXD.
+    pub lxd: crate::lxd::LxdLocal,
     /// One `muster init` at a time.
     pub init_running: tokio::sync::Mutex<()>,
     /// This server's part in Ceph.
@@ -81,17 +77,5 @@ impl Shared {
                 tracing::warn!(error = %e, open, "cannot update the mDNS advertisement");
             }
         }
-    }
-}
-
-pub(crate) fn summary(peer: &PeerIdentity) -> PeerSummary {
-    summarize(&peer.name, &peer.fingerprint)
-}
-
-pub(crate) fn summarize(name: &str, fingerprint: &Fingerprint) -> PeerSummary {
-    PeerSummary {
-        name: name.to_owned(),
-        fingerprint: fingerprint.to_string(),
-        short_fingerprint: fingerprint.short(),
     }
 }

@@ -10,7 +10,7 @@ use muster_proto::formation::{paths, CephStatus, ClusterStatus, InitEvent, InitR
 
 use crate::agent::AgentClient;
 use crate::args::InitArgs;
-use crate::run::Output;
+use crate::output::Output;
 
 pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.preseed)
@@ -98,6 +98,11 @@ fn render(event: &InitEvent) -> String {
             description,
         } => format!("[{index}] {member}: {description} ..."),
         InitEvent::StepDone { index } => format!("[{index}] done"),
+        InitEvent::StepSkipped {
+            index,
+            member,
+            description,
+        } => format!("[{index}] {member}: {description}: found done already"),
         InitEvent::Done { message } => message.clone(),
         InitEvent::Failed { message, .. } => format!("error: {message}"),
     }

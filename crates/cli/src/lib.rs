@@ -5,6 +5,7 @@ pub mod agent;
 pub mod args;
 mod formation;
 mod init_tui;
+mod output;
 pub mod render;
 pub mod render_trust;
 pub mod run;

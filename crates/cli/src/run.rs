@@ -1,7 +1,6 @@
 //! The commands' effects: everything here does I/O and stays thin; what is
 //! printed comes from [`crate::render`].
 
-use std::io::{self, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::agent::AgentClient;
 use crate::args::{Cli, Command, DisksArgs, InterfacesArgs, PeersArgs};
+use crate::output::Output;
 use crate::{render, render_trust, trust};
 
 /// Runs one parsed command line.
@@ -116,30 +116,4 @@ async fn show_list<T: DeserializeOwned + Serialize>(
         table(&items)
     };
     Output::stdout().line(text.trim_end())
-}
-
-/// Standard output that treats a closed pipe (`muster peers | head`) as the
-/// reader being done rather than as an error.
-pub(crate) struct Output {
-    closed: bool,
-}
-
-impl Output {
-    pub(crate) fn stdout() -> Self {
-        Output { closed: false }
-    }
-
-    pub(crate) fn line(&mut self, text: &str) -> anyhow::Result<()> {
-        if self.closed {
-            return Ok(());
-        }
-        // Stdout is line-buffered, so each event shows as it happens.
-        match writeln!(io::stdout(), "{text}") {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.closed = true;
-                Ok(())
-            }
-            other => other.context("cannot write to standard output"),
-        }
-    }
 }

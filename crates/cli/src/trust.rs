@@ -15,8 +15,8 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::agent::AgentClient;
 use crate::args::{JoinArgs, MembersArgs, SessionCommand, SessionOpenArgs};
+use crate::output::Output;
 use crate::render_trust as render;
-use crate::run::Output;
 
 pub async fn session(socket: &Path, command: SessionCommand) -> anyhow::Result<()> {
     let client = AgentClient::new(socket)?;

@@ -91,7 +91,8 @@ pub enum InitEvent {
     Info { message: String },
     /// The plan, rendered for reading.
     Plan { text: String, steps: usize },
-    /// A step starts. `index` counts from 1 over this run's steps.
+    /// A step starts. `index` is its number in the plan this run
+    /// announced (from 1; steps planned later follow on).
     Step {
         index: usize,
         member: String,
@@ -99,6 +100,14 @@ pub enum InitEvent {
     },
     /// The step just announced is done.
     StepDone { index: usize },
+    /// A step of the announced plan was found done when its turn came (an
+    /// earlier step did it): nothing was run for it. With `StepDone`, every
+    /// announced step ends in one of these, or the run fails at it.
+    StepSkipped {
+        index: usize,
+        member: String,
+        description: String,
+    },
     /// The end: the cluster is formed (or, with `--dry-run`, planned).
     Done { message: String },
     /// The end: nothing more is done. `member` and `step` when a step

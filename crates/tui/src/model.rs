@@ -157,6 +157,8 @@ pub struct Progress {
 pub enum StepStatus {
     Running,
     Done,
+    /// Found done when its turn came: nothing was run for it.
+    Skipped,
     /// With LXD's or Ceph's own message.
     Failed(String),
 }

@@ -55,6 +55,27 @@ fn progress_finished() -> Wizard {
     w
 }
 
+/// A formed cluster whose every step is counted: ticked, or found done
+/// when its turn came (here the local pool on s2, which s1's made).
+fn progress_formed_with_a_step_found_done() -> Wizard {
+    let mut w = at_plan();
+    keys(&mut w, &[Key::Enter]);
+    for (i, line) in plan_lines().iter().enumerate() {
+        let status = if i == 7 {
+            crate::StepStatus::Skipped
+        } else {
+            world(
+                &mut w,
+                progress(&line.member, &line.step, crate::StepStatus::Running),
+            );
+            crate::StepStatus::Done
+        };
+        world(&mut w, progress(&line.member, &line.step, status));
+    }
+    world(&mut w, World::ApplyFinished);
+    w
+}
+
 /// Every screen and question, by name.
 fn scenarios() -> Vec<(&'static str, Wizard)> {
     let mut peers_none = Wizard::new(LOCAL);
@@ -149,6 +170,10 @@ fn scenarios() -> Vec<(&'static str, Wizard)> {
         ("progress", at_progress()),
         ("progress_failed", at_progress_failed()),
         ("progress_finished", progress_finished()),
+        (
+            "progress_formed_with_a_step_found_done",
+            progress_formed_with_a_step_found_done(),
+        ),
         ("quit_confirmation", quit),
         ("quit_while_applying", quit_applying),
     ]

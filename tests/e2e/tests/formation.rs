@@ -9,7 +9,8 @@
 //! busybox container runs on each member with an address from its bridge.
 //!
 //! The joiners enroll zero-touch (an enrollment passphrase in their
-//! musterd.toml). Faults come from the agents' test-only `MUSTER_FAULT`.
+//! musterd.toml). Crashes are agents killed from outside (SIGKILL by pid) at
+//! a step boundary seen in init's progress.
 //! LXD is checked directly over its unix socket with muster-lxd.
 
 mod common;
@@ -18,9 +19,9 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::trial::{member, Trial};
+use common::trial::{member, step_done, step_starts, Trial};
 use common::{case, path_str, Case};
-use muster_lab::{Lab, LabSpec, Signal, Target};
+use muster_lab::{Lab, LabSpec, Target};
 use muster_lxd::InstancesPost;
 use muster_proto::formation::ClusterStatus;
 
@@ -171,26 +172,20 @@ fn init_resumes_after_the_initiator_and_a_joiner_die(t: &Trial) {
     let preseed = main_preseed(t);
     let lab = t.lab;
 
-    // The initiator's agent exits right after the bootstrap.
-    lab.stop_agent(1, Signal::SIGTERM).unwrap();
-    lab.start_agent_with_env(1, &[("MUSTER_FAULT", "after-bootstrap")])
-        .unwrap();
-    let err = t.init_fails(1, &preseed);
+    // The initiator's agent dies right after the bootstrap: its next steps
+    // start only after every member is observed again, which takes longer
+    // than the kill.
+    let err = t.init_killing(1, &preseed, step_done("Bootstrap the LXD cluster"), 1);
     assert!(err.contains("run the same muster init again"), "{err}");
-    let status = lab.stop_agent(1, Signal::SIGTERM).unwrap();
-    assert_eq!(status.code(), Some(86), "the fault did not stop s1's agent");
     assert!(t.clustered(1), "s1's LXD did not bootstrap");
     lab.start_agent(1).unwrap();
 
-    // A joiner's agent exits after its token was issued, before it joins.
-    lab.stop_agent(2, Signal::SIGTERM).unwrap();
-    lab.start_agent_with_env(2, &[("MUSTER_FAULT", "before-join")])
-        .unwrap();
-    let err = t.init_fails(1, &preseed);
+    // A joiner's agent dies after its token was issued, before it joins:
+    // killed as the token is asked of LXD, it is gone when the join is
+    // delivered.
+    let err = t.init_killing(1, &preseed, step_starts("Issue a join token for s2"), 2);
     assert!(err.contains("s2"), "{err}");
     assert!(err.contains("muster init` again"), "{err}");
-    let status = lab.stop_agent(2, Signal::SIGTERM).unwrap();
-    assert_eq!(status.code(), Some(86), "the fault did not stop s2's agent");
     assert!(!t.clustered(2));
     lab.start_agent(2).unwrap();
 

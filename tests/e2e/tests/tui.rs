@@ -160,6 +160,7 @@ fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
             "no {wanted:?} in the plan:\n{screen}"
         );
     }
+    let planned = number_after(&screen, " The plan: ").expect("the plan's step count");
 
     // Apply.
     pane.keys(&["Enter"]);
@@ -171,6 +172,14 @@ fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
     assert!(
         screen.contains("The cluster is formed"),
         "the apply failed:\n{screen}"
+    );
+    // Every step of the plan is counted, the joins too.
+    let done = number_after(&screen, "Applying the plan: ");
+    let of = done.and_then(|d| number_after(&screen, &format!("Applying the plan: {d} of ")));
+    assert_eq!(
+        (done, of),
+        (Some(planned), Some(planned)),
+        "not every step of the plan ended done:\n{screen}"
     );
     pane.keys(&["Enter"]);
     let screen = pane.wait_for("muster init to exit", |s| {
@@ -217,6 +226,15 @@ fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
         assert!(Instant::now() < deadline, "members: {:?}", status.members);
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The number right after the first `prefix` on the screen.
+fn number_after(screen: &str, prefix: &str) -> Option<usize> {
+    let rest = &screen[screen.find(prefix)? + prefix.len()..];
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The passphrase under "type this passphrase:", its letters spread out.

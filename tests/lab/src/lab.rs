@@ -459,7 +459,7 @@ impl Lab {
             }
             // Started together, waited for together: they boot in parallel.
             for number in 1..=self.servers.len() {
-                self.spawn_agent(number, &[])?;
+                self.spawn_agent(number)?;
             }
             for number in 1..=self.servers.len() {
                 self.wait_agent_ready(number)?;
@@ -735,7 +735,7 @@ impl Lab {
         }
     }
 
-    fn spawn_agent(&self, number: usize, env: &[(&str, &str)]) -> Result<(), LabError> {
+    fn spawn_agent(&self, number: usize) -> Result<(), LabError> {
         let i = self.server_index(number)?;
         let server = &self.servers[i];
         let Some(bin) = &self.agent_bin else {
@@ -774,7 +774,6 @@ impl Lab {
         cmd.stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
-            .envs(env.iter().copied())
             .process_group(0);
         let child = spawn_recorded(&mut inner, &mut cmd, format!("musterd of {}", server.name))?;
         inner.agents[i] = Some(child);
@@ -816,17 +815,7 @@ impl Lab {
     /// waits until its socket accepts connections. Its config file is not
     /// rewritten: a test may change it in between.
     pub fn start_agent(&self, number: usize) -> Result<(), LabError> {
-        self.start_agent_with_env(number, &[])
-    }
-
-    /// [`Lab::start_agent`] with extra environment variables for the agent
-    /// (e.g. `MUSTER_FAULT`).
-    pub fn start_agent_with_env(
-        &self,
-        number: usize,
-        env: &[(&str, &str)],
-    ) -> Result<(), LabError> {
-        self.spawn_agent(number, env)?;
+        self.spawn_agent(number)?;
         self.wait_agent_ready(number)
     }
 

@@ -152,6 +152,11 @@ impl InitEvents {
                     None => Vec::new(),
                 }
             }
+            InitEvent::StepSkipped {
+                member,
+                description,
+                ..
+            } => vec![progress(member, description, StepStatus::Skipped)],
             InitEvent::Done { .. } => {
                 self.ended = true;
                 if self.dry_run {

@@ -262,6 +262,24 @@ fn an_apply_reports_each_step_and_the_end() {
 }
 
 #[test]
+fn a_step_found_done_is_shown_as_such() {
+    let mut events = InitEvents::new("s1", false);
+    let skipped = InitEvent::StepSkipped {
+        index: 3,
+        member: "s2".into(),
+        description: "Define storage pool local (dir) on s2".into(),
+    };
+    assert_eq!(
+        events.on(skipped),
+        [at(
+            "s2",
+            "Define storage pool local (dir) on s2",
+            StepStatus::Skipped
+        )]
+    );
+}
+
+#[test]
 fn a_failure_lands_on_its_step() {
     let failed = |member: Option<&str>, step: Option<&str>| InitEvent::Failed {
         message: "LXD said no".into(),

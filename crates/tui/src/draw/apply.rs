@@ -105,6 +105,7 @@ pub(super) fn progress(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Th
                 None => ("·", theme.dim(), ""),
                 Some(StepStatus::Running) => ("▸", theme.chosen(), "  running"),
                 Some(StepStatus::Done) => ("✓", theme.good(), ""),
+                Some(StepStatus::Skipped) => ("✓", theme.dim(), "  found done already"),
                 Some(StepStatus::Failed(_)) => ("✗", theme.error(), "  failed"),
             };
             let mut lines = vec![Line::from(vec![
@@ -127,7 +128,7 @@ pub(super) fn progress(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Th
         .progress()
         .iter()
         .flat_map(|m| &m.steps)
-        .filter(|s| s.status == Some(StepStatus::Done))
+        .filter(|s| matches!(s.status, Some(StepStatus::Done | StepStatus::Skipped)))
         .count();
     let title = format!(" Applying the plan: {done} of {index} steps done ");
     let list = cursor_list(items, theme).block(Block::bordered().title(title));

@@ -2,12 +2,15 @@
 //! preseed files, running `muster init` and reading LXD and the logs.
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
 use muster_lab::{Lab, LabSpec, Signal, Target};
 use muster_lxd::LxdClient;
+use muster_proto::formation::InitEvent;
 
 use super::path_str;
 
@@ -130,6 +133,60 @@ impl<'a> Trial<'a> {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
+    /// Runs `muster init --json` on `server` and, at `moment` in its
+    /// progress, kills server `victim`'s agent by its pid (SIGKILL: no
+    /// cleanup, as a crash) from outside; init must then fail. Its standard
+    /// error. The victim is left stopped.
+    pub fn init_killing(
+        &self,
+        server: usize,
+        preseed: &Path,
+        mut moment: Moment,
+        victim: usize,
+    ) -> String {
+        let argv = ["muster", "init", "--preseed", path_str(preseed), "--json"];
+        let mut child = self
+            .lab
+            .spawn(Target::Server(server), argv)
+            .expect("start muster init in the lab");
+        let mut stderr = child.stderr.take().expect("init's standard error");
+        let errors = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let stdout = child.stdout.take().expect("init's standard output");
+        let mut lines = Vec::new();
+        let mut killed = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("read init's output");
+            let event: Option<InitEvent> = serde_json::from_str(&line).ok();
+            if killed.is_none() && event.as_ref().is_some_and(&mut moment) {
+                let status = self
+                    .lab
+                    .stop_agent(victim, Signal::SIGKILL)
+                    .expect("kill the agent");
+                killed = Some(status);
+            }
+            lines.push(line);
+        }
+        let status = child.wait().expect("wait for muster init");
+        let stderr = errors.join().expect("read init's standard error");
+        let said = format!(
+            "init said:\n{}\n{stderr}\n{}",
+            lines.join("\n"),
+            self.logs()
+        );
+        let killed = killed.unwrap_or_else(|| panic!("the moment never came; {said}"));
+        assert_eq!(
+            killed.signal(),
+            Some(9),
+            "s{victim}'s agent was not killed; {said}"
+        );
+        assert!(!status.success(), "init succeeded; {said}");
+        stderr
+    }
+
     pub fn lxd(&self, server: usize) -> LxdClient {
         LxdClient::new(self.lab.server(server).lxd_socket())
             .expect("an LXD client")
@@ -166,4 +223,32 @@ impl<'a> Trial<'a> {
 
 pub fn member(n: usize) -> String {
     format!("  - name: s{n}\n")
+}
+
+/// Whether an event of `muster init --json` is the moment to act, with
+/// what it needs to remember from the events before.
+pub type Moment = Box<dyn FnMut(&InitEvent) -> bool>;
+
+/// The moment the step whose description starts with `prefix` starts.
+pub fn step_starts(prefix: &str) -> Moment {
+    let prefix = prefix.to_owned();
+    Box::new(
+        move |event| matches!(event, InitEvent::Step { description, .. } if description.starts_with(&prefix)),
+    )
+}
+
+/// The moment the step whose description starts with `prefix` is done.
+pub fn step_done(prefix: &str) -> Moment {
+    let prefix = prefix.to_owned();
+    let mut started = None;
+    Box::new(move |event| match event {
+        InitEvent::Step {
+            index, description, ..
+        } if description.starts_with(&prefix) => {
+            started = Some(*index);
+            false
+        }
+        InitEvent::StepDone { index } => started == Some(*index),
+        _ => false,
+    })
 }

@@ -10,9 +10,6 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::Json;
 use muster_proto::trust::{Initiator, JoinRequest, Joined, LISTEN_PORT_HEADER};
 use muster_proto::{paths, ErrorBody, DEFAULT_PORT};
 use muster_trust::pake::PROTOCOL as PROTOCOL_NAME;
@@ -20,11 +17,13 @@ use muster_trust::{
     Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity, Reply,
     SessionInfo, Welcome,
 };
+use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::api::{ApiError, JsonBody};
-use crate::shared::{self, Shared, State as AppState};
+use crate::error::{Error, ErrorChain, Kind};
+use crate::session::summary;
+use crate::shared::Shared;
 use crate::tls;
 use crate::trust_store::{Member, TrustStoreError};
 
@@ -106,16 +105,14 @@ impl JoinError {
         matches!(self, JoinError::Unreachable { .. })
     }
 
-    fn status(&self) -> StatusCode {
+    fn kind(&self) -> Kind {
         match self {
-            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. } => {
-                StatusCode::FORBIDDEN
-            }
-            JoinError::NoSession { .. } => StatusCode::NOT_FOUND,
-            JoinError::Refused { .. } => StatusCode::CONFLICT,
-            JoinError::NoEndpoint => StatusCode::BAD_REQUEST,
-            JoinError::Local(_) | JoinError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::BAD_GATEWAY,
+            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. } => Kind::Refused,
+            JoinError::NoSession { .. } => Kind::NotFound,
+            JoinError::Refused { .. } => Kind::Conflict,
+            JoinError::NoEndpoint => Kind::Invalid,
+            JoinError::Local(_) | JoinError::Store(_) => Kind::Internal,
+            _ => Kind::Upstream,
         }
     }
 }
@@ -158,19 +155,13 @@ pub fn parse_endpoint(text: &str) -> Result<(String, u16), String> {
 }
 
 /// Resolves each `ADDRESS[:PORT]` in order.
-async fn resolve(texts: &[String]) -> Result<Vec<SocketAddr>, ApiError> {
+async fn resolve(texts: &[String]) -> Result<Vec<SocketAddr>, Error> {
     let mut out = Vec::new();
     for text in texts {
-        let (host, port) =
-            parse_endpoint(text).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, m))?;
+        let (host, port) = parse_endpoint(text).map_err(|m| Error::new(Kind::Invalid, m))?;
         let found = tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot resolve {host}: {e}"),
-                )
-            })?;
+            .map_err(|e| Error::new(Kind::Invalid, format!("cannot resolve {host}: {e}")))?;
         for a in found {
             if !out.contains(&a) {
                 out.push(a);
@@ -219,7 +210,7 @@ async fn handshake(
 ) -> Result<PeerIdentity, JoinError> {
     let verifier = FirstContactVerifier::new();
     let client = tls::first_contact_client(verifier.clone(), PAIRING_TIMEOUT)
-        .map_err(|e| JoinError::Local(crate::server::ErrorChain(&e).to_string()))?;
+        .map_err(|e| JoinError::Local(ErrorChain(&e).to_string()))?;
     let call = Call {
         client,
         endpoint,
@@ -323,7 +314,7 @@ impl Call {
         let endpoint = self.endpoint;
         let response = sent.map_err(|e| JoinError::Unreachable {
             endpoint,
-            reason: crate::server::ErrorChain(&e).to_string(),
+            reason: ErrorChain(&e).to_string(),
         })?;
         let status = response.status();
         if status == StatusCode::NOT_FOUND && path == paths::PAIR_SESSION {
@@ -349,54 +340,40 @@ impl Call {
 }
 
 /// `POST /v1/join`: the local operator's `muster join`.
-pub(crate) async fn join_request(
-    State(state): State<AppState>,
-    JsonBody(req): JsonBody<JoinRequest>,
-) -> Result<Json<Joined>, ApiError> {
-    let passphrase = Passphrase::parse(&req.passphrase)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+/// `muster join`: joins the initiator the operator named, with the
+/// passphrase they typed.
+pub(crate) async fn join_request(state: &Shared, req: &JoinRequest) -> Result<Joined, Error> {
+    let passphrase =
+        Passphrase::parse(&req.passphrase).map_err(|e| Error::new(Kind::Invalid, e.to_string()))?;
     if req.initiator.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "no initiator address given",
-        ));
+        return Err(Error::new(Kind::Invalid, "no initiator address given"));
     }
     let endpoints = resolve(&req.initiator).await?;
-    match join(&state, &endpoints, &passphrase).await {
-        Ok((initiator, endpoint)) => Ok(Json(Joined {
-            initiator: shared::summary(&initiator),
+    match join(state, &endpoints, &passphrase).await {
+        Ok((initiator, endpoint)) => Ok(Joined {
+            initiator: summary(&initiator),
             endpoint: endpoint.to_string(),
-            me: shared::summary(&state.me),
-        })),
+            me: summary(&state.me),
+        }),
         Err(e) => {
             tracing::warn!(error = %e, "joining failed");
-            Err(ApiError::new(e.status(), e.to_string()))
+            Err(Error::new(e.kind(), e.to_string()))
         }
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct WaitQuery {
-    #[serde(default)]
-    wait_secs: Option<u64>,
-}
-
-/// `GET /v1/initiators[?wait_secs=N]`: the servers announcing an open
-/// session, waiting up to N seconds for at least one.
-pub(crate) async fn initiators(
-    State(state): State<AppState>,
-    Query(query): Query<WaitQuery>,
-) -> Result<Json<Vec<Initiator>>, ApiError> {
+/// The servers announcing an open session, waiting up to `wait` (bounded)
+/// for at least one.
+pub(crate) async fn initiators(state: &Shared, wait: Duration) -> Result<Vec<Initiator>, Error> {
     let mut seen = state.seen.clone();
     if !seen.enabled() {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Err(Error::new(
+            Kind::Unavailable,
             "discovery is disabled in musterd's configuration; give the initiator's address \
              (muster join --initiator ADDRESS)",
         ));
     }
-    let wait = Duration::from_secs(query.wait_secs.unwrap_or(0)).min(MAX_DISCOVERY_WAIT);
+    let wait = wait.min(MAX_DISCOVERY_WAIT);
     let deadline = Instant::now() + wait;
     loop {
         let found = seen.initiators(&state.me.name);
@@ -412,10 +389,10 @@ pub(crate) async fn initiators(
                         .collect(),
                 })
                 .collect();
-            return Ok(Json(list));
+            return Ok(list);
         }
         if !seen.changed(deadline - now).await {
-            return Ok(Json(Vec::new()));
+            return Ok(Vec::new());
         }
     }
 }
@@ -475,6 +452,6 @@ mod tests {
             message: "the trust session has expired".into(),
         };
         assert!(!refused.spent_a_guess());
-        assert_eq!(refused.status(), StatusCode::CONFLICT);
+        assert_eq!(refused.kind(), Kind::Conflict);
     }
 }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use muster_trust::{Limiter, Limits, Passphrase};
 use tokio::sync::watch;
 
-use crate::join;
 use crate::shared::State as AppState;
+use crate::trust::joiner as join;
 
 /// The joiner's own bound on guesses it lets initiators test: after 3
 /// failures against one address it stops trying that address, after 10 in

@@ -1,0 +1,240 @@
+//! The members as the initiator reaches them, for the executor: its own
+//! LXD, disks and Ceph directly, the others' through their agents over
+//! pinned mutual TLS ([`crate::member`]).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use muster_apply::{Cause, Issued, ObserveError, World};
+use muster_ceph::LocalState;
+use muster_disks::Disk;
+use muster_lxd::{JoinToken, LxdClient, NetworksPost, StoragePoolsPost};
+use muster_plan::{DiskRef, LxdObserved, MemberObserved, Observed, Step, StepKind};
+use muster_proto::formation::{paths as fpaths, LxdJoinRequest, LxdJoinResponse, WipeRequest};
+use muster_proto::paths;
+
+use crate::ceph::CephStepResponse;
+use crate::error::ErrorChain;
+use crate::lxd::{fill_member_config, lxd_error, observe};
+use crate::member::{post_member, request_member};
+use crate::shared::Shared;
+
+use super::OBSERVE_TIMEOUT;
+
+/// A join, with LXD's database replicating to the new member.
+const JOIN_TIMEOUT: Duration = Duration::from_secs(200);
+/// How long to wait for the cluster to be at rest before a join.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The members as this initiator reaches them: its own LXD, disks and Ceph
+/// directly, the others' through their agents over pinned mutual TLS.
+pub(super) struct Members<'a> {
+    state: &'a Shared,
+    names: &'a [String],
+}
+
+impl<'a> Members<'a> {
+    pub(super) fn new(state: &'a Shared, names: &'a [String]) -> Members<'a> {
+        Members { state, names }
+    }
+
+    /// One member's LXD, disks and part in Ceph, read now.
+    async fn observe_member(&self, name: &str) -> Result<(MemberObserved, LocalState), Cause> {
+        let state = self.state;
+        if name != state.me.name {
+            let lxd: LxdObserved =
+                request_member(state, name, fpaths::LXD, None, OBSERVE_TIMEOUT).await?;
+            let disks: Vec<Disk> =
+                request_member(state, name, paths::DISKS, None, OBSERVE_TIMEOUT).await?;
+            let ceph: LocalState =
+                request_member(state, name, fpaths::CEPH, None, OBSERVE_TIMEOUT).await?;
+            return Ok((MemberObserved { lxd, disks }, ceph));
+        }
+        let client = state.lxd.client().await?;
+        let lxd = observe(&client).await.map_err(|e| lxd_error(name, &e))?;
+        let disks = crate::disks::scan(name, &state.disks).await?;
+        let ceph = crate::ceph::local_state(&state.ceph).await?;
+        Ok((MemberObserved { lxd, disks }, ceph))
+    }
+}
+
+impl World for Members<'_> {
+    type Token = JoinToken;
+
+    async fn observe(&self) -> Result<Observed, ObserveError> {
+        let mut observed = Observed::default();
+        let mut ceph_states = Vec::new();
+        for name in self.names {
+            let (member, ceph) = self
+                .observe_member(name)
+                .await
+                .map_err(|cause| ObserveError {
+                    member: name.clone(),
+                    cause,
+                })?;
+            observed.members.insert(name.clone(), member);
+            ceph_states.push((name.clone(), ceph));
+        }
+        crate::ceph::observe(&self.state.ceph, &ceph_states, &mut observed).await;
+        Ok(observed)
+    }
+
+    async fn lxd(&self, step: &Step) -> Result<(), Cause> {
+        let state = self.state;
+        let lxd = state.lxd.client().await?;
+        match &step.kind {
+            StepKind::SetHttpsAddress { address } => lxd.set_https_address(address).await?,
+            StepKind::BootstrapCluster => lxd.bootstrap_cluster(&state.me.name).await?,
+            StepKind::CreatePoolPending {
+                pool,
+                driver,
+                source,
+            } => {
+                let mut config = BTreeMap::new();
+                if let Some(source) = source {
+                    config.insert("source".to_owned(), source.clone());
+                }
+                let post = StoragePoolsPost {
+                    name: pool.clone(),
+                    driver: driver.as_str().to_owned(),
+                    config,
+                    description: String::new(),
+                };
+                lxd.create_storage_pool(&post, Some(&step.member)).await?
+            }
+            StepKind::CreatePool {
+                pool,
+                driver,
+                config,
+            } => {
+                let post = StoragePoolsPost {
+                    name: pool.clone(),
+                    driver: driver.as_str().to_owned(),
+                    config: config.clone(),
+                    description: String::new(),
+                };
+                lxd.create_storage_pool(&post, None).await?
+            }
+            StepKind::CreateNetworkPending { network } => {
+                let post = NetworksPost {
+                    name: network.clone(),
+                    kind: "bridge".into(),
+                    ..NetworksPost::default()
+                };
+                lxd.create_network(&post, Some(&step.member)).await?
+            }
+            StepKind::CreateNetwork { network, config } => {
+                let post = NetworksPost {
+                    name: network.clone(),
+                    kind: "bridge".into(),
+                    config: config.clone(),
+                    description: String::new(),
+                };
+                lxd.create_network(&post, None).await?
+            }
+            StepKind::UpdateDefaultProfile { root_pool, network } => {
+                let mut profile = lxd.profile("default").await?.to_put();
+                profile.set_root_disk(root_pool);
+                profile.set_eth0(network);
+                lxd.update_profile("default", &profile).await?
+            }
+            StepKind::RemoveStaleMember { joiner } => {
+                // It cannot come online: it is there to be removed.
+                settle(&lxd, Some(joiner)).await;
+                lxd.force_remove_member(joiner).await?
+            }
+            other => {
+                return Err(format!("not a step of the initiator's LXD: {other:?}").into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn issue_token(&self, joiner: &str) -> Result<Issued<JoinToken>, Cause> {
+        let lxd = self.state.lxd.client().await?;
+        settle(&lxd, None).await;
+        // A token issued by an earlier run and never used is used now.
+        Ok(match lxd.pending_join_token(joiner).await? {
+            Some(issued) => Issued {
+                token: issued.token,
+                earlier: true,
+            },
+            None => Issued {
+                token: lxd.create_join_token(joiner).await?.token,
+                earlier: false,
+            },
+        })
+    }
+
+    /// Delivers the token to the joiner's agent, which joins its LXD.
+    async fn join(&self, step: &Step, token: &JoinToken) -> Result<(), Cause> {
+        let StepKind::JoinCluster {
+            joiner,
+            cluster_address,
+            server_address,
+            pool_sources,
+        } = &step.kind
+        else {
+            return Err(format!("not a join: {:?}", step.kind).into());
+        };
+        let state = self.state;
+        let lxd = state.lxd.client().await?;
+        let certificate = lxd.server().await?.environment.certificate;
+        let keys = lxd.cluster().await?.member_config;
+        let req = LxdJoinRequest {
+            token: token.encode(),
+            cluster_certificate: certificate,
+            cluster_address: cluster_address.clone(),
+            server_address: server_address.clone(),
+            member_config: fill_member_config(keys, pool_sources),
+        };
+        let answer: LxdJoinResponse =
+            post_member(state, joiner, fpaths::LXD_JOIN, &req, JOIN_TIMEOUT).await?;
+        tracing::info!(
+            member = joiner,
+            joined = answer.joined,
+            "member's LXD in the cluster"
+        );
+        Ok(())
+    }
+
+    async fn ceph(&self, step: &Step) -> Result<(), Cause> {
+        let state = self.state;
+        let Some(req) = crate::ceph::apply(&state.ceph, &step.member, &step.kind).await? else {
+            return Ok(());
+        };
+        let path = fpaths::CEPH_STEP;
+        let timeout = crate::ceph::STEP_TIMEOUT;
+        post_member::<CephStepResponse>(state, &step.member, path, &req, timeout).await?;
+        Ok(())
+    }
+
+    async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {
+        let state = self.state;
+        let device = disk.source();
+        if member == state.me.name {
+            crate::disks::wipe_device(&state.me.name, &state.disks, device).await?;
+        } else {
+            let req = WipeRequest {
+                device: device.to_owned(),
+            };
+            post_member::<()>(state, member, fpaths::WIPE, &req, OBSERVE_TIMEOUT).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Waits (bounded) until the cluster is at rest, `except` left out of the
+/// count: the next join is better not started before.
+async fn settle(lxd: &LxdClient, except: Option<&str>) {
+    match lxd.wait_settled(except, SETTLE_TIMEOUT).await {
+        Ok(unsettled) if unsettled.is_empty() => {}
+        Ok(unsettled) => tracing::info!(
+            unsettled = unsettled.join(", "),
+            "the cluster did not settle in time; going on"
+        ),
+        Err(e) => {
+            tracing::info!(error = %ErrorChain(&e), "cannot list the cluster members")
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The run loop: observe, plan, carry out the first step, again.
+
+use muster_plan::{Observed, Plan, Step, StepKind};
+use tokio::sync::mpsc;
+
+use crate::error::{ApplyError, Refusal};
+use crate::event::{Event, Outcome};
+use crate::world::{Cause, World};
+
+/// A plan, with what the operator should know about the choices behind it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Planned {
+    pub plan: Plan,
+    pub warnings: Vec<String>,
+}
+
+/// Carries out what `planner` plans from the world as observed, step by
+/// step, until nothing is left (or, with `dry_run`, only announces the
+/// plan). Every step is planned from a fresh observation, but for the join
+/// that follows a token: the token is not seen by observing, so the join
+/// runs right after it, from the same plan. Progress goes to `events`; the
+/// run goes on if nobody listens.
+pub async fn apply<W: World>(
+    world: &W,
+    mut planner: impl FnMut(&Observed) -> Result<Planned, Refusal>,
+    dry_run: bool,
+    events: &mpsc::Sender<Event>,
+) -> Result<Outcome, ApplyError> {
+    let mut tally: Option<Tally> = None;
+    let mut last: Option<Step> = None;
+    loop {
+        let changed = tally.as_ref().is_some_and(|t| t.ticked > 0);
+        let observed = world.observe().await.map_err(|e| ApplyError::Observe {
+            member: e.member,
+            cause: e.cause,
+            changed,
+        })?;
+        let Planned { plan, warnings } =
+            planner(&observed).map_err(|refusal| ApplyError::Refused { refusal, changed })?;
+        let tally = match &mut tally {
+            Some(tally) => tally,
+            None => {
+                let _ = events
+                    .send(Event::Planned {
+                        plan: plan.clone(),
+                        warnings,
+                    })
+                    .await;
+                if dry_run {
+                    return Ok(Outcome::DryRun);
+                }
+                tally.insert(Tally::new(&plan))
+            }
+        };
+        tally.skip_what_is_gone(&plan, events).await;
+        let Some(first) = plan.steps.first() else {
+            return Ok(Outcome::Formed {
+                members: plan.members.iter().map(|(name, _)| name.clone()).collect(),
+                steps: tally.steps.len(),
+                ticked: tally.ticked,
+                skipped: tally.skipped,
+            });
+        };
+        if last.as_ref() == Some(first) {
+            let index = tally.index_of(first);
+            return Err(ApplyError::NoEffect {
+                index,
+                member: first.member.clone(),
+                step: first.description.clone(),
+            });
+        }
+        carry_out(world, &plan, tally, events).await?;
+        last = Some(first.clone());
+    }
+}
+
+/// Carries out the plan's first step, and the join its token is for.
+async fn carry_out<W: World>(
+    world: &W,
+    plan: &Plan,
+    tally: &mut Tally,
+    events: &mpsc::Sender<Event>,
+) -> Result<(), ApplyError> {
+    let mut steps = plan.steps.iter();
+    let mut token: Option<(String, W::Token)> = None;
+    while let Some(step) = steps.next() {
+        let index = tally.start(step);
+        let _ = events
+            .send(Event::Started {
+                index,
+                step: step.clone(),
+            })
+            .await;
+        let failed = |cause: Cause| ApplyError::Step {
+            index,
+            member: step.member.clone(),
+            step: step.description.clone(),
+            cause,
+        };
+        match &step.kind {
+            StepKind::IssueToken { joiner } => {
+                let issued = world.issue_token(joiner).await.map_err(failed)?;
+                if issued.earlier {
+                    let message = format!("{joiner}: using the join token issued earlier");
+                    let _ = events.send(Event::Info(message)).await;
+                }
+                token = Some((joiner.clone(), issued.token));
+            }
+            StepKind::JoinCluster { joiner, .. } => {
+                let Some((_, issued)) = token.as_ref().filter(|(j, _)| j == joiner) else {
+                    return Err(failed(
+                        format!(
+                            "{joiner} has no join token: the plan joins members only after \
+                             issuing one"
+                        )
+                        .into(),
+                    ));
+                };
+                world.join(step, issued).await.map_err(failed)?;
+                token = None;
+            }
+            StepKind::WipeDisk { disk, .. } => {
+                world.wipe(&step.member, disk).await.map_err(failed)?
+            }
+            kind if is_ceph(kind) => world.ceph(step).await.map_err(failed)?,
+            _ => world.lxd(step).await.map_err(failed)?,
+        }
+        tracing::debug!(index, member = %step.member, step = %step.description, "step done");
+        tally.ticked += 1;
+        let _ = events.send(Event::Ticked { index }).await;
+        // Only a token is held for the next step; anything else is seen by
+        // observing again.
+        let joins_next = matches!(
+            (&token, steps.as_slice().first().map(|s| &s.kind)),
+            (Some((holder, _)), Some(StepKind::JoinCluster { joiner, .. })) if holder == joiner
+        );
+        if !joins_next {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn is_ceph(kind: &StepKind) -> bool {
+    matches!(
+        kind,
+        StepKind::CephBootstrapMon { .. }
+            | StepKind::CephAddMon { .. }
+            | StepKind::CephConfigure { .. }
+            | StepKind::CephAddMgr
+            | StepKind::CephAddMds
+            | StepKind::CephCreateOsd { .. }
+            | StepKind::CephCreatePool { .. }
+            | StepKind::CephCreateFs { .. }
+    )
+}
+
+/// Where each step stands. Steps are told apart as the operator sees them,
+/// by member and description.
+struct Tally {
+    /// Every step announced or planned since, in index order (index - 1).
+    steps: Vec<(Step, Standing)>,
+    ticked: usize,
+    skipped: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    Waiting,
+    Started,
+    Skipped,
+}
+
+impl Tally {
+    fn new(plan: &Plan) -> Tally {
+        Tally {
+            steps: plan
+                .steps
+                .iter()
+                .map(|s| (s.clone(), Standing::Waiting))
+                .collect(),
+            ticked: 0,
+            skipped: 0,
+        }
+    }
+
+    fn position(&self, step: &Step, standing: Standing) -> Option<usize> {
+        self.steps.iter().position(|(s, st)| {
+            *st == standing && s.member == step.member && s.description == step.description
+        })
+    }
+
+    /// The index of a step about to start: its own if it was announced,
+    /// else the next one.
+    fn start(&mut self, step: &Step) -> usize {
+        let i = match self.position(step, Standing::Waiting) {
+            Some(i) => i,
+            None => {
+                self.steps.push((step.clone(), Standing::Waiting));
+                self.steps.len() - 1
+            }
+        };
+        self.steps[i].1 = Standing::Started;
+        i + 1
+    }
+
+    /// The index of a step that is planned again.
+    fn index_of(&self, step: &Step) -> usize {
+        self.position(step, Standing::Started)
+            .or_else(|| self.position(step, Standing::Waiting))
+            .map_or(self.steps.len() + 1, |i| i + 1)
+    }
+
+    /// Reports the waiting steps that `plan` no longer holds as skipped.
+    async fn skip_what_is_gone(&mut self, plan: &Plan, events: &mpsc::Sender<Event>) {
+        for (i, (step, standing)) in self.steps.iter_mut().enumerate() {
+            let planned = plan
+                .steps
+                .iter()
+                .any(|s| s.member == step.member && s.description == step.description);
+            if *standing == Standing::Waiting && !planned {
+                *standing = Standing::Skipped;
+                self.skipped += 1;
+                tracing::info!(member = %step.member, step = %step.description, "found done already");
+                let _ = events
+                    .send(Event::Skipped {
+                        index: i + 1,
+                        step: step.clone(),
+                    })
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The executor against a world held in memory: each step changes the
+//! observed state the way LXD would, and the real planner plans from it.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use muster_plan::{
+    Choices, DiskRef, Driver, InstanceNetwork, LxdObserved, MemberChoice, MemberObserved,
+    NetworkObserved, Observed, PoolObserved, Status, Step, StepKind,
+};
+use tokio::sync::mpsc;
+
+use crate::*;
+
+type Effect = Box<dyn Fn(&mut Observed) + Send>;
+
+#[derive(Default)]
+struct Memory {
+    observed: Mutex<Observed>,
+    /// The calls made, in order ("observe", "token s2", "join s2", ...).
+    calls: Mutex<Vec<String>>,
+    /// Tokens issued and not used yet.
+    pending: Mutex<Vec<String>>,
+    /// The step (by description) that fails, once.
+    fail: Mutex<Option<String>>,
+    /// Changes made alongside a step (by description), as another part of
+    /// the world would.
+    also: Mutex<Vec<(String, Effect)>>,
+    joining: AtomicUsize,
+    most_joining: AtomicUsize,
+}
+
+fn ip(i: usize) -> IpAddr {
+    IpAddr::from([10, 0, 0, i as u8])
+}
+
+/// `n` fresh servers s1..sN with a `dir` local pool and the default bridge.
+fn fresh(n: usize) -> (Memory, Choices) {
+    let memory = Memory::default();
+    let mut members = Vec::new();
+    {
+        let mut observed = memory.observed.lock().unwrap();
+        for i in 1..=n {
+            let name = format!("s{i}");
+            members.push(MemberChoice::new(&name, ip(i)));
+            let lxd = LxdObserved {
+                server_name: "none".into(),
+                storage_drivers: vec!["dir".into()],
+                ..LxdObserved::default()
+            };
+            observed.members.insert(
+                name,
+                MemberObserved {
+                    lxd,
+                    disks: Vec::new(),
+                },
+            );
+        }
+    }
+    let choices = Choices {
+        initiator: "s1".into(),
+        members,
+        local_driver: Driver::Dir,
+        network: InstanceNetwork::default(),
+        ceph: None,
+    };
+    (memory, choices)
+}
+
+fn lxd<'o>(observed: &'o mut Observed, name: &str) -> &'o mut LxdObserved {
+    &mut observed.members.get_mut(name).unwrap().lxd
+}
+
+impl Memory {
+    fn call(&self, what: String) {
+        self.calls.lock().unwrap().push(what);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn fail_once(&self, step: &Step) -> Result<(), Cause> {
+        let mut fail = self.fail.lock().unwrap();
+        if fail.as_deref() == Some(step.description.as_str()) {
+            *fail = None;
+            return Err("the disk is on fire".into());
+        }
+        Ok(())
+    }
+
+    /// The step's effect, as LXD would make it.
+    fn change(&self, step: &Step) -> Result<(), Cause> {
+        self.fail_once(step)?;
+        let mut observed = self.observed.lock().unwrap();
+        let me = step.member.clone();
+        match &step.kind {
+            StepKind::SetHttpsAddress { address } => {
+                lxd(&mut observed, &me).https_address = Some(address.clone())
+            }
+            StepKind::BootstrapCluster => {
+                let l = lxd(&mut observed, &me);
+                l.clustered = true;
+                l.server_name = me.clone();
+                l.cluster_fingerprint = Some("cafe".into());
+                l.cluster_members = vec![me.clone()];
+            }
+            StepKind::JoinCluster { joiner, .. } => {
+                let mut members = lxd(&mut observed, "s1").cluster_members.clone();
+                members.push(joiner.clone());
+                for name in &members {
+                    lxd(&mut observed, name).cluster_members = members.clone();
+                }
+                let l = lxd(&mut observed, joiner);
+                l.clustered = true;
+                l.server_name = joiner.clone();
+                l.cluster_fingerprint = Some("cafe".into());
+            }
+            StepKind::CreatePoolPending { pool, driver, .. } => {
+                let pool_observed = PoolObserved {
+                    driver: driver.as_str().into(),
+                    status: Status::Pending,
+                };
+                lxd(&mut observed, &me)
+                    .pools
+                    .insert(pool.clone(), pool_observed);
+            }
+            StepKind::CreatePool { pool, .. } => {
+                for m in observed.members.values_mut() {
+                    if let Some(p) = m.lxd.pools.get_mut(pool) {
+                        p.status = Status::Created;
+                    }
+                }
+            }
+            StepKind::CreateNetworkPending { network } => {
+                let net = NetworkObserved {
+                    kind: "bridge".into(),
+                    status: Status::Pending,
+                };
+                lxd(&mut observed, &me)
+                    .networks
+                    .insert(network.clone(), net);
+            }
+            StepKind::CreateNetwork { network, .. } => {
+                for m in observed.members.values_mut() {
+                    if let Some(n) = m.lxd.networks.get_mut(network) {
+                        n.status = Status::Created;
+                    }
+                }
+            }
+            StepKind::UpdateDefaultProfile { root_pool, network } => {
+                let device = |pairs: &[(&str, &str)]| {
+                    pairs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                };
+                let profile = &mut lxd(&mut observed, &me).default_profile;
+                profile.insert(
+                    "root".into(),
+                    device(&[("type", "disk"), ("path", "/"), ("pool", root_pool)]),
+                );
+                profile.insert(
+                    "eth0".into(),
+                    device(&[("type", "nic"), ("name", "eth0"), ("network", network)]),
+                );
+            }
+            other => return Err(format!("not in this world: {other:?}").into()),
+        }
+        for (description, effect) in self.also.lock().unwrap().iter() {
+            if *description == step.description {
+                effect(&mut observed);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl World for Memory {
+    type Token = String;
+
+    async fn observe(&self) -> Result<Observed, ObserveError> {
+        self.call("observe".into());
+        Ok(self.observed.lock().unwrap().clone())
+    }
+
+    async fn lxd(&self, step: &Step) -> Result<(), Cause> {
+        self.call(format!("lxd {}", step.description));
+        self.change(step)
+    }
+
+    async fn issue_token(&self, joiner: &str) -> Result<Issued<String>, Cause> {
+        self.call(format!("token {joiner}"));
+        let token = format!("token for {joiner}");
+        let mut pending = self.pending.lock().unwrap();
+        let earlier = pending.contains(&token);
+        if !earlier {
+            pending.push(token.clone());
+        }
+        Ok(Issued { token, earlier })
+    }
+
+    async fn join(&self, step: &Step, token: &String) -> Result<(), Cause> {
+        self.call(format!("join {}", step.member));
+        let now = self.joining.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_joining.fetch_max(now, Ordering::SeqCst);
+        // Let anything else that could run, run.
+        tokio::task::yield_now().await;
+        let result = self.change(step);
+        self.joining.fetch_sub(1, Ordering::SeqCst);
+        result?;
+        self.pending.lock().unwrap().retain(|t| t != token);
+        Ok(())
+    }
+
+    async fn ceph(&self, step: &Step) -> Result<(), Cause> {
+        Err(format!("no Ceph in this world: {}", step.description).into())
+    }
+
+    async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {
+        Err(format!("no disks in this world: {member} {disk}").into())
+    }
+}
+
+/// Runs the executor; its result and every event it sent.
+async fn run(memory: &Memory, choices: &Choices) -> (Result<Outcome, ApplyError>, Vec<Event>) {
+    let (tx, mut rx) = mpsc::channel(1024);
+    let planner = |observed: &Observed| {
+        muster_plan::plan(choices, observed)
+            .map(|plan| Planned {
+                plan,
+                warnings: Vec::new(),
+            })
+            .map_err(|e| Refusal {
+                reason: "the cluster cannot be formed".into(),
+                detail: e.to_string(),
+            })
+    };
+    let result = apply(memory, planner, false, &tx).await;
+    drop(tx);
+    let mut events = Vec::new();
+    while let Some(event) = rx.recv().await {
+        events.push(event);
+    }
+    (result, events)
+}
+
+fn announced(events: &[Event]) -> usize {
+    events
+        .iter()
+        .find_map(|e| match e {
+            Event::Planned { plan, .. } => Some(plan.steps.len()),
+            _ => None,
+        })
+        .expect("a plan is announced first")
+}
+
+/// Ticked and skipped indexes, in the order reported.
+fn counted(events: &[Event]) -> (Vec<usize>, Vec<usize>) {
+    let mut ticked = Vec::new();
+    let mut skipped = Vec::new();
+    for e in events {
+        match e {
+            Event::Ticked { index } => ticked.push(*index),
+            Event::Skipped { index, .. } => skipped.push(*index),
+            _ => {}
+        }
+    }
+    (ticked, skipped)
+}
+
+#[tokio::test]
+async fn every_announced_step_is_ticked_and_joins_are_their_own_steps() {
+    let (memory, choices) = fresh(3);
+    let (result, events) = run(&memory, &choices).await;
+    let steps = announced(&events);
+    assert_eq!(
+        result.unwrap(),
+        Outcome::Formed {
+            members: vec!["s1".into(), "s2".into(), "s3".into()],
+            steps,
+            ticked: steps,
+            skipped: 0,
+        }
+    );
+    let (ticked, skipped) = counted(&events);
+    assert_eq!(ticked, (1..=steps).collect::<Vec<_>>());
+    assert!(skipped.is_empty());
+    let joins: Vec<&Step> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Started { step, .. } => Some(step),
+            _ => None,
+        })
+        .filter(|s| matches!(s.kind, StepKind::JoinCluster { .. }))
+        .collect();
+    assert_eq!(joins.len(), 2, "{events:#?}");
+}
+
+#[tokio::test]
+async fn a_failing_step_stops_the_run_and_names_it() {
+    let (memory, choices) = fresh(3);
+    let pool = "Create storage pool local (dir) on every member";
+    *memory.fail.lock().unwrap() = Some(pool.into());
+    let (result, events) = run(&memory, &choices).await;
+    let err = result.unwrap_err();
+    let ApplyError::Step {
+        index,
+        member,
+        step,
+        cause,
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!((member.as_str(), step.as_str()), ("s1", pool));
+    assert_eq!(cause.to_string(), "the disk is on fire");
+    assert_eq!(err.step(), Some(("s1", pool)));
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("s1: {pool} failed: the disk is on fire\n")),
+        "{message}"
+    );
+    assert!(
+        message.contains("run the same `muster init` again"),
+        "{message}"
+    );
+    // Nothing ran after it; everything before it was ticked.
+    let (ticked, _) = counted(&events);
+    assert_eq!(ticked, (1..*index).collect::<Vec<_>>());
+    assert!(matches!(
+        events.last(),
+        Some(Event::Started { index: i, .. }) if i == index
+    ));
+    assert_eq!(memory.calls().last().unwrap(), &format!("lxd {pool}"));
+}
+
+#[tokio::test]
+async fn a_rerun_after_a_failure_plans_only_what_is_left() {
+    let (memory, choices) = fresh(3);
+    let join_s3 = "Join the LXD cluster at 10.0.0.1:8443 as s3 (10.0.0.3:8443)";
+    *memory.fail.lock().unwrap() = Some(join_s3.into());
+    let (first, first_events) = run(&memory, &choices).await;
+    let err = first.unwrap_err();
+    assert_eq!(err.step(), Some(("s3", join_s3)));
+    let all = announced(&first_events);
+    let (done_before, _) = counted(&first_events);
+
+    memory.calls.lock().unwrap().clear();
+    let (second, events) = run(&memory, &choices).await;
+    let left = announced(&events);
+    // What is left, and the token again: a token is not seen by observing.
+    assert_eq!(left, all - done_before.len() + 1);
+    assert!(matches!(
+        &events[1],
+        Event::Started { step, .. } if step.description == "Issue a join token for s3"
+    ));
+    let Outcome::Formed { ticked, .. } = second.unwrap() else {
+        panic!("not formed");
+    };
+    assert_eq!(ticked, left);
+    // The token the failed run issued is used again, and nothing done
+    // before runs again.
+    assert!(events.contains(&Event::Info(
+        "s3: using the join token issued earlier".into()
+    )));
+    let calls = memory.calls();
+    assert!(
+        !calls.iter().any(|c| c == "token s2" || c == "join s2"),
+        "{calls:?}"
+    );
+    assert!(!calls.iter().any(|c| c.contains("Bootstrap")), "{calls:?}");
+
+    let (third, events) = run(&memory, &choices).await;
+    assert_eq!(announced(&events), 0);
+    assert!(matches!(third.unwrap(), Outcome::Formed { ticked: 0, .. }));
+}
+
+#[tokio::test]
+async fn a_step_found_done_when_its_turn_comes_is_skipped_and_counted() {
+    let (memory, choices) = fresh(2);
+    // Something else defines the pool on s2 while s1's is defined.
+    memory.also.lock().unwrap().push((
+        "Define storage pool local (dir) on s1".into(),
+        Box::new(|o: &mut Observed| {
+            let pool = PoolObserved {
+                driver: "dir".into(),
+                status: Status::Pending,
+            };
+            let s2 = &mut o.members.get_mut("s2").unwrap().lxd;
+            s2.pools.insert("local".into(), pool);
+        }),
+    ));
+    let (result, events) = run(&memory, &choices).await;
+    let steps = announced(&events);
+    let Outcome::Formed {
+        steps: counted_steps,
+        ticked,
+        skipped,
+        ..
+    } = result.unwrap()
+    else {
+        panic!("not formed");
+    };
+    assert_eq!(
+        (counted_steps, ticked + skipped, skipped),
+        (steps, steps, 1)
+    );
+    let (mut ticks, skips) = counted(&events);
+    assert_eq!(skips.len(), 1);
+    ticks.extend(skips);
+    ticks.sort();
+    assert_eq!(ticks, (1..=steps).collect::<Vec<_>>());
+    let skipped_step = events.iter().find_map(|e| match e {
+        Event::Skipped { step, .. } => Some(step),
+        _ => None,
+    });
+    assert_eq!(skipped_step.unwrap().member, "s2");
+}
+
+#[tokio::test]
+async fn joins_are_one_at_a_time_each_right_after_its_token() {
+    let (memory, choices) = fresh(4);
+    let (result, _) = run(&memory, &choices).await;
+    result.unwrap();
+    assert_eq!(memory.most_joining.load(Ordering::SeqCst), 1);
+    let calls: Vec<String> = memory
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("token") || c.starts_with("join") || c == "observe")
+        .collect();
+    let joins: Vec<&String> = calls.iter().filter(|c| !c.starts_with("observe")).collect();
+    assert_eq!(
+        joins,
+        ["token s2", "join s2", "token s3", "join s3", "token s4", "join s4"]
+    );
+    // The token is not seen by observing: its join follows at once.
+    for (i, call) in calls.iter().enumerate() {
+        if let Some(joiner) = call.strip_prefix("token ") {
+            assert_eq!(calls[i + 1], format!("join {joiner}"), "{calls:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_step_that_changes_nothing_is_reported() {
+    let (memory, choices) = fresh(1);
+    // The address does not stick.
+    memory.also.lock().unwrap().push((
+        "Set LXD's core.https_address to 10.0.0.1:8443".into(),
+        Box::new(|o: &mut Observed| o.members.get_mut("s1").unwrap().lxd.https_address = None),
+    ));
+    let (result, _) = run(&memory, &choices).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(err, ApplyError::NoEffect { index: 1, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("did not take effect"), "{err}");
+}
+
+#[tokio::test]
+async fn a_dry_run_only_announces_the_plan() {
+    let (memory, choices) = fresh(2);
+    let (tx, mut rx) = mpsc::channel(16);
+    let planner = |observed: &Observed| {
+        Ok(Planned {
+            plan: muster_plan::plan(&choices, observed).unwrap(),
+            warnings: vec!["careful".into()],
+        })
+    };
+    assert_eq!(
+        apply(&memory, planner, true, &tx).await.unwrap(),
+        Outcome::DryRun
+    );
+    assert!(
+        matches!(rx.recv().await, Some(Event::Planned { warnings, .. }) if warnings == ["careful"])
+    );
+    assert_eq!(memory.calls(), ["observe"]);
+}
