@@ -160,6 +160,9 @@ pub struct DisksConfig {
     pub allow_loop: bool,
     pub only: Vec<PathBuf>,
     pub min_size_bytes: u64,
+    /// Devices this server's controller may wipe although they carry data
+    /// (this server's operator's consent); a blank one needs none.
+    pub wipe_allowed: Vec<String>,
 }
 
 impl Default for DisksConfig {
@@ -169,6 +172,7 @@ impl Default for DisksConfig {
             allow_loop: scan.allow_loop,
             only: scan.only,
             min_size_bytes: scan.min_size_bytes,
+            wipe_allowed: Vec::new(),
         }
     }
 }
@@ -429,7 +433,7 @@ min_size_bytes = 4096
         assert_eq!(
             err,
             "/etc/muster/musterd.toml:3: unknown key `foo` in [disks] \
-             (expected one of `allow_loop`, `only`, `min_size_bytes`)"
+             (expected one of `allow_loop`, `only`, `min_size_bytes`, `wipe_allowed`)"
         );
     }
 

@@ -33,22 +33,36 @@ pub(crate) async fn scan(name: &str, config: &DisksConfig) -> Result<Vec<Disk>, 
     }
 }
 
+/// Who asks for a wipe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WipeAsker {
+    /// This server's own operator, through its `muster init`.
+    Operator,
+    /// This server's controller, over the member API: a disk carrying data
+    /// also needs this server's consent (`[disks] wipe_allowed`).
+    Controller,
+}
+
 /// Rescans, checks `device` may be wiped, and wipes it.
 pub(crate) async fn wipe_device(
     name: &str,
     config: &DisksConfig,
     device: &str,
+    asker: WipeAsker,
 ) -> Result<(), Error> {
     let options = config.scan_options();
+    let allowed = config.wipe_allowed.clone();
     let path = device.to_owned();
     let me = name.to_owned();
     let done = tokio::task::spawn_blocking(move || {
         let disks = muster_disks::scan(&options)
             .map_err(|e| Error::new(Kind::Internal, format!("{me}: cannot scan the disks: {e}")))?;
-        muster_disks::wipe_refusal(&disks, &path).map_err(|why| {
-            Error::new(Kind::Conflict, format!("{me}: {path} is not wiped: {why}"))
-        })?;
-        tracing::warn!(device = %path, "wiping on the initiator's plan (the operator allowed it)");
+        let not_wiped = |why: String| Error::new(Kind::Conflict, format!("{me}: {path} is not wiped: {why}"));
+        muster_disks::wipe_refusal(&disks, &path).map_err(not_wiped)?;
+        if asker == WipeAsker::Controller {
+            muster_disks::wipe_consent(&disks, &path, &allowed).map_err(not_wiped)?;
+        }
+        tracing::warn!(device = %path, asker = ?asker, "wiping on the initiator's plan (the operator allowed it)");
         muster_disks::wipe(&PathBuf::from(&path))
             .map_err(|e| Error::new(Kind::Internal, format!("{me}: {e}")))
     })

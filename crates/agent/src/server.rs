@@ -73,6 +73,12 @@ impl Agent {
             if identity.was_created() { "created" } else { "loaded" }
         );
         let trust = TrustStore::load(&config.state_dir)?;
+        for why in trust.left_out() {
+            tracing::error!(
+                path = %trust.path().display(),
+                "trust store: {why}; the file as it was is kept beside it as trust.json.damaged"
+            );
+        }
         tracing::info!(
             members = trust.members().len(),
             path = %trust.path().display(),

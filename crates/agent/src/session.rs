@@ -16,6 +16,8 @@ use muster_proto::trust::{
     DEFAULT_SESSION_SECS, MAX_SESSION_SECS, MIN_SESSION_SECS,
 };
 use muster_trust::passphrase::DEFAULT_WORDS;
+
+use crate::trust_store::check_name;
 use muster_trust::{
     AttemptId, Fingerprint, Finish, Hello, InitiatorSession, Joined, Limits, Passphrase,
     PeerIdentity, Reply, SessionConfig, SessionInfo, SessionState, TrustError,
@@ -31,6 +33,9 @@ const LISTED_FAILURES: usize = 50;
 /// Checks an open request and turns it into the session's passphrase and
 /// configuration. Pure.
 pub fn validate(req: &OpenSession) -> Result<(Passphrase, SessionConfig), String> {
+    if let Some(bad) = req.replace.iter().find_map(|n| check_name(n).err()) {
+        return Err(format!("--replace: {bad}"));
+    }
     let passphrase = match &req.passphrase {
         Some(p) => Passphrase::for_session(p).map_err(|e| e.to_string())?,
         None => Passphrase::generate(DEFAULT_WORDS).map_err(|e| e.to_string())?,
@@ -75,6 +80,8 @@ struct Failure {
 
 struct Current {
     session: InitiatorSession,
+    /// Names the operator allowed a new certificate to take over.
+    replace: Vec<String>,
     failures: Vec<Failure>,
     /// Names claimed in pending Hellos, to show with a failure.
     claims: HashMap<AttemptId, String>,
@@ -125,6 +132,7 @@ impl Sessions {
         };
         *current = Some(Current {
             session,
+            replace: req.replace.clone(),
             failures: Vec::new(),
             claims: HashMap::new(),
         });
@@ -173,6 +181,7 @@ impl Sessions {
                 failed_attempts: 0,
                 max_failures: Limits::default().max_failures_per_session,
                 failures: Vec::new(),
+                replace: Vec::new(),
             };
         };
         let phase = match c.session.state(now) {
@@ -208,7 +217,16 @@ impl Sessions {
                     secs_ago: now.saturating_duration_since(f.at).as_secs(),
                 })
                 .collect(),
+            replace: c.replace.clone(),
         }
+    }
+
+    /// Whether a joiner of the open session may take over `name`, trusted
+    /// now with another certificate.
+    pub fn may_replace(&self, name: &str) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|c| c.replace.iter().any(|r| r == name))
     }
 
     pub fn hello(&self, from: IpAddr, hello: &Hello, now: Instant) -> Result<Reply, TrustError> {
@@ -337,10 +355,18 @@ mod tests {
             },
             "1 to 1000, not 0",
         );
+        bad(
+            OpenSession {
+                replace: vec!["evil/../x y".into()],
+                ..OpenSession::default()
+            },
+            "--replace: \"evil/../x y\" is not a server name",
+        );
         let (p, config) = validate(&OpenSession {
             passphrase: Some(PASS.into()),
             timeout_secs: Some(5),
             max_failures: Some(2),
+            replace: vec!["s2".into()],
         })
         .unwrap();
         assert_eq!(p.as_str(), "correct-horse-battery-staple-anew");

@@ -51,11 +51,12 @@ impl Shared {
     }
 
     /// Stores and pins a member the handshake just proved, logging any
-    /// member it replaces (a reinstalled or renamed server).
-    pub fn trust_member(&self, member: Member) -> Result<(), TrustStoreError> {
+    /// member it replaces (a renamed server, or with `replace_name` a
+    /// reinstalled one).
+    pub fn trust_member(&self, member: Member, replace_name: bool) -> Result<(), TrustStoreError> {
         let (name, fingerprint) = (member.name.clone(), member.fingerprint.short());
         let address = member.addresses.first().copied();
-        for old in self.trust().add(member)? {
+        for old in self.trust().add(member, replace_name)? {
             tracing::warn!(
                 name = %old.name,
                 fingerprint = %old.fingerprint.short(),

@@ -5,7 +5,14 @@
 //! Written atomically (temporary file, fsync, rename, fsync of the
 //! directory), so an agent killed at any moment leaves the old store or the
 //! new one, never a mix. A store that cannot be read is reported and left
-//! as it is: silently starting empty would forget every member.
+//! as it is: silently starting empty would forget every member. One entry
+//! that cannot be used (a name no handshake may give, a duplicate) is
+//! reported and left out, the others are kept; a copy of the file as it
+//! was is kept beside it.
+//!
+//! Trust has a direction ([`Role`]): the server this one joined is its
+//! controller, the servers that joined it are members. Only a controller
+//! may make this server change anything.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -23,6 +30,20 @@ pub const TRUST_FILE: &str = "trust.json";
 const FORMAT_VERSION: u32 = 1;
 /// Addresses kept per member: enough for a few interfaces and a move.
 const MAX_ADDRESSES: usize = 8;
+/// Where the file is copied, as it was, when an entry had to be left out.
+const DAMAGED_COPY: &str = "trust.json.damaged";
+
+/// What a trusted peer may ask of this server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// It joined this server's session: it may read, never change.
+    #[default]
+    Member,
+    /// This server joined its session: it drives this server (LXD join,
+    /// Ceph steps, wipes).
+    Controller,
+}
 
 /// One trusted member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,10 +55,13 @@ pub struct Member {
     pub addresses: Vec<SocketAddr>,
     /// Seconds since the Unix epoch.
     pub added_unix: u64,
+    /// Stores written before roles existed read as members: the least power.
+    #[serde(default)]
+    pub role: Role,
 }
 
 impl Member {
-    pub fn new(name: String, fingerprint: Fingerprint, address: SocketAddr) -> Member {
+    pub fn new(name: String, fingerprint: Fingerprint, address: SocketAddr, role: Role) -> Member {
         let added_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -46,6 +70,7 @@ impl Member {
             fingerprint,
             addresses: vec![address],
             added_unix,
+            role,
         }
     }
 
@@ -55,6 +80,7 @@ impl Member {
             fingerprint: self.fingerprint.to_string(),
             addresses: self.addresses.iter().map(ToString::to_string).collect(),
             added_unix: self.added_unix,
+            controller: self.role == Role::Controller,
         }
     }
 }
@@ -87,11 +113,45 @@ pub enum TrustStoreError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "the trust store {} can be changed by others than its owner ({reason}): an attacker \
+         could pin their own certificate in it; make it root's with mode 0600 (chown root:root, \
+         chmod 600), then start musterd again",
+        path.display()
+    )]
+    Unsafe { path: PathBuf, reason: String },
+    #[error(
+        "{name} is already trusted with another certificate ({old}): a server that proved the \
+         passphrase does not replace it silently. If {name} was reinstalled, run `muster members \
+         forget {name}` (or open the session with `--replace {name}`) on this server, then join \
+         again"
+    )]
+    NameTaken { name: String, old: String },
 }
 
-/// Parses the text of a trust store. Pure; `Err` is the reason, for
-/// [`TrustStoreError::Corrupt`].
-pub fn parse(text: &str) -> Result<Vec<Member>, String> {
+/// The rule for every name muster trusts: a server name (a DNS label), the
+/// same rule mDNS records and the trust store's file are read with.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if muster_discovery::record::is_valid_server_name(name.as_bytes()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a server name (letters, digits and '-', at most 63)"
+        ))
+    }
+}
+
+/// A parsed store: the usable members, and why each other entry was left
+/// out.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Parsed {
+    pub members: Vec<Member>,
+    pub left_out: Vec<String>,
+}
+
+/// Parses the text of a trust store. Pure; `Err` (a file that is not a
+/// trust store at all) is the reason, for [`TrustStoreError::Corrupt`].
+pub fn parse(text: &str) -> Result<Parsed, String> {
     let file: TrustFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
     if file.version != FORMAT_VERSION {
         return Err(format!(
@@ -99,19 +159,35 @@ pub fn parse(text: &str) -> Result<Vec<Member>, String> {
             file.version
         ));
     }
-    for (i, m) in file.members.iter().enumerate() {
-        if !muster_discovery::record::is_valid_server_name(m.name.as_bytes()) {
-            return Err(format!("member {} has an invalid name {:?}", i + 1, m.name));
-        }
-        let earlier = &file.members[..i];
-        if earlier.iter().any(|o| o.name == m.name) {
-            return Err(format!("member {} appears twice", m.name));
-        }
-        if earlier.iter().any(|o| o.fingerprint == m.fingerprint) {
-            return Err(format!("two members share the certificate of {}", m.name));
+    let mut parsed = Parsed::default();
+    for (i, m) in file.members.into_iter().enumerate() {
+        let problem = if let Err(why) = check_name(&m.name) {
+            Some(format!("member {} left out: {why}", i + 1))
+        } else if parsed.members.iter().any(|o| o.name == m.name) {
+            Some(format!(
+                "member {} left out: {} appears twice",
+                i + 1,
+                m.name
+            ))
+        } else if parsed
+            .members
+            .iter()
+            .any(|o| o.fingerprint == m.fingerprint)
+        {
+            Some(format!(
+                "member {} ({}) left out: another member has its certificate",
+                i + 1,
+                m.name
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(p) => parsed.left_out.push(p),
+            None => parsed.members.push(m),
         }
     }
-    Ok(file.members)
+    Ok(parsed)
 }
 
 /// The text of a trust store. Pure.
@@ -131,26 +207,78 @@ pub struct TrustStore {
     dir: PathBuf,
     members: Vec<Member>,
     pins: PinSet,
+    left_out: Vec<String>,
+}
+
+/// Only its owner may change the file: anyone else could pin a key.
+pub fn check_owner_and_mode(uid: u32, mode: u32, my_uid: u32) -> Result<(), String> {
+    if uid != my_uid {
+        return Err(format!("it belongs to uid {uid}, not {my_uid}"));
+    }
+    if mode & 0o022 != 0 {
+        return Err(format!("its mode is {:o}", mode & 0o7777));
+    }
+    Ok(())
 }
 
 impl TrustStore {
     /// Loads `<state_dir>/trust.json`; no file means no members yet.
     pub fn load(state_dir: &Path) -> Result<TrustStore, TrustStoreError> {
+        use std::os::unix::fs::MetadataExt;
         let path = state_dir.join(TRUST_FILE);
-        let members = match fs::read_to_string(&path) {
-            Ok(text) => parse(&text).map_err(|reason| TrustStoreError::Corrupt {
-                path: path.clone(),
-                reason,
-            })?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(source) => return Err(TrustStoreError::Read { path, source }),
         };
-        let pins = members.iter().map(|m| m.fingerprint.clone()).collect();
+        let parsed = match &text {
+            Some(text) => {
+                let meta = fs::metadata(&path).map_err(|source| TrustStoreError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                check_owner_and_mode(meta.uid(), meta.mode(), nix::unistd::geteuid().as_raw())
+                    .map_err(|reason| TrustStoreError::Unsafe {
+                        path: path.clone(),
+                        reason,
+                    })?;
+                parse(text).map_err(|reason| TrustStoreError::Corrupt {
+                    path: path.clone(),
+                    reason,
+                })?
+            }
+            None => Parsed::default(),
+        };
+        if let (Some(text), false) = (&text, parsed.left_out.is_empty()) {
+            // What was left out is gone at the next save: keep the file as
+            // it was for the operator (the first copy only).
+            let copy = state_dir.join(DAMAGED_COPY);
+            if !copy.exists() {
+                write_atomic(state_dir, DAMAGED_COPY, text.as_bytes()).map_err(|source| {
+                    TrustStoreError::Write {
+                        path: copy.clone(),
+                        source,
+                    }
+                })?;
+            }
+        }
+        let pins = parsed
+            .members
+            .iter()
+            .map(|m| m.fingerprint.clone())
+            .collect();
         Ok(TrustStore {
             dir: state_dir.to_owned(),
-            members,
+            members: parsed.members,
             pins,
+            left_out: parsed.left_out,
         })
+    }
+
+    /// Why entries of the file were left out when it was loaded (and that
+    /// a copy of it is [`DAMAGED_COPY`]).
+    pub fn left_out(&self) -> &[String] {
+        &self.left_out
     }
 
     pub fn path(&self) -> PathBuf {
@@ -174,11 +302,24 @@ impl TrustStore {
         self.members.iter().find(|m| &m.fingerprint == fp)
     }
 
-    /// Trusts `member`, replacing any member with its name or certificate
-    /// (a reinstalled or renamed server that proved the passphrase again).
-    /// Returns the members it replaced.
-    pub fn add(&mut self, member: Member) -> Result<Vec<Member>, TrustStoreError> {
+    /// Trusts `member`, replacing any member with its certificate (a
+    /// renamed server that proved the passphrase again) and, only when
+    /// `replace_name` allows it, a member with its name and another
+    /// certificate (a reinstalled server). Returns the members it replaced.
+    pub fn add(
+        &mut self,
+        member: Member,
+        replace_name: bool,
+    ) -> Result<Vec<Member>, TrustStoreError> {
         let (name, fingerprint) = (member.name.clone(), member.fingerprint.clone());
+        if let Some(old) = self.get(&name).filter(|o| o.fingerprint != fingerprint) {
+            if !replace_name {
+                return Err(TrustStoreError::NameTaken {
+                    name,
+                    old: old.fingerprint.short(),
+                });
+            }
+        }
         let mut members = self.members.clone();
         let (replaced, mut kept): (Vec<_>, Vec<_>) = members
             .drain(..)
@@ -190,6 +331,8 @@ impl TrustStore {
             .filter(|o| o.fingerprint == merged.fingerprint)
         {
             merged.added_unix = old.added_unix;
+            // Trust in the other direction is not given up by this one.
+            merged.role = merged.role.max(old.role);
             for a in &old.addresses {
                 if !merged.addresses.contains(a) {
                     merged.addresses.push(*a);
@@ -210,6 +353,22 @@ impl TrustStore {
             .into_iter()
             .filter(|o| o.name != name || o.fingerprint != fingerprint)
             .collect())
+    }
+
+    /// Forgets `name` and unpins its certificate; what was forgotten.
+    pub fn remove(&mut self, name: &str) -> Result<Option<Member>, TrustStoreError> {
+        let Some(old) = self.get(name).cloned() else {
+            return Ok(None);
+        };
+        let kept: Vec<Member> = self
+            .members
+            .iter()
+            .filter(|m| m.name != name)
+            .cloned()
+            .collect();
+        self.save(kept)?;
+        self.pins.remove(&old.fingerprint);
+        Ok(Some(old))
     }
 
     /// Records that `name` answered at `address`: it goes first in its list.
@@ -273,6 +432,7 @@ mod tests {
             fingerprint: fp(seed),
             addresses: vec![addr.parse().unwrap()],
             added_unix: 1_700_000_000,
+            role: Role::Member,
         }
     }
 
@@ -287,8 +447,8 @@ mod tests {
             member("s2", "b", "10.0.0.2:9443"),
             member("s3", "c", "[fd00::3]:9443"),
         ];
-        assert_eq!(parse(&render(&members)).unwrap(), members);
-        assert_eq!(parse(&render(&[])).unwrap(), vec![]);
+        assert_eq!(parse(&render(&members)).unwrap().members, members);
+        assert_eq!(parse(&render(&[])).unwrap(), Parsed::default());
     }
 
     #[test]
@@ -312,22 +472,104 @@ mod tests {
     }
 
     #[test]
-    fn inconsistent_members_are_refused() {
+    fn an_unusable_entry_is_left_out_and_the_others_kept() {
         let twice = render(&[
             member("s2", "b", "10.0.0.2:1"),
             member("s2", "c", "10.0.0.3:1"),
+            member("s4", "d", "10.0.0.4:1"),
         ]);
-        assert_eq!(parse(&twice).unwrap_err(), "member s2 appears twice");
+        let parsed = parse(&twice).unwrap();
+        assert_eq!(parsed.left_out, ["member 2 left out: s2 appears twice"]);
+        let names: Vec<&str> = parsed.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["s2", "s4"]);
         let shared = render(&[
             member("s2", "b", "10.0.0.2:1"),
             member("s3", "b", "10.0.0.3:1"),
         ]);
         assert_eq!(
-            parse(&shared).unwrap_err(),
-            "two members share the certificate of s3"
+            parse(&shared).unwrap().left_out,
+            ["member 2 (s3) left out: another member has its certificate"]
         );
-        let bad_name = render(&[member("s 2", "b", "10.0.0.2:1")]);
-        assert!(parse(&bad_name).unwrap_err().contains("invalid name"));
+        // The name a hostile joiner once got through the handshake.
+        let bad_name = render(&[
+            member("evil/../x y", "b", "10.0.0.2:1"),
+            member("s3", "c", "10.0.0.3:1"),
+        ]);
+        let parsed = parse(&bad_name).unwrap();
+        assert!(
+            parsed.left_out[0].contains("not a server name"),
+            "{parsed:?}"
+        );
+        assert_eq!(parsed.members.len(), 1);
+    }
+
+    #[test]
+    fn a_store_with_a_bad_entry_loads_and_keeps_a_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = render(&[
+            member("bad name", "b", "10.0.0.2:1"),
+            member("s3", "c", "10.0.0.3:1"),
+        ]);
+        write_atomic(dir.path(), TRUST_FILE, text.as_bytes()).unwrap();
+        let store = TrustStore::load(dir.path()).unwrap();
+        assert_eq!(store.members().len(), 1);
+        assert_eq!(store.left_out().len(), 1);
+        assert_eq!(
+            fs::read_to_string(dir.path().join(DAMAGED_COPY)).unwrap(),
+            text
+        );
+    }
+
+    #[test]
+    fn a_store_others_may_write_is_refused() {
+        assert!(check_owner_and_mode(0, 0o100600, 0).is_ok());
+        assert!(check_owner_and_mode(0, 0o100644, 0).is_ok());
+        assert!(check_owner_and_mode(0, 0o100620, 0)
+            .unwrap_err()
+            .contains("mode"));
+        assert!(check_owner_and_mode(0, 0o100602, 0).is_err());
+        assert!(check_owner_and_mode(1000, 0o100600, 0)
+            .unwrap_err()
+            .contains("uid 1000"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(TRUST_FILE);
+        fs::write(&path, render(&[])).unwrap();
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        let err = TrustStore::load(dir.path()).unwrap_err();
+        assert!(matches!(err, TrustStoreError::Unsafe { .. }), "{err}");
+    }
+
+    #[test]
+    fn roles_survive_and_trust_in_the_other_direction_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TrustStore::load(dir.path()).unwrap();
+        let mut controller = member("s1", "a", "10.0.0.1:9443");
+        controller.role = Role::Controller;
+        store.add(controller, false).unwrap();
+        // s1 later joins this server's session: it stays the controller.
+        store
+            .add(member("s1", "a", "10.0.0.1:9443"), false)
+            .unwrap();
+        let again = TrustStore::load(dir.path()).unwrap();
+        assert_eq!(again.get("s1").unwrap().role, Role::Controller);
+        assert!(again.get("s1").unwrap().to_wire().controller);
+        // A store from before roles: members only.
+        let old = "{\"version\":1,\"members\":[{\"name\":\"s2\",\"fingerprint\":\"FP\",\"addresses\":[\"10.0.0.2:9443\"],\"added_unix\":1}]}"
+            .replace("FP", fp("b").as_str());
+        assert_eq!(parse(&old).unwrap().members[0].role, Role::Member);
+    }
+
+    #[test]
+    fn a_forgotten_member_is_unpinned_and_gone_after_a_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = TrustStore::load(dir.path()).unwrap();
+        store
+            .add(member("s2", "b", "10.0.0.2:9443"), false)
+            .unwrap();
+        assert_eq!(store.remove("s2").unwrap().unwrap().name, "s2");
+        assert_eq!(store.remove("s2").unwrap(), None);
+        assert!(!store.pins().contains(&fp("b")));
+        assert!(TrustStore::load(dir.path()).unwrap().members().is_empty());
     }
 
     #[test]
@@ -344,10 +586,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = TrustStore::load(dir.path()).unwrap();
         assert_eq!(
-            store.add(member("s2", "b", "10.0.0.2:9443")).unwrap(),
+            store
+                .add(member("s2", "b", "10.0.0.2:9443"), false)
+                .unwrap(),
             vec![]
         );
-        store.add(member("s3", "c", "10.0.0.3:9443")).unwrap();
+        store
+            .add(member("s3", "c", "10.0.0.3:9443"), false)
+            .unwrap();
         assert!(store.pins().contains(&fp("b")));
 
         let again = TrustStore::load(dir.path()).unwrap();
@@ -378,11 +624,24 @@ mod tests {
     }
 
     #[test]
-    fn a_new_certificate_for_a_name_replaces_the_old_pin() {
+    fn a_new_certificate_for_a_name_is_refused_unless_allowed() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = TrustStore::load(dir.path()).unwrap();
-        store.add(member("s2", "old", "10.0.0.2:9443")).unwrap();
-        let replaced = store.add(member("s2", "new", "10.0.0.9:9443")).unwrap();
+        store
+            .add(member("s2", "old", "10.0.0.2:9443"), false)
+            .unwrap();
+        let err = store
+            .add(member("s2", "new", "10.0.0.9:9443"), false)
+            .unwrap_err();
+        assert!(matches!(err, TrustStoreError::NameTaken { .. }), "{err}");
+        assert!(
+            err.to_string().contains("muster members forget s2"),
+            "{err}"
+        );
+        assert_eq!(store.pins().to_vec(), vec![fp("old")]);
+        let replaced = store
+            .add(member("s2", "new", "10.0.0.9:9443"), true)
+            .unwrap();
         assert_eq!(replaced.len(), 1);
         assert_eq!(replaced[0].fingerprint, fp("old"));
         assert_eq!(store.pins().to_vec(), vec![fp("new")]);
@@ -393,8 +652,12 @@ mod tests {
     fn joining_again_keeps_known_addresses() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = TrustStore::load(dir.path()).unwrap();
-        store.add(member("s2", "b", "10.0.0.2:9443")).unwrap();
-        let replaced = store.add(member("s2", "b", "10.0.0.7:9443")).unwrap();
+        store
+            .add(member("s2", "b", "10.0.0.2:9443"), false)
+            .unwrap();
+        let replaced = store
+            .add(member("s2", "b", "10.0.0.7:9443"), false)
+            .unwrap();
         assert_eq!(replaced, vec![]);
         assert_eq!(addresses(&store, "s2"), ["10.0.0.7:9443", "10.0.0.2:9443"]);
         assert_eq!(store.get("s2").unwrap().added_unix, 1_700_000_000);
@@ -404,7 +667,9 @@ mod tests {
     fn a_working_address_moves_first() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = TrustStore::load(dir.path()).unwrap();
-        store.add(member("s2", "b", "10.0.0.2:9443")).unwrap();
+        store
+            .add(member("s2", "b", "10.0.0.2:9443"), false)
+            .unwrap();
         store
             .note_address("s2", "10.0.0.5:9443".parse().unwrap())
             .unwrap();

@@ -76,8 +76,14 @@ pub enum Command {
     /// initiator prints this server's: compare each with the other screen.
     Join(JoinArgs),
 
-    /// List the members this server trusts: name, certificate fingerprint
-    /// and the addresses where their agent answered.
+    /// List the members this server trusts: name, role, certificate
+    /// fingerprint and the addresses where their agent answered; or forget
+    /// one (`muster members forget NAME`).
+    ///
+    /// Trust has a direction: the server this one joined is its
+    /// controller (it may make this server join LXD, run Ceph steps, wipe
+    /// disks); servers that joined this one are members (they may only
+    /// read).
     Members(MembersArgs),
 
     /// Form the cluster described by a preseed file, with this server as
@@ -152,6 +158,12 @@ pub struct SessionOpenArgs {
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
+    /// Let a joiner with a new certificate take over this trusted name (a
+    /// reinstalled server); without it such a joiner is refused. Repeat for
+    /// several names.
+    #[arg(long, value_name = "NAME")]
+    pub replace: Vec<String>,
+
     /// How long the session accepts joiners, e.g. 10m, 90s, 1h.
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub timeout: Duration,
@@ -200,7 +212,25 @@ pub struct JsonArgs {
     pub json: bool,
 }
 
-pub type MembersArgs = JsonArgs;
+#[derive(Debug, Args)]
+pub struct MembersArgs {
+    #[command(subcommand)]
+    pub command: Option<MembersCommand>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Stop trusting a member: its certificate is unpinned at once, and
+    /// its calls are refused from then on. Use it for a server that was
+    /// removed or reinstalled (a reinstalled one joins again afterwards).
+    Forget {
+        /// The member's name, as `muster members` lists it.
+        name: String,
+    },
+}
 
 #[derive(Debug, Args)]
 pub struct InterfacesArgs {

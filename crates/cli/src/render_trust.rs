@@ -79,6 +79,13 @@ pub fn session_status(status: &SessionStatus) -> String {
             ));
         }
     }
+    if !status.replace.is_empty() {
+        let names: Vec<String> = status.replace.iter().map(|n| printable(n)).collect();
+        out.push_str(&format!(
+            "A joiner with a new certificate may take over: {}.\n",
+            names.join(", ")
+        ));
+    }
     out.push_str(&format!(
         "Failed attempts: {} (the session ends at {}).\n",
         status.failed_attempts, status.max_failures
@@ -159,15 +166,25 @@ pub fn members_table(members: &[Member]) -> String {
                 others)\n"
             .into();
     }
-    let mut rows = vec![header(["NAME", "FINGERPRINT", "ADDRESSES"])];
+    let mut rows = vec![header(["NAME", "ROLE", "FINGERPRINT", "ADDRESSES"])];
     for m in members {
         rows.push([
             printable(&m.name),
+            if m.controller { "controller" } else { "member" }.to_string(),
             printable(&m.fingerprint),
             list(&m.addresses),
         ]);
     }
     table(&rows)
+}
+
+pub fn forgotten(member: &Member) -> String {
+    format!(
+        "{} is no longer trusted (certificate {} unpinned); a server with that name must join \
+         again to be trusted",
+        printable(&member.name),
+        printable(&member.fingerprint)
+    )
 }
 
 pub fn interfaces_table(interfaces: &[NetInterface]) -> String {
@@ -256,6 +273,7 @@ mod tests {
                 claimed_name: Some("s4\u{1b}[2J".into()),
                 secs_ago: 7,
             }],
+            replace: vec!["s3".into()],
         };
         assert_eq!(
             session_status(&status),
@@ -264,6 +282,7 @@ mod tests {
 Trust session open on s1 (aaaa:aaaa:aaaa:aaaa) for 5 min more.
 Joined:
   s2  {}
+A joiner with a new certificate may take over: s3.
 Failed attempts: 1 (the session ends at 20).
   10.0.0.4 claiming to be s4\\u{{1b}}[2J, 7 s ago: wrong passphrase
 ",
@@ -294,6 +313,7 @@ Failed attempts: 1 (the session ends at 20).
             failed_attempts: 0,
             max_failures: 20,
             failures: vec![],
+            replace: vec![],
         };
         let failure = |address: &str| FailedAttempt {
             address: address.into(),
@@ -329,11 +349,12 @@ Failed attempts: 1 (the session ends at 20).
             fingerprint: "b".repeat(64),
             addresses: vec!["10.0.0.2:9443".into(), "10.0.1.2:9443".into()],
             added_unix: 0,
+            controller: true,
         }];
         assert_eq!(
             members_table(&members),
             format!(
-                "NAME  FINGERPRINT{}  ADDRESSES\ns2    {}  10.0.0.2:9443,10.0.1.2:9443\n",
+                "NAME  ROLE        FINGERPRINT{}  ADDRESSES\ns2    controller  {}  10.0.0.2:9443,10.0.1.2:9443\n",
                 " ".repeat(53),
                 "b".repeat(64)
             )

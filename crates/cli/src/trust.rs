@@ -14,7 +14,7 @@ use muster_proto::trust::{
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::agent::AgentClient;
-use crate::args::{JoinArgs, MembersArgs, SessionCommand, SessionOpenArgs};
+use crate::args::{JoinArgs, MembersArgs, MembersCommand, SessionCommand, SessionOpenArgs};
 use crate::output::Output;
 use crate::render_trust as render;
 
@@ -81,6 +81,7 @@ async fn open(client: &AgentClient, args: &SessionOpenArgs) -> anyhow::Result<Se
         passphrase,
         timeout_secs: Some(args.timeout.as_secs()),
         max_failures: args.max_failures,
+        replace: args.replace.clone(),
     };
     Ok(client.post(paths::SESSION, &request).await?)
 }
@@ -175,6 +176,10 @@ fn ask_passphrase() -> anyhow::Result<String> {
 
 pub async fn members(socket: &Path, args: MembersArgs) -> anyhow::Result<()> {
     let client = AgentClient::new(socket)?;
+    if let Some(MembersCommand::Forget { name }) = &args.command {
+        let forgotten: Member = client.delete(&paths::trusted_member(name)).await?;
+        return Output::stdout().line(&render::forgotten(&forgotten));
+    }
     let members: Vec<Member> = client.get(paths::MEMBERS).await?;
     let mut out = Output::stdout();
     if args.json {

@@ -25,4 +25,4 @@ pub use eligibility::human_size;
 pub use model::{Disk, DiskKind, Eligibility, Partition, Signature};
 pub use scan::{scan, scan_with, DiskError, ScanOptions};
 pub use signature::{detect_signatures, HEAD_LEN};
-pub use wipe::{wipe, wipe_refusal, WipeError, WIPE_LEN};
+pub use wipe::{wipe, wipe_consent, wipe_refusal, WipeError, WIPE_LEN};

@@ -135,6 +135,44 @@ pub fn wipe_refusal(disks: &[Disk], path: &str) -> Result<(), String> {
     }
 }
 
+/// Whether a wipe another server asks for has this server's consent: the
+/// device carries nothing (no signature, no partition), or its operator
+/// listed it (by any of its names) in `allowed`. Judged on a fresh scan,
+/// after [`wipe_refusal`]; `Err` says what is on it and how to consent.
+pub fn wipe_consent(disks: &[Disk], path: &str, allowed: &[String]) -> Result<(), String> {
+    let named = |dev: &str, by_id: &[String]| dev == path || by_id.iter().any(|l| l == path);
+    let listed = |dev: &str, by_id: &[String]| {
+        allowed
+            .iter()
+            .any(|a| a == dev || by_id.iter().any(|l| l == a))
+    };
+    let (found, on_it) = if let Some(disk) = disks.iter().find(|d| named(&d.path, &d.by_id)) {
+        let mut on_it: Vec<String> = disk.signatures.iter().map(|s| s.describe()).collect();
+        if !disk.partitions.is_empty() {
+            on_it.push(format!("{} partitions", disk.partitions.len()));
+        }
+        (listed(&disk.path, &disk.by_id), on_it)
+    } else if let Some(part) = disks
+        .iter()
+        .flat_map(|d| &d.partitions)
+        .find(|p| named(&p.path, &p.by_id))
+    {
+        let on_it = part.signatures.iter().map(|s| s.describe()).collect();
+        (listed(&part.path, &part.by_id), on_it)
+    } else {
+        return Err("no such disk or partition on this server".to_owned());
+    };
+    if found || on_it.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "it carries {} and this server's operator has not allowed it to be wiped from another \
+         server: add \"{path}\" to wipe_allowed in the [disks] table of musterd.toml on this \
+         server (then restart musterd), or wipe it here",
+        on_it.join(", ")
+    ))
+}
+
 /// "mounted at ..." and "held by ...", each when it applies, after `whose`.
 fn in_use(whose: &str, mountpoints: &[String], holders: &[String]) -> Vec<String> {
     let mut reasons = Vec::new();
@@ -231,6 +269,32 @@ mod tests {
         ] {
             assert_eq!(wipe_refusal(&disks, &dev(&fx, ok)), Ok(()), "{ok}");
         }
+    }
+
+    #[test]
+    fn another_server_may_wipe_only_what_is_blank_or_allowed_here() {
+        let (fx, disks) = machine();
+        let consent = |rel: &str, allowed: &[&str]| {
+            let allowed: Vec<String> = allowed.iter().map(|a| dev(&fx, a)).collect();
+            wipe_consent(&disks, &dev(&fx, rel), &allowed)
+        };
+        // Nothing on it: nothing to lose.
+        assert_eq!(consent("sdc", &[]), Ok(()));
+        assert_eq!(consent("sdb2", &[]), Ok(()));
+        let err = consent("sdb", &[]).unwrap_err();
+        assert!(
+            err.starts_with("it carries GPT partition table, 2 partitions"),
+            "{err}"
+        );
+        assert!(err.contains("wipe_allowed"), "{err}");
+        assert!(consent("sdb1", &[]).unwrap_err().contains("ext4"));
+        // Listed by the operator, by its kernel name or a by-id name.
+        assert_eq!(consent("sdb", &["sdb"]), Ok(()));
+        assert_eq!(consent("sdb1", &["disk/by-id/ata-DATA-part1"]), Ok(()));
+        assert_eq!(consent("disk/by-id/ata-DATA-part1", &["sdb1"]), Ok(()));
+        // Allowing the disk does not allow another one.
+        assert!(consent("sdb1", &["sdb"]).is_err());
+        assert!(consent("sdz", &["sdz"]).is_err());
     }
 
     #[test]

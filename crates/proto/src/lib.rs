@@ -58,6 +58,10 @@ pub mod paths {
     pub const JOIN: &str = "/v1/join";
     /// GET: the trusted members.
     pub const MEMBERS: &str = "/v1/members";
+    /// DELETE `/v1/members/NAME`: stop trusting NAME.
+    pub fn trusted_member(name: &str) -> String {
+        format!("{MEMBERS}/{name}")
+    }
 
     // HTTPS without a client certificate: the PAKE (`muster-trust`'s
     // messages as bodies). Everything else over HTTPS needs a pinned one.

@@ -31,6 +31,11 @@ pub struct OpenSession {
     /// [default: 20].
     #[serde(default)]
     pub max_failures: Option<u32>,
+    /// Trusted names a joiner with another certificate may take over in
+    /// this session (a reinstalled server); otherwise such a joiner is
+    /// refused.
+    #[serde(default)]
+    pub replace: Vec<String>,
 }
 
 /// A server as the trust session knows it: name and certificate.
@@ -99,6 +104,9 @@ pub struct SessionStatus {
     pub failed_attempts: u32,
     pub max_failures: u32,
     pub failures: Vec<FailedAttempt>,
+    /// Names a joiner with a new certificate may take over in this session.
+    #[serde(default)]
+    pub replace: Vec<String>,
 }
 
 /// A server with an open session, as seen over mDNS (unauthenticated).
@@ -139,6 +147,10 @@ pub struct Member {
     pub addresses: Vec<String>,
     /// When it was trusted, seconds since the Unix epoch.
     pub added_unix: u64,
+    /// This server joined its session: it may make this server change
+    /// things. Otherwise it joined this server's, and may only read.
+    #[serde(default)]
+    pub controller: bool,
 }
 
 /// One network interface of a server (`GET /v1/interfaces`).

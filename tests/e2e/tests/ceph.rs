@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use common::trial::{step_done, Trial};
 use common::{case, path_str, Case};
-use muster_lab::Target;
+use muster_lab::{Signal, Target};
 use muster_proto::formation::{CephStatus, ClusterStatus};
 
 #[test]
@@ -53,8 +53,9 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 7] = [
+    let cases: [Case<Trial>; 8] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
+        case!(a_wipe_without_the_members_consent_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
         case!(a_container_runs_on_every_member),
@@ -155,6 +156,28 @@ fn a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused(t: &Trial) {
     }
     let blkid = run_ok(t, 3, &["blkid", "-o", "value", "-s", "TYPE", path_str(&d)]);
     assert_eq!(blkid.trim(), "ext4", "the refused disk was touched");
+}
+
+/// The preseed on s1 lists s3's ext4 disk under `wipe`, but s3's own
+/// operator has not consented: s3 refuses, nothing is wiped. Then s3
+/// consents (`wipe_allowed` in its musterd.toml) for the cases after.
+fn a_wipe_without_the_members_consent_is_refused(t: &Trial) {
+    let preseed = t.preseed("ceph-wipe-unconsented.yaml", 1, &members(t, true));
+    let err = t.init_fails(1, &preseed);
+    assert!(err.contains("wipe_allowed"), "{err}");
+    assert!(err.contains("s3"), "{err}");
+    let d = disk(t, 3, 1);
+    let blkid = run(t, 3, &["blkid", "-p", path_str(&d)]);
+    assert!(
+        String::from_utf8_lossy(&blkid.stdout).contains("ext4"),
+        "{} was touched: {blkid:?}",
+        d.display()
+    );
+    common::allow_wipe(t.lab, 3, &d);
+    t.lab
+        .stop_agent(3, Signal::SIGTERM)
+        .expect("stop s3's agent");
+    t.lab.start_agent(3).expect("start s3's agent");
 }
 
 fn init_resumes_after_a_member_dies_between_its_monitor_and_its_osd(t: &Trial) {

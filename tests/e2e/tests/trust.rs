@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use common::{case, path_str, Case};
 use muster_identity::Identity;
 use muster_lab::{Lab, LabSpec, Signal, Target};
+use muster_proto::formation::paths as fpaths;
 use muster_proto::trust::{Joined, Member, SessionOpened, SessionPhase, SessionStatus};
 use muster_proto::{paths, DEFAULT_PORT};
 use muster_trust::pin::{client_config_der, first_contact_client_config};
@@ -55,12 +56,14 @@ fn trust_in_a_lab_of_four_servers() {
     .expect("bring the lab up");
     let t = Trial::new(&lab);
 
-    let cases: [Case<Trial>; 8] = [
+    let cases: [Case<Trial>; 10] = [
         case!(an_expired_session_is_refused),
         case!(a_wrong_passphrase_is_refused_stores_nothing_and_the_session_ends_at_its_bound),
         case!(the_right_passphrase_gives_trust_both_ways_and_disks_over_mtls),
         case!(replayed_handshake_messages_are_refused),
         case!(unauthenticated_callers_get_401_and_nothing_is_done),
+        case!(only_a_servers_controller_may_change_it),
+        case!(a_trusted_name_is_not_taken_over_and_a_forgotten_member_is_refused),
         case!(zero_touch_enrollment_joins_only_with_the_right_passphrase),
         case!(pins_survive_a_restart_of_either_agent),
         case!(an_impostor_answering_mdns_for_a_member_is_refused),
@@ -424,6 +427,37 @@ fn parse<T: DeserializeOwned>(what: &str, (status, body): (u16, String)) -> T {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"))
 }
 
+/// The joiner's first half of a handshake with the session at `base`, by
+/// hand: the attempt, the Hello as sent, and the initiator's Reply.
+async fn hello_to(
+    http: &reqwest::Client,
+    base: &str,
+    passphrase: &Passphrase,
+    me: PeerIdentity,
+) -> (JoinerAttempt, String, Reply) {
+    let url = |path: &str| format!("{base}{path}");
+    let info: SessionInfo = parse(
+        "session",
+        call(http, reqwest::Method::GET, &url(paths::PAIR_SESSION), None)
+            .await
+            .expect("reach the initiator"),
+    );
+    let (attempt, hello) = JoinerAttempt::start(passphrase, info.session_id, me).expect("hello");
+    let hello = serde_json::to_string::<Hello>(&hello).expect("json");
+    let reply: Reply = parse(
+        "hello",
+        call(
+            http,
+            reqwest::Method::POST,
+            &url(paths::PAIR_HELLO),
+            Some(hello.clone()),
+        )
+        .await
+        .expect("reach the initiator"),
+    );
+    (attempt, hello, reply)
+}
+
 /// An identity of the test's own, as a machine that is no member would have.
 fn outsider(t: &Trial, name: &str) -> Identity {
     muster_identity::load_or_create(&t.files.join(name), name).expect("make an identity")
@@ -447,16 +481,7 @@ fn replayed_handshake_messages_are_refused(t: &Trial) {
                 .await
                 .expect("reach s1")
         };
-        let info: SessionInfo = parse(
-            "session",
-            call(&http, reqwest::Method::GET, &url(paths::PAIR_SESSION), None)
-                .await
-                .expect("reach s1"),
-        );
-        let (attempt, hello) =
-            JoinerAttempt::start(&passphrase, info.session_id, me).expect("hello");
-        let hello_json = serde_json::to_string::<Hello>(&hello).expect("json");
-        let reply: Reply = parse("hello", post(paths::PAIR_HELLO, hello_json.clone()).await);
+        let (attempt, hello_json, reply) = hello_to(&http, &base, &passphrase, me).await;
         let replayed_hello = post(paths::PAIR_HELLO, hello_json).await;
 
         let (awaiting, finish) = attempt.reply(&reply).expect("finish");
@@ -535,6 +560,188 @@ fn unauthenticated_callers_get_401_and_nothing_is_done(t: &Trial) {
     assert_eq!(after.joined, before.joined);
     assert_eq!(after.failed_attempts, before.failed_attempts);
     assert_eq!(t.member_names(1), ["s2", "probe"]);
+}
+
+/// The authorization matrix of the endpoints that change a server: s2
+/// joined s1, so s1 is s2's controller; s2 and the probe joined s1, so
+/// they are s1's members. Only a controller's change gets past the door
+/// (its malformed bodies then reach the handler and are answered 400); a
+/// member's is answered 403, an anonymous caller's 401, and a certificate
+/// never pinned fails the TLS handshake.
+fn only_a_servers_controller_may_change_it(t: &Trial) {
+    let roles: Vec<(String, bool)> = t
+        .members(2)
+        .into_iter()
+        .map(|m| (m.name, m.controller))
+        .collect();
+    assert_eq!(roles, [("s1".to_owned(), true)]);
+    assert!(
+        t.members(1).iter().all(|m| !m.controller),
+        "{:?}",
+        t.members(1)
+    );
+
+    let s1 = Identity::load(&t.lab.server(1).state_dir).expect("s1's identity");
+    let s2 = Identity::load(&t.lab.server(2).state_dir).expect("s2's identity");
+    let probe = outsider(t, "probe");
+    let stranger = outsider(t, "stranger");
+    let (fp1, fp2) = (t.fingerprint(1), t.fingerprint(2));
+    let (at1, at2) = (
+        format!("https://{}", t.endpoint(1)),
+        format!("https://{}", t.endpoint(2)),
+    );
+    let disk = t.lab.server(2).disks[0].display().to_string();
+    let wipe = serde_json::json!({ "device": disk }).to_string();
+    let changes = [
+        (fpaths::WIPE, "{}".to_owned()),
+        (fpaths::CEPH_STEP, "{}".to_owned()),
+        (fpaths::LXD_JOIN, "{}".to_owned()),
+    ];
+    let outcome = on_client(t, async || {
+        let post = async |who: Option<(&Identity, &str)>, url: String, body: String| {
+            let client = match who {
+                Some((id, fp)) => tls_client(Some(id), Some(fp)),
+                None => tls_client(None, None),
+            };
+            call(&client, reqwest::Method::POST, &url, Some(body)).await
+        };
+        let mut answers = Vec::new();
+        for (path, body) in &changes {
+            for (who, caller) in [
+                ("the probe (s1's member)", Some((&probe, fp1.as_str()))),
+                ("s2 (s1's member)", Some((&s2, fp1.as_str()))),
+                ("anyone", None),
+                ("a stranger", Some((&stranger, fp1.as_str()))),
+            ] {
+                let answer = post(caller, format!("{at1}{path}"), body.clone()).await;
+                answers.push((format!("{who}: POST {path} on s1"), answer));
+            }
+            let answer = post(Some((&s1, &fp2)), format!("{at2}{path}"), body.clone()).await;
+            answers.push((format!("s1 (s2's controller): POST {path} on s2"), answer));
+        }
+        // A blank disk needs no consent from s2.
+        let wiped = post(
+            Some((&s1, &fp2)),
+            format!("{at2}{}", fpaths::WIPE),
+            wipe.clone(),
+        )
+        .await;
+        (answers, wiped)
+    });
+    let (answers, wiped) = outcome;
+    for (what, answer) in answers {
+        match what.split(':').next().unwrap_or_default() {
+            "anyone" => assert_eq!(answer.expect(&what).0, 401, "{what}"),
+            "a stranger" => assert!(answer.is_err(), "{what}: {answer:?}"),
+            w if w.starts_with("s1 (s2's controller)") => {
+                let (status, body) = answer.expect(&what);
+                assert_eq!(
+                    status, 400,
+                    "{what}: the door let it through to the handler: {body}"
+                );
+            }
+            _ => {
+                let (status, body) = answer.expect(&what);
+                assert_eq!(status, 403, "{what}: {body}");
+                assert!(
+                    body.contains("may read from s1 but not change it"),
+                    "{what}: {body}"
+                );
+            }
+        }
+    }
+    let (status, body) = wiped.expect("s1 wipes s2's blank disk");
+    assert_eq!(status, 200, "{body}");
+
+    // A disk carrying data needs s2's own consent, whoever asks.
+    let made = t
+        .lab
+        .exec(Target::Server(2), ["mkfs.ext4", "-q", "-F", disk.as_str()])
+        .expect("mkfs");
+    assert!(made.status.success(), "{made:?}");
+    let refused = on_client(t, async || {
+        let client = tls_client(Some(&s1), Some(&fp2));
+        call(
+            &client,
+            reqwest::Method::POST,
+            &format!("{at2}{}", fpaths::WIPE),
+            Some(wipe),
+        )
+        .await
+    });
+    let (status, body) = refused.expect("reach s2");
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("wipe_allowed"), "{body}");
+    let blkid = t
+        .lab
+        .exec(Target::Server(2), ["blkid", "-p", disk.as_str()])
+        .expect("blkid");
+    assert!(
+        String::from_utf8_lossy(&blkid.stdout).contains("ext4"),
+        "{blkid:?}"
+    );
+}
+
+/// In a later session, whoever holds its passphrase proves it under a
+/// trusted name with another certificate: refused (it would receive that
+/// member's secrets), unless the operator opened the session with
+/// `--replace`. The operator's `muster members forget` unpins a member at
+/// once.
+fn a_trusted_name_is_not_taken_over_and_a_forgotten_member_is_refused(t: &Trial) {
+    t.ok(1, &["session", "close"]);
+    let text = "a later session's passphrase, leaked";
+    let file = t.secret("later-session", text);
+    t.open_session(&["--passphrase-file", path_str(&file)]);
+    let passphrase = Passphrase::parse(text).expect("a passphrase");
+    let impostor = outsider(t, "impostor-of-s2");
+    let me = PeerIdentity {
+        name: "s2".into(),
+        fingerprint: Fingerprint::parse(&impostor.fingerprint()).expect("fingerprint"),
+    };
+    let before = t.members(1);
+    let base = format!("https://{}", t.endpoint(1));
+    let finish = on_client(t, async || {
+        let http = tls_client(None, None);
+        let url = |path: &str| format!("{base}{path}");
+        let (attempt, _, reply) = hello_to(&http, &base, &passphrase, me).await;
+        let (_, finish) = attempt.reply(&reply).expect("finish");
+        let finish = serde_json::to_string::<Finish>(&finish).expect("json");
+        call(
+            &http,
+            reqwest::Method::POST,
+            &url(paths::PAIR_FINISH),
+            Some(finish),
+        )
+        .await
+    });
+    let (status, body) = finish.expect("reach s1");
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("already trusted with another certificate"),
+        "{body}"
+    );
+    assert!(body.contains("muster members forget s2"), "{body}");
+    assert_eq!(t.members(1), before, "the trust store changed");
+
+    // The probe is forgotten: its next call fails the TLS handshake.
+    let out = t.ok(1, &["members", "forget", "probe"]);
+    assert!(out.contains("probe is no longer trusted"), "{out}");
+    assert!(!t.member_names(1).contains(&"probe".to_owned()));
+    let probe = outsider(t, "probe");
+    let fp1 = t.fingerprint(1);
+    let after = on_client(t, async || {
+        let client = tls_client(Some(&probe), Some(&fp1));
+        call(
+            &client,
+            reqwest::Method::GET,
+            &format!("{base}{}", paths::DISKS),
+            None,
+        )
+        .await
+    });
+    assert!(after.is_err(), "a forgotten member was answered: {after:?}");
+    let err = t.fails(1, &["members", "forget", "probe"]);
+    assert!(err.contains("probe is not trusted by s1"), "{err}");
 }
 
 /// Prepends `enrollment_passphrase_file` to a server's musterd.toml.

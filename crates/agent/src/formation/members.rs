@@ -213,7 +213,13 @@ impl World for Members<'_> {
         let state = self.state;
         let device = disk.source();
         if member == state.me.name {
-            crate::disks::wipe_device(&state.me.name, &state.disks, device).await?;
+            crate::disks::wipe_device(
+                &state.me.name,
+                &state.disks,
+                device,
+                crate::disks::WipeAsker::Operator,
+            )
+            .await?;
         } else {
             let req = WipeRequest {
                 device: device.to_owned(),

@@ -277,6 +277,7 @@ async fn establish_trust(
         passphrase: Some(passphrase),
         timeout_secs: Some(session.timeout.as_secs().max(1)),
         max_failures: None,
+        replace: Vec::new(),
     };
     let opened_here = match crate::trust::initiator::open(state, &open) {
         Ok(_) => true,

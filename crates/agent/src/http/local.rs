@@ -81,6 +81,12 @@ pub(super) async fn wipe(
     State(state): State<AppState>,
     JsonBody(req): JsonBody<WipeRequest>,
 ) -> Result<Json<()>, ApiError> {
-    crate::disks::wipe_device(&state.me.name, &state.disks, &req.device).await?;
+    crate::disks::wipe_device(
+        &state.me.name,
+        &state.disks,
+        &req.device,
+        crate::disks::WipeAsker::Controller,
+    )
+    .await?;
     Ok(Json(()))
 }

@@ -6,11 +6,16 @@
 //! trusted) before any handler runs. (A certificate that was never pinned
 //! does not get that far: the TLS handshake refuses it.)
 //!
+//! Reading (GET) is for every trusted member; anything else changes this
+//! server (an LXD join, a Ceph step, a wipe) and is only for its
+//! controller, the server it joined: a server that merely joined this one
+//! is answered 403. Every such call is logged at WARN with its caller.
+//!
 //! The local operator asks this agent (`/v1/members/NAME/...` on the unix
 //! socket), which calls member NAME ([`crate::member`]).
 
 use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -22,6 +27,7 @@ use super::accept::Caller;
 use super::error::ApiError;
 use crate::member::call_member;
 use crate::shared::State as AppState;
+use crate::trust_store::Role;
 
 /// HTTPS paths anyone may call: the agent's public description and the
 /// handshake, which authenticates by itself.
@@ -59,8 +65,8 @@ pub(super) async fn require_member(
         )
         .into_response();
     };
-    let name = match state.trust().by_fingerprint(&fingerprint) {
-        Some(member) => member.name.clone(),
+    let (name, role) = match state.trust().by_fingerprint(&fingerprint) {
+        Some(member) => (member.name.clone(), member.role),
         None => {
             tracing::warn!(from = %caller.address, fingerprint = %fingerprint.short(), "refused a certificate that is no longer trusted");
             return ApiError::new(
@@ -74,8 +80,28 @@ pub(super) async fn require_member(
             .into_response();
         }
     };
+    if !reads_only(request.method()) {
+        if role != Role::Controller {
+            tracing::warn!(member = %name, fingerprint = %fingerprint.short(), method = %request.method(), path = request.uri().path(), "refused a change asked by a member that is not this server's controller");
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{name} may read from {me} but not change it: only the server {me} joined \
+                     (its controller) may",
+                    me = state.me.name
+                ),
+            )
+            .into_response();
+        }
+        tracing::warn!(controller = %name, fingerprint = %fingerprint.short(), method = %request.method(), path = request.uri().path(), "a change asked by this server's controller");
+    }
     tracing::debug!(member = %name, path = request.uri().path(), "member request");
     next.run(request).await
+}
+
+/// Requests that change nothing on this server.
+fn reads_only(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
 }
 
 /// `GET /v1/members/{name}/disks` on the unix socket.
@@ -97,6 +123,15 @@ pub(super) async fn interfaces(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_reads_are_open_to_every_member() {
+        assert!(reads_only(&Method::GET));
+        assert!(reads_only(&Method::HEAD));
+        for m in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+            assert!(!reads_only(&m), "{m}");
+        }
+    }
 
     #[test]
     fn only_the_handshake_and_info_are_public() {

@@ -17,7 +17,7 @@ mod trust;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use muster_proto::formation::paths as fpaths;
 use muster_proto::{paths, AgentInfo};
@@ -42,6 +42,7 @@ pub(crate) fn local_router(state: AppState) -> Router {
         .route(paths::INITIATORS, get(trust::initiators))
         .route(paths::JOIN, post(trust::join))
         .route(paths::MEMBERS, get(trust::members))
+        .route(&paths::trusted_member("{name}"), delete(trust::forget))
         .route(fpaths::LXD, get(local::lxd))
         .route(fpaths::INIT, post(init::init))
         .route(fpaths::STATUS, get(local::status))

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use muster_proto::trust::{
@@ -106,6 +106,15 @@ pub(super) async fn members(State(state): State<AppState>) -> Json<Vec<WireMembe
             .map(|m| m.to_wire())
             .collect(),
     )
+}
+
+/// `DELETE /v1/members/{name}` on the unix socket: the operator stops
+/// trusting a member (its certificate is unpinned at once).
+pub(super) async fn forget(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<WireMember>, ApiError> {
+    Ok(Json(crate::trust::forget(&state, &name)?.to_wire()))
 }
 
 /// The joiner's own HTTPS port; without the header, the default.

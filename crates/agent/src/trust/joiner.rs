@@ -25,7 +25,7 @@ use crate::error::{Error, ErrorChain, Kind};
 use crate::session::summary;
 use crate::shared::Shared;
 use crate::tls;
-use crate::trust_store::{Member, TrustStoreError};
+use crate::trust_store::{check_name, Member, Role, TrustStoreError};
 
 /// An initiator holds a failed Finish for up to 30 s (the penalty), so a
 /// Finish may take that long to answer.
@@ -183,12 +183,17 @@ pub(crate) async fn join(
     for &endpoint in endpoints {
         match handshake(state, endpoint, passphrase).await {
             Ok(initiator) => {
+                check_name(&initiator.name)
+                    .map_err(|why| JoinError::Local(format!("the initiator's name: {why}")))?;
+                // The server this one joined drives it; a trusted name with
+                // another certificate is never taken over from this side.
                 let member = Member::new(
                     initiator.name.clone(),
                     initiator.fingerprint.clone(),
                     endpoint,
+                    Role::Controller,
                 );
-                state.trust_member(member)?;
+                state.trust_member(member, false)?;
                 tracing::info!(initiator = %initiator.name, "joined the initiator's session");
                 return Ok((initiator, endpoint));
             }

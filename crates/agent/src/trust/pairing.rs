@@ -13,7 +13,7 @@ use muster_trust::{Finish, Hello, Refusal, Reply, SessionInfo, TrustError, Welco
 
 use crate::error::{Error, ErrorChain, Kind};
 use crate::shared::Shared;
-use crate::trust_store::Member;
+use crate::trust_store::{check_name, Member, Role, TrustStoreError};
 
 /// Fails unless a session was opened (it may have ended since: the
 /// handshake says how).
@@ -91,21 +91,36 @@ pub(crate) async fn finish(
         Err(e) => return Err(refusal(caller, e)),
     };
     let address = SocketAddr::new(caller.ip(), port);
+    let name = joined.joiner.name.clone();
+    // The same rule the trust store is read with: a name it could not load
+    // again is never stored.
+    check_name(&name).map_err(|why| {
+        tracing::warn!(from = %caller, "refused a joiner's name: {why}");
+        Error::new(Kind::Invalid, format!("the joiner's name: {why}"))
+    })?;
     let member = Member::new(
-        joined.joiner.name.clone(),
+        name.clone(),
         joined.joiner.fingerprint.clone(),
         address,
+        Role::Member,
     );
-    state.trust_member(member).map_err(|e| {
-        tracing::error!(error = %ErrorChain(&e), "cannot store a new member");
-        Error::new(
-            Kind::Internal,
-            format!(
-                "{} could not store the trust it just established ({e}); try again once its \
-                 state directory is writable",
-                state.me.name
-            ),
-        )
+    let replace = state.sessions.may_replace(&name);
+    state.trust_member(member, replace).map_err(|e| match e {
+        TrustStoreError::NameTaken { .. } => {
+            tracing::warn!(from = %caller, name = %name, "refused a joiner claiming a trusted name with another certificate");
+            Error::new(Kind::Conflict, e.to_string())
+        }
+        e => {
+            tracing::error!(error = %ErrorChain(&e), "cannot store a new member");
+            Error::new(
+                Kind::Internal,
+                format!(
+                    "{} could not store the trust it just established ({e}); try again once its \
+                     state directory is writable",
+                    state.me.name
+                ),
+            )
+        }
     })?;
     tracing::info!(name = %joined.joiner.name, "a new member joined this server's session");
     Ok(joined.welcome)

@@ -344,6 +344,7 @@ fn status(phase: SessionPhase, joined: &[&str], failures: &[&str]) -> SessionSta
                 secs_ago: 0,
             })
             .collect(),
+        replace: Vec::new(),
     }
 }
 
@@ -369,6 +370,7 @@ fn the_trust_watch_reports_joiners_members_and_wrong_guesses_once() {
         fingerprint: "s4-fingerprint".into(),
         addresses: vec![],
         added_unix: 0,
+        controller: false,
     }];
     let mut seen = TrustSeen::default();
     // An earlier session's wrong guesses are not news.

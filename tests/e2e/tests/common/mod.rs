@@ -54,6 +54,24 @@ pub fn secret(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
+/// Adds `device` to `[disks] wipe_allowed` in a server's musterd.toml: the
+/// server's own consent to a wipe its controller asks for (it takes effect
+/// when the agent next starts).
+pub fn allow_wipe(lab: &Lab, server: usize, device: &Path) {
+    let config = &lab.server(server).config;
+    let text = fs::read_to_string(config).expect("read musterd.toml");
+    assert!(text.contains("\n[disks]\n"), "no [disks] table in {text}");
+    let text = text.replacen(
+        "\n[disks]\n",
+        &format!(
+            "\n[disks]\nwipe_allowed = [{:?}]\n",
+            device.display().to_string()
+        ),
+        1,
+    );
+    fs::write(config, text).expect("write musterd.toml");
+}
+
 /// Prepends `enrollment_passphrase_file` to a server's musterd.toml (it
 /// takes effect when the agent next starts).
 pub fn enroll_with(lab: &Lab, server: usize, file: &Path) {
