@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use muster_lxd::{JoinInputs, JoinToken, LxdClient, LxdError, MemberConfigKey};
 use muster_plan::{LxdObserved, NetworkObserved, PoolObserved, Status};
@@ -73,6 +73,16 @@ pub(crate) fn lxd_error(server: &str, e: &LxdError) -> Error {
 }
 
 /// Reads everything the plan needs from one LXD.
+/// Present when the kernel has device-mapper.
+const DEVICE_MAPPER_CONTROL: &str = "/dev/mapper/control";
+
+/// This server's clock, for the initiator's pre-flight of clocks.
+pub(crate) fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError> {
     let server = client.server().await?;
     let env = &server.environment;
@@ -91,6 +101,13 @@ pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError>
             .iter()
             .map(|d| d.name.clone())
             .collect(),
+        daemon: server.daemon().as_str().to_owned(),
+        server_version: env.server_version.clone(),
+        api_extensions: server.api_extensions.len(),
+        // LXD's lvm driver needs the kernel's device-mapper (thin pools);
+        // its tools being installed says nothing about the kernel.
+        device_mapper: Some(Path::new(DEVICE_MAPPER_CONTROL).exists()),
+        clock_unix_ms: Some(now_unix_ms()),
         ..LxdObserved::default()
     };
     if clustered {
@@ -267,8 +284,10 @@ pub(crate) async fn status(lxd: &LxdLocal) -> Result<ClusterStatus, Error> {
             locations: n.locations,
         })
         .collect();
+    let daemon = format!("{} {}", server.daemon(), server.environment.server_version);
     Ok(ClusterStatus {
         server: me.clone(),
+        daemon,
         clustered,
         members,
         storage_pools,

@@ -53,7 +53,7 @@ fn fresh(n: usize) -> (Memory, Choices) {
                 name,
                 MemberObserved {
                     lxd,
-                    disks: Vec::new(),
+                    ..MemberObserved::default()
                 },
             );
         }

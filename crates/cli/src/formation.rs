@@ -122,13 +122,21 @@ pub(crate) async fn status(socket: &Path, json: bool) -> anyhow::Result<()> {
 /// `muster status` for people. Pure.
 pub fn status_text(s: &ClusterStatus) -> String {
     let mut out = String::new();
+    let daemon = if s.daemon.is_empty() {
+        "LXD"
+    } else {
+        &s.daemon
+    };
     if !s.clustered {
         out.push_str(&format!(
-            "{}: LXD is not clustered (muster init forms the cluster)\n",
+            "{}: {daemon} is not clustered (muster init forms the cluster)\n",
             s.server
         ));
     } else {
-        out.push_str(&format!("Members ({}):\n", s.members.len()));
+        out.push_str(&format!(
+            "Members ({}, {daemon} on every member):\n",
+            s.members.len()
+        ));
         for m in &s.members {
             let message = if m.message.is_empty() || m.message == "Fully operational" {
                 String::new()
@@ -207,6 +215,7 @@ mod tests {
     fn status_lists_members_pools_and_networks() {
         let s = ClusterStatus {
             server: "s1".into(),
+            daemon: "Incus 6.0.4".into(),
             clustered: true,
             members: vec![MemberStatus {
                 name: "s1".into(),
@@ -234,6 +243,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Networks (0):"), "{text}");
+        assert!(
+            text.contains("Members (1, Incus 6.0.4 on every member):"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -71,11 +71,41 @@ pub struct LxdObserved {
     pub networks: BTreeMap<String, NetworkObserved>,
     /// The devices of the `default` profile.
     pub default_profile: BTreeMap<String, DeviceConfig>,
+    /// `environment.server`: "lxd" or "incus" ("" when not reported).
+    pub daemon: String,
+    /// `environment.server_version`.
+    pub server_version: String,
+    /// How many API extensions it lists: with the version, what a joiner's
+    /// build must match (LXD and Incus refuse a join otherwise).
+    pub api_extensions: usize,
+    /// Whether the server's kernel has device-mapper, without which LXD's
+    /// lvm driver (thin pools) fails; `None` when not reported.
+    pub device_mapper: Option<bool>,
+    /// The member's clock when it was observed, milliseconds since the
+    /// epoch.
+    pub clock_unix_ms: Option<u64>,
 }
 
 impl LxdObserved {
     pub fn supports(&self, driver: Driver) -> bool {
+        if driver == Driver::Lvm && self.device_mapper == Some(false) {
+            return false;
+        }
         driver == Driver::Dir || self.storage_drivers.iter().any(|d| d == driver.as_str())
+    }
+
+    /// "LXD" or "Incus", when reported.
+    pub fn daemon_name(&self) -> Option<&'static str> {
+        match self.daemon.as_str() {
+            "lxd" => Some("LXD"),
+            "incus" => Some("Incus"),
+            _ => None,
+        }
+    }
+
+    /// "LXD 5.0.2", "Incus 6.0.4": what the plan and status show.
+    pub fn build(&self) -> Option<String> {
+        Some(format!("{} {}", self.daemon_name()?, self.server_version))
     }
 }
 
@@ -86,6 +116,9 @@ pub struct MemberObserved {
     pub lxd: LxdObserved,
     /// Its agent's disk inventory.
     pub disks: Vec<Disk>,
+    /// How far its clock is ahead of the initiator's (negative: behind),
+    /// as the initiator saw when its answer arrived.
+    pub clock_skew_ms: Option<i64>,
 }
 
 impl MemberObserved {

@@ -25,6 +25,8 @@ pub struct Plan {
     pub initiator: String,
     /// Every member in plan order (the initiator first), with its address.
     pub members: Vec<(String, IpAddr)>,
+    /// What each member runs ("LXD 5.0.2"), where it reported it.
+    pub builds: BTreeMap<String, String>,
     pub steps: Vec<Step>,
     /// Things the operator should know that do not stop the plan.
     pub warnings: Vec<String>,
@@ -95,7 +97,29 @@ pub enum PlanError {
         network: String,
         existing: String,
     },
+    #[error(
+        "the members run different daemons ({which}): one cluster is LXD on every member or \
+         Incus on every member; install the same one on all of them"
+    )]
+    MixedDaemons { which: String },
+    #[error(
+        "the members run different builds ({which}): LXD and Incus refuse a join when the \
+         joiner's build differs (database schema, API extensions); install the same version on \
+         every member"
+    )]
+    DifferentBuilds { which: String },
+    #[error(
+        "{member}: its clock is {:.1} s {} the initiator's: a new cluster certificate can \
+         be not yet valid there, and Ceph's monitors warn; set the time on {member} (NTP) and \
+         run muster init again",
+        .skew_ms.unsigned_abs() as f64 / 1000.0,
+        if *.skew_ms > 0 { "ahead of" } else { "behind" }
+    )]
+    ClockSkew { member: String, skew_ms: i64 },
 }
+
+/// Clocks further apart than this are refused before anything changes.
+pub const MAX_CLOCK_SKEW_MS: i64 = 5_000;
 
 /// Every reason at once, so that one pass fixes them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +161,14 @@ pub fn plan(choices: &Choices, observed: &Observed) -> Result<Plan, PlanErrors> 
             .iter()
             .map(|m| (m.name.clone(), m.address))
             .collect(),
+        builds: choices
+            .members
+            .iter()
+            .filter_map(|m| {
+                let build = observed.members.get(&m.name)?.lxd.build()?;
+                Some((m.name.clone(), build))
+            })
+            .collect(),
         steps: p.steps,
         warnings: p.warnings,
     })
@@ -162,6 +194,7 @@ fn validate(choices: &Choices, observed: &Observed) -> Vec<PlanError> {
     ) {
         errors.push(PlanError::NotALocalDriver(choices.local_driver));
     }
+    validate_builds(choices, observed, &mut errors);
     let names: Vec<&str> = choices.members.iter().map(|m| m.name.as_str()).collect();
     for m in choices.ordered() {
         let Some(obs) = observed.members.get(&m.name) else {
@@ -199,6 +232,61 @@ fn validate(choices: &Choices, observed: &Observed) -> Vec<PlanError> {
         }
     }
     errors
+}
+
+/// One daemon, one build, one clock (within [`MAX_CLOCK_SKEW_MS`]) on
+/// every member that reported them.
+fn validate_builds(choices: &Choices, observed: &Observed, errors: &mut Vec<PlanError>) {
+    let reported: Vec<(&str, &LxdObserved)> = choices
+        .members
+        .iter()
+        .filter_map(|m| Some((m.name.as_str(), &observed.members.get(&m.name)?.lxd)))
+        .filter(|(_, lxd)| lxd.daemon_name().is_some())
+        .collect();
+    let group = |key: &dyn Fn(&LxdObserved) -> String| {
+        let mut groups: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (name, lxd) in &reported {
+            groups.entry(key(lxd)).or_default().push(name);
+        }
+        groups
+    };
+    let daemons = group(&|l: &LxdObserved| l.daemon_name().unwrap_or_default().to_owned());
+    let describe = |groups: &BTreeMap<String, Vec<&str>>| {
+        groups
+            .iter()
+            .map(|(what, names)| format!("{}: {what}", names.join(", ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    if daemons.len() > 1 {
+        errors.push(PlanError::MixedDaemons {
+            which: describe(&daemons),
+        });
+    } else {
+        let builds = group(&|l: &LxdObserved| {
+            format!(
+                "{} with {} API extensions",
+                l.build().unwrap_or_default(),
+                l.api_extensions
+            )
+        });
+        if builds.len() > 1 {
+            errors.push(PlanError::DifferentBuilds {
+                which: describe(&builds),
+            });
+        }
+    }
+    for m in &choices.members {
+        let Some(skew) = observed.members.get(&m.name).and_then(|o| o.clock_skew_ms) else {
+            continue;
+        };
+        if skew.abs() > MAX_CLOCK_SKEW_MS {
+            errors.push(PlanError::ClockSkew {
+                member: m.name.clone(),
+                skew_ms: skew,
+            });
+        }
+    }
 }
 
 fn validate_storage(

@@ -29,7 +29,12 @@ impl Plan {
                 } else {
                     ""
                 };
-                let _ = writeln!(out, "\n{name} ({address}{role})");
+                let build = self
+                    .builds
+                    .get(name)
+                    .map(|b| format!(", {b}"))
+                    .unwrap_or_default();
+                let _ = writeln!(out, "\n{name} ({address}{role}{build})");
                 let mut any = false;
                 for (i, step) in self.steps.iter().enumerate() {
                     if step.member == *name {

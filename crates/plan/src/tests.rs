@@ -45,6 +45,7 @@ fn fresh(n: u8) -> (Choices, Observed) {
             MemberObserved {
                 lxd: fresh_lxd(),
                 disks: vec![disk("sda"), disk("sdb"), disk("sdc")],
+                clock_skew_ms: None,
             },
         );
     }
@@ -922,5 +923,92 @@ fn a_late_joiner_is_a_ceph_client_before_it_joins_the_ceph_pools() {
             "s3: JoinCluster",
             "s3: CephCreateOsd /dev/sdc",
         ])
+    );
+}
+
+/// What an agent reports of its daemon, for the pre-flight checks.
+fn runs(observed: &mut Observed, name: &str, daemon: &str, version: &str, extensions: usize) {
+    let lxd = lxd_mut(observed, name);
+    lxd.daemon = daemon.into();
+    lxd.server_version = version.into();
+    lxd.api_extensions = extensions;
+}
+
+fn messages(choices: &Choices, observed: &Observed) -> Vec<String> {
+    match plan(choices, observed) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn one_daemon_one_build_everywhere_and_the_plan_names_it() {
+    let (choices, mut observed) = fresh(3);
+    for s in ["s1", "s2", "s3"] {
+        runs(&mut observed, s, "lxd", "5.0.2", 322);
+    }
+    let ok = plan(&choices, &observed).unwrap();
+    assert_eq!(ok.builds["s2"], "LXD 5.0.2");
+    assert!(
+        ok.render().contains("s2 (10.0.0.2, LXD 5.0.2)"),
+        "{}",
+        ok.render()
+    );
+
+    runs(&mut observed, "s3", "incus", "6.0.4", 450);
+    let e = messages(&choices, &observed);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("the members run different daemons (s3: Incus; s1, s2: LXD)"),
+        "{e:?}"
+    );
+
+    runs(&mut observed, "s3", "lxd", "5.0.3", 330);
+    let e = messages(&choices, &observed);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("s1, s2: LXD 5.0.2 with 322 API extensions; s3: LXD 5.0.3 with 330"),
+        "{e:?}"
+    );
+    // A member that did not report (an older agent) is not judged.
+    lxd_mut(&mut observed, "s3").daemon.clear();
+    assert!(messages(&choices, &observed).is_empty());
+}
+
+#[test]
+fn a_clock_off_by_more_than_five_seconds_is_refused() {
+    let (choices, mut observed) = fresh(2);
+    observed.members.get_mut("s2").unwrap().clock_skew_ms = Some(-4_000);
+    assert!(messages(&choices, &observed).is_empty());
+    observed.members.get_mut("s2").unwrap().clock_skew_ms = Some(-7_250);
+    let e = messages(&choices, &observed);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with("s2: its clock is 7.2 s behind the initiator's"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn lvm_is_not_offered_without_device_mapper() {
+    let (mut choices, mut observed) = fresh(2);
+    for s in ["s1", "s2"] {
+        lxd_mut(&mut observed, s).storage_drivers = vec!["dir".into(), "lvm".into()];
+    }
+    assert_eq!(
+        best_local_driver(&observed, &["s1", "s2"], true),
+        Driver::Lvm
+    );
+    lxd_mut(&mut observed, "s2").device_mapper = Some(false);
+    assert_eq!(
+        best_local_driver(&observed, &["s1", "s2"], true),
+        Driver::Dir
+    );
+    choices.local_driver = Driver::Lvm;
+    let e = messages(&choices, &observed);
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("s2: its LXD does not support the lvm storage driver")),
+        "{e:?}"
     );
 }

@@ -123,6 +123,7 @@ fn inventory() -> Inventory {
             MemberObserved {
                 lxd: lxd(),
                 disks: vec![os_disk(), sdb, hdd("sdc"), hdd("sdd")],
+                clock_skew_ms: None,
             },
         );
     }

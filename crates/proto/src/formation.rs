@@ -126,6 +126,10 @@ pub enum InitEvent {
 pub struct ClusterStatus {
     /// This server's name.
     pub server: String,
+    /// What it runs: "LXD 5.0.2", "Incus 6.0.4" (every member runs the
+    /// same build: muster checks before a join).
+    #[serde(default)]
+    pub daemon: String,
     pub clustered: bool,
     pub members: Vec<MemberStatus>,
     pub storage_pools: Vec<ObjectStatus>,

@@ -16,12 +16,12 @@
 mod common;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::trial::{member, step_done, step_starts, Trial};
 use common::{case, path_str, Case};
-use muster_lab::{Lab, LabSpec, Target};
+use muster_lab::{Daemon, Lab, LabSpec, Target};
 use muster_lxd::InstancesPost;
 use muster_proto::formation::ClusterStatus;
 
@@ -57,6 +57,44 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     ];
     common::run_cases(&t, &cases);
 
+    lab.down().expect("tear the lab down");
+}
+
+/// The shortest path on the second daemon: Incus 6.0 (Debian's
+/// incus-base from bookworm-backports) formed by the same `muster init`,
+/// every member online, the pool and network made, a container on each.
+#[test]
+fn formation_on_incus_in_a_lab_of_three_servers() {
+    if let Err(e) = muster_lab::require_root() {
+        panic!("this test did not run: {e}");
+    }
+    assert!(
+        Path::new(Daemon::Incus.program()).is_file(),
+        "this test did not run: Incus is not installed (tests/setup installs it)"
+    );
+    let lab = Lab::up(LabSpec {
+        servers: 3,
+        disks_per_server: 1,
+        disk_size_bytes: 64 << 20,
+        lxd: true,
+        daemon: Daemon::Incus,
+        ..LabSpec::default()
+    })
+    .expect("bring the lab up");
+    let t = Trial::new(&lab);
+    t.enroll_all();
+    let members: String = (1..=3).map(member).collect();
+    let preseed = t.preseed("incus.yaml", 1, &members);
+    let out = t.init_ok(1, &preseed);
+    assert!(out.contains("s2 (") && out.contains("Incus 6."), "{out}");
+    assert!(out.contains("the cluster is formed"), "{out}");
+    the_cluster_is_formed_on_every_member(&t);
+    a_container_runs_on_every_member(&t);
+    let status = t.lab.exec(Target::Server(3), ["muster", "status"]).unwrap();
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("Incus 6."), "{text}");
+    let again = t.init_ok(1, &preseed);
+    assert!(again.contains("nothing to do"), "{again}");
     lab.down().expect("tear the lab down");
 }
 

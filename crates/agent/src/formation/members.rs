@@ -48,13 +48,28 @@ impl<'a> Members<'a> {
                 request_member(state, name, paths::DISKS, None, OBSERVE_TIMEOUT).await?;
             let ceph: LocalState =
                 request_member(state, name, fpaths::CEPH, None, OBSERVE_TIMEOUT).await?;
-            return Ok((MemberObserved { lxd, disks }, ceph));
+            // Its clock as read against ours when the answer arrived: off by
+            // less than the answer's travel, far below what is refused.
+            let clock_skew_ms = lxd
+                .clock_unix_ms
+                .map(|theirs| theirs as i64 - crate::lxd::now_unix_ms() as i64);
+            let member = MemberObserved {
+                lxd,
+                disks,
+                clock_skew_ms,
+            };
+            return Ok((member, ceph));
         }
         let client = state.lxd.client().await?;
         let lxd = observe(&client).await.map_err(|e| lxd_error(name, &e))?;
         let disks = crate::disks::scan(name, &state.disks).await?;
         let ceph = crate::ceph::local_state(&state.ceph).await?;
-        Ok((MemberObserved { lxd, disks }, ceph))
+        let member = MemberObserved {
+            lxd,
+            disks,
+            clock_skew_ms: Some(0),
+        };
+        Ok((member, ceph))
     }
 }
 

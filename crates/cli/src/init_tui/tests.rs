@@ -174,6 +174,7 @@ fn the_plan_is_read_as_muster_plan_renders_it() {
             ("s2".into(), IpAddr::from([10, 0, 0, 2])),
             ("s3".into(), IpAddr::from([10, 0, 0, 3])),
         ],
+        builds: [("s2".to_owned(), "LXD 5.0.2".to_owned())].into(),
         steps: (1..=11)
             .map(|i| {
                 step(

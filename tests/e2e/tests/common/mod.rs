@@ -91,13 +91,14 @@ pub fn enroll_with(lab: &Lab, server: usize, file: &Path) {
 /// member's instance network), and `lxc exec` into each answering with its
 /// own name. The containers are deleted afterwards.
 pub fn containers_run_on(lab: &Lab, servers: &[usize], pool: &str, subnet_prefix: &str) {
+    let client = lab.daemon().client();
     let lxc = |args: &[&str]| {
         let out = lab
             .exec(
                 muster_lab::Target::Server(1),
-                std::iter::once("lxc").chain(args.iter().copied()),
+                std::iter::once(client).chain(args.iter().copied()),
             )
-            .unwrap_or_else(|e| panic!("lxc {args:?}: {e}"));
+            .unwrap_or_else(|e| panic!("{client} {args:?}: {e}"));
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -106,7 +107,7 @@ pub fn containers_run_on(lab: &Lab, servers: &[usize], pool: &str, subnet_prefix
     };
     let ok = |args: &[&str]| {
         let (success, stdout, stderr) = lxc(args);
-        assert!(success, "lxc {args:?} failed: {stdout}{stderr}");
+        assert!(success, "{client} {args:?} failed: {stdout}{stderr}");
         stdout
     };
     let alias = muster_lab::image::IMAGE_ALIAS;
