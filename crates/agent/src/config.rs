@@ -20,7 +20,7 @@
 //! min_size_bytes = 1073741824          # smaller disks are reported as too small
 //!
 //! [lxd]
-//! socket = "/var/lib/lxd/unix.socket"  # default: the deb's path, then the snap's
+//! socket = "/var/lib/lxd/unix.socket"  # default: Incus's, LXD's deb's, LXD's snap's
 //!
 //! [ceph]
 //! root = "system"                      # where Ceph's files go: the packages' places
@@ -66,8 +66,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default, expecting = "a table of LXD settings")]
 pub struct LxdConfig {
-    /// LXD's unix socket; `None`: the first of the deb's and the snap's
-    /// that answers.
+    /// LXD's (or Incus's) unix socket; `None`: the first of Incus's, LXD's
+    /// deb's and LXD's snap's that answers.
     pub socket: Option<PathBuf>,
 }
 

@@ -23,6 +23,8 @@ use crate::types::{
 pub const DEB_SOCKET: &str = "/var/lib/lxd/unix.socket";
 /// The LXD snap.
 pub const SNAP_SOCKET: &str = "/var/snap/lxd/common/lxd/unix.socket";
+/// Incus, as Debian packages it (and upstream's packages).
+pub const INCUS_SOCKET: &str = "/var/lib/incus/unix.socket";
 
 /// How long one request may take before it is given up.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,12 +40,15 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 const WAIT_SLICE: Duration = Duration::from_secs(30);
 
 /// Where [`LxdClient::discover`] looks, in order: `$LXD_DIR/unix.socket`
-/// when `lxd_dir` is given, then the deb and the snap locations.
+/// when `lxd_dir` is given, then Incus's, the LXD deb's and the LXD snap's
+/// locations. A socket that does not exist fails at once, so a server with
+/// one daemon installed finds it whichever it is.
 pub fn default_socket_candidates(lxd_dir: Option<&OsStr>) -> Vec<PathBuf> {
-    let mut out = Vec::with_capacity(3);
+    let mut out = Vec::with_capacity(4);
     if let Some(dir) = lxd_dir.filter(|d| !d.is_empty()) {
         out.push(Path::new(dir).join("unix.socket"));
     }
+    out.push(PathBuf::from(INCUS_SOCKET));
     out.push(PathBuf::from(DEB_SOCKET));
     out.push(PathBuf::from(SNAP_SOCKET));
     out
@@ -649,15 +654,20 @@ mod tests {
             default_socket_candidates(Some(OsStr::new("/srv/lxd"))),
             [
                 PathBuf::from("/srv/lxd/unix.socket"),
+                PathBuf::from(INCUS_SOCKET),
                 PathBuf::from(DEB_SOCKET),
                 PathBuf::from(SNAP_SOCKET)
             ]
         );
         assert_eq!(
             default_socket_candidates(None),
-            [PathBuf::from(DEB_SOCKET), PathBuf::from(SNAP_SOCKET)]
+            [
+                PathBuf::from(INCUS_SOCKET),
+                PathBuf::from(DEB_SOCKET),
+                PathBuf::from(SNAP_SOCKET)
+            ]
         );
-        assert_eq!(default_socket_candidates(Some(OsStr::new(""))).len(), 2);
+        assert_eq!(default_socket_candidates(Some(OsStr::new(""))).len(), 3);
     }
 
     #[test]

@@ -22,7 +22,7 @@ mod fixtures;
 
 pub use client::{
     default_socket_candidates, LxdClient, DEB_SOCKET, DEFAULT_OPERATION_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT, SNAP_SOCKET,
+    DEFAULT_REQUEST_TIMEOUT, INCUS_SOCKET, SNAP_SOCKET,
 };
 pub use error::{LxdError, SocketAttempt};
 pub use join::{
