@@ -141,9 +141,33 @@ impl<'a> Trial<'a> {
         &self,
         server: usize,
         preseed: &Path,
-        mut moment: Moment,
+        moment: Moment,
         victim: usize,
     ) -> String {
+        let run = self.init_with_kill(server, preseed, moment, victim);
+        let killed = run
+            .killed
+            .unwrap_or_else(|| panic!("the moment never came; {}", run.said));
+        assert_eq!(
+            killed.signal(),
+            Some(9),
+            "s{victim}'s agent was not killed; {}",
+            run.said
+        );
+        assert!(!run.succeeded, "init succeeded; {}", run.said);
+        run.stderr
+    }
+
+    /// Runs `muster init --json` on `server` and, at `moment` in its
+    /// progress, kills server `victim`'s agent by its pid (SIGKILL) from
+    /// outside. What happened, unjudged; the victim is left stopped.
+    pub fn init_with_kill(
+        &self,
+        server: usize,
+        preseed: &Path,
+        mut moment: Moment,
+        victim: usize,
+    ) -> KilledRun {
         let argv = ["muster", "init", "--preseed", path_str(preseed), "--json"];
         let mut child = self
             .lab
@@ -177,14 +201,12 @@ impl<'a> Trial<'a> {
             lines.join("\n"),
             self.logs()
         );
-        let killed = killed.unwrap_or_else(|| panic!("the moment never came; {said}"));
-        assert_eq!(
-            killed.signal(),
-            Some(9),
-            "s{victim}'s agent was not killed; {said}"
-        );
-        assert!(!status.success(), "init succeeded; {said}");
-        stderr
+        KilledRun {
+            killed,
+            succeeded: status.success(),
+            stderr,
+            said,
+        }
     }
 
     pub fn lxd(&self, server: usize) -> LxdClient {
@@ -219,6 +241,16 @@ impl<'a> Trial<'a> {
         }
         out
     }
+}
+
+/// A `muster init` whose agent was killed on the way.
+pub struct KilledRun {
+    /// The victim's exit status, when the moment came.
+    pub killed: Option<std::process::ExitStatus>,
+    pub succeeded: bool,
+    pub stderr: String,
+    /// Everything init printed, and the logs' tails: for failure messages.
+    pub said: String,
 }
 
 pub fn member(n: usize) -> String {

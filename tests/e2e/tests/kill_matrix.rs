@@ -1,0 +1,238 @@
+//! Crash consistency of `muster init`: killed at the moment a step
+//! starts, the same command run again finishes the job and nothing exists
+//! twice. In one lab of three servers with LXD (no Ceph), reset between
+//! runs (every server's LXD reinstalled; trust is kept):
+//!
+//! - for step k of the plan, SIGKILL, as step k starts, (a) the initiator's
+//!   agent or (b) the agent of the member step k changes; restart it; run
+//!   the same `muster init` again; then check LXD's own view: the three
+//!   members once each and online, the pool `local` and the network once,
+//!   created, the default profile on them, no join token left pending.
+//!
+//! `kill_matrix_sample` (in the test suite) runs a sample: the bootstrap,
+//! a join and the last step, each with (a) and (b). The whole matrix, every
+//! step by both, is `kill_matrix_every_step` (ignored; it prints the
+//! matrix and its time):
+//!
+//! `sudo cargo test -p muster-e2e --test kill_matrix -- --ignored --nocapture`
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::trial::{member, Trial};
+use muster_lab::{Lab, LabSpec};
+use muster_proto::formation::InitEvent;
+
+#[test]
+fn kill_matrix_sample() {
+    let (lab, steps) = lab_and_plan();
+    let t = Trial::new(&lab);
+    let pick = |prefix: &str| {
+        steps
+            .iter()
+            .position(|(_, d)| d.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no step {prefix:?} in {steps:?}"))
+            + 1
+    };
+    let sample = [
+        pick("Bootstrap the LXD cluster"),
+        pick("Join the LXD cluster"),
+        steps.len(),
+    ];
+    let failures = run_matrix(&t, &steps, &sample);
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    lab.down().expect("tear the lab down");
+}
+
+#[test]
+#[ignore = "the whole kill matrix takes minutes; the sample runs in the suite"]
+fn kill_matrix_every_step() {
+    let (lab, steps) = lab_and_plan();
+    let t = Trial::new(&lab);
+    let every: Vec<usize> = (1..=steps.len()).collect();
+    let started = Instant::now();
+    let failures = run_matrix(&t, &steps, &every);
+    eprintln!(
+        "kill matrix: {} steps, {} failed, in {:.0?}",
+        steps.len(),
+        failures.len(),
+        started.elapsed()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    lab.down().expect("tear the lab down");
+}
+
+/// The lab, its agents enrolled, and the plan of a fresh formation as
+/// (member, description) per step, from a dry run.
+fn lab_and_plan() -> (Lab, Vec<(String, String)>) {
+    if let Err(e) = muster_lab::require_root() {
+        panic!("this test did not run: {e}");
+    }
+    assert!(
+        common::on_path("lxd"),
+        "this test did not run: LXD is not installed (tests/setup installs it)"
+    );
+    let lab = Lab::up(LabSpec {
+        servers: 3,
+        disks_per_server: 1,
+        disk_size_bytes: 64 << 20,
+        lxd: true,
+        ..LabSpec::default()
+    })
+    .expect("bring the lab up");
+    let steps = {
+        let t = Trial::new(&lab);
+        t.enroll_all();
+        let out = t.init(1, &preseed(&t), &["--dry-run"]);
+        assert!(out.status.success(), "{out:?}");
+        plan_steps(&String::from_utf8_lossy(&out.stdout))
+    };
+    assert!(steps.len() > 5, "{steps:?}");
+    (lab, steps)
+}
+
+fn preseed(t: &Trial) -> std::path::PathBuf {
+    let members: String = (1..=3).map(member).collect();
+    t.preseed("kill-matrix.yaml", 1, &members)
+}
+
+/// The steps of a rendered plan, in the order they run.
+fn plan_steps(text: &str) -> Vec<(String, String)> {
+    let mut steps = Vec::new();
+    let mut member = String::new();
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            if let Some((name, _)) = line.split_once(" (") {
+                member = name.to_owned();
+            }
+            continue;
+        }
+        if let Some((n, description)) = line.trim().split_once(". ") {
+            if let Ok(n) = n.parse::<usize>() {
+                steps.push((n, (member.clone(), description.to_owned())));
+            }
+        }
+    }
+    steps.sort_by_key(|(n, _)| *n);
+    steps.into_iter().map(|(_, s)| s).collect()
+}
+
+/// Runs each of `points` with both victims (once when the step is the
+/// initiator's own); prints a line per run; the failures.
+fn run_matrix(t: &Trial, steps: &[(String, String)], points: &[usize]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for &k in points {
+        let (member, description) = &steps[k - 1];
+        let executing: usize = member[1..].parse().expect("a lab server name");
+        let mut victims = vec![("initiator", 1)];
+        if executing != 1 {
+            victims.push(("executing member", executing));
+        }
+        for (kind, victim) in victims {
+            let started = Instant::now();
+            let outcome = kill_at(t, k, victim);
+            eprintln!(
+                "step {k:>2} {description:<70} kill s{victim} ({kind}): {} in {:.1?}",
+                match &outcome {
+                    Ok(()) => "completed".to_owned(),
+                    Err(_) => "FAILED".to_owned(),
+                },
+                started.elapsed()
+            );
+            if let Err(why) = outcome {
+                failures.push(format!("step {k} ({description}), s{victim} killed: {why}"));
+            }
+        }
+    }
+    failures
+}
+
+/// From a fresh cluster: kill `victim`'s agent as step `k` starts, start
+/// it again, rerun, check.
+fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
+    reset(t)?;
+    let preseed = preseed(t);
+    let moment =
+        Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k));
+    let run = t.init_with_kill(1, &preseed, moment, victim);
+    if run.killed.is_none() {
+        return Err(format!("step {k} never started; {}", run.said));
+    }
+    t.lab
+        .start_agent(victim)
+        .map_err(|e| format!("restart s{victim}'s agent: {e}"))?;
+    let again = t.init(1, &preseed, &[]);
+    if !again.status.success() {
+        return Err(format!(
+            "the rerun failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&again.stdout),
+            String::from_utf8_lossy(&again.stderr),
+            t.logs()
+        ));
+    }
+    complete_and_once(t)
+}
+
+/// Every server's LXD fresh again; the agents keep their trust.
+fn reset(t: &Trial) -> Result<(), String> {
+    for n in 1..=3 {
+        t.lab
+            .reinstall_lxd(n)
+            .map_err(|e| format!("reset s{n}'s LXD: {e}"))?;
+    }
+    Ok(())
+}
+
+/// LXD's own view after the rerun: the cluster is complete and nothing
+/// exists twice.
+fn complete_and_once(t: &Trial) -> Result<(), String> {
+    let want = ["s1", "s2", "s3"];
+    let lxd = t.lxd(1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let members =
+            t.rt.block_on(lxd.cluster_members())
+                .map_err(|e| e.to_string())?;
+        let mut names: Vec<&str> = members.iter().map(|m| m.server_name.as_str()).collect();
+        names.sort();
+        if names != want {
+            return Err(format!("cluster members {names:?}"));
+        }
+        if members.iter().all(|m| m.is_online()) {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("not all online: {members:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let pools =
+        t.rt.block_on(lxd.storage_pools())
+            .map_err(|e| e.to_string())?;
+    let local: Vec<_> = pools.iter().filter(|p| p.name == "local").collect();
+    if local.len() != 1 || local[0].status != "Created" || pools.len() != 1 {
+        return Err(format!("storage pools: {pools:?}"));
+    }
+    let networks = t.rt.block_on(lxd.networks()).map_err(|e| e.to_string())?;
+    let managed: Vec<_> = networks.iter().filter(|n| n.managed).collect();
+    if managed.len() != 1 || managed[0].name != "lxdbr0" || managed[0].status != "Created" {
+        return Err(format!("managed networks: {managed:?}"));
+    }
+    let profile =
+        t.rt.block_on(lxd.profile("default"))
+            .map_err(|e| e.to_string())?;
+    if profile.devices["root"]["pool"] != "local" || profile.devices["eth0"]["network"] != "lxdbr0"
+    {
+        return Err(format!("default profile: {:?}", profile.devices));
+    }
+    for joiner in ["s2", "s3"] {
+        let pending =
+            t.rt.block_on(lxd.pending_join_token(joiner))
+                .map_err(|e| e.to_string())?;
+        if pending.is_some() {
+            return Err(format!("a join token for {joiner} is still pending"));
+        }
+    }
+    Ok(())
+}
