@@ -26,6 +26,23 @@ const JOIN_TIMEOUT: Duration = Duration::from_secs(200);
 /// How long to wait for the cluster to be at rest before a join.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A cluster-wide create refused because the object is created after all:
+/// the create of a run that was killed had reached LXD, which finished it
+/// after the run's observation (it answers "already created"). Done, then;
+/// any other refusal stands.
+fn created_meanwhile(
+    refused: muster_lxd::LxdError,
+    status_now: Option<String>,
+    name: &str,
+) -> Result<(), muster_lxd::LxdError> {
+    if status_now.as_deref() == Some("Created") {
+        tracing::info!(%name, "created by an earlier run's request that LXD finished after it ended");
+        Ok(())
+    } else {
+        Err(refused)
+    }
+}
+
 /// The members as this initiator reaches them: its own LXD, disks and Ceph
 /// directly, the others' through their agents over pinned mutual TLS.
 pub(super) struct Members<'a> {
@@ -128,7 +145,10 @@ impl World for Members<'_> {
                     config: config.clone(),
                     description: String::new(),
                 };
-                lxd.create_storage_pool(&post, None).await?
+                if let Err(e) = lxd.create_storage_pool(&post, None).await {
+                    let now = lxd.storage_pool(pool, None).await?.map(|p| p.status);
+                    created_meanwhile(e, now, pool)?;
+                }
             }
             StepKind::CreateNetworkPending { network } => {
                 let post = NetworksPost {
@@ -145,7 +165,10 @@ impl World for Members<'_> {
                     config: config.clone(),
                     description: String::new(),
                 };
-                lxd.create_network(&post, None).await?
+                if let Err(e) = lxd.create_network(&post, None).await {
+                    let now = lxd.network(network, None).await?.map(|n| n.status);
+                    created_meanwhile(e, now, network)?;
+                }
             }
             StepKind::UpdateDefaultProfile { root_pool, network } => {
                 let mut profile = lxd.profile("default").await?.to_put();
