@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::CephError;
+
 /// Where one member keeps its Ceph files. In production the packages'
 /// places ([`MemberPaths::system`]); in the lab everything under the
 /// member's own directory ([`MemberPaths::under`]), since the members share
@@ -107,10 +109,85 @@ fn mon_host_entry(ip: &IpAddr) -> String {
     }
 }
 
+/// What Ceph's config parser reads as syntax inside a value: sections,
+/// settings, comments, metavariables (`$cluster`), quotes and escapes.
+const CONF_SYNTAX: &[char] = &['[', ']', '=', '#', ';', '$', '"', '\'', '\\'];
+
+/// Refuses a value that would not read back from `ceph.conf` as itself.
+/// `spaces`: whether white space may stand inside it (in paths; not in an
+/// fsid, a network or a host name, where it would split `crush location`'s
+/// `key=value` pairs).
+fn check_value(key: &'static str, value: &str, spaces: bool) -> Result<(), CephError> {
+    let reason = if value.is_empty() {
+        "it is empty"
+    } else if value.contains(char::is_control) {
+        "it holds a control character (a line break would start a new setting)"
+    } else if value.trim() != value {
+        "it starts or ends with white space, which Ceph drops"
+    } else if !spaces && value.contains(char::is_whitespace) {
+        "it holds white space"
+    } else if value.contains(CONF_SYNTAX) {
+        "it holds one of [ ] = # ; $ \" ' \\, which Ceph's parser reads as syntax"
+    } else {
+        return Ok(());
+    };
+    Err(CephError::ConfValue {
+        key,
+        value: value.to_owned(),
+        reason,
+    })
+}
+
+fn check_path(key: &'static str, path: &Path) -> Result<(), CephError> {
+    match path.to_str() {
+        Some(text) => check_value(key, text, true),
+        None => Err(CephError::ConfValue {
+            key,
+            value: path.display().to_string(),
+            reason: "it is not UTF-8",
+        }),
+    }
+}
+
+/// Every setting the caller gives goes into the file verbatim, so each is
+/// checked first: an fsid or a network from elsewhere must not be able to
+/// add settings or sections of its own.
+fn check_conf(c: &CephConf) -> Result<(), CephError> {
+    check_value("fsid", &c.fsid, false)?;
+    check_value("host", &c.host, false)?;
+    check_value("public network", &c.public_network, false)?;
+    if let Some(net) = &c.cluster_network {
+        check_value("cluster network", net, false)?;
+    }
+    if c.mon_hosts.is_empty() {
+        return Err(CephError::ConfValue {
+            key: "mon host",
+            value: String::new(),
+            reason: "a config needs at least one monitor address",
+        });
+    }
+    let p = &c.paths;
+    for (key, path) in [
+        ("run dir", &p.run_dir),
+        ("log file", &p.log_dir),
+        ("crash dir", &p.crash_dir),
+        ("mon data", &p.mon_root),
+        ("mgr data", &p.mgr_root),
+        ("osd data", &p.osd_root),
+        ("mds data", &p.mds_root),
+        ("keyring", &p.admin_keyring),
+    ] {
+        check_path(key, path)?;
+    }
+    Ok(())
+}
+
 /// The config file for a member. Every path is spelled out: in the lab
 /// several members share one file system and must not meet in
-/// `/var/lib/ceph` or `/var/log/ceph`.
-pub fn render_conf(c: &CephConf) -> String {
+/// `/var/lib/ceph` or `/var/log/ceph`. Refuses settings that would not read
+/// back as themselves ([`CephError::ConfValue`]).
+pub fn render_conf(c: &CephConf) -> Result<String, CephError> {
+    check_conf(c)?;
     let p = &c.paths;
     let mut s = String::new();
     let hosts: Vec<String> = c.mon_hosts.iter().map(mon_host_entry).collect();
@@ -168,7 +245,7 @@ pub fn render_conf(c: &CephConf) -> String {
     if let Some(target) = c.osd_memory_target {
         let _ = writeln!(s, "osd memory target = {target}");
     }
-    s
+    Ok(s)
 }
 
 /// What [`parse_conf`] reads back from a config [`render_conf`] wrote:
@@ -248,7 +325,7 @@ mod tests {
             osd_memory_target: Some(939524096),
             mon_data_avail_warn: Some(5),
         };
-        let text = render_conf(&c);
+        let text = render_conf(&c).unwrap();
         assert_eq!(
             text,
             "# Written by muster; changes are overwritten.
@@ -295,7 +372,7 @@ osd memory target = 939524096
             osd_memory_target: None,
             mon_data_avail_warn: None,
         };
-        let text = render_conf(&c);
+        let text = render_conf(&c).unwrap();
         assert!(text.contains("mon data = /var/lib/ceph/mon/$cluster-$id\n"));
         assert!(text.contains("keyring = /etc/ceph/ceph.client.admin.keyring\n"));
         assert!(!text.contains("osd memory target"));
@@ -336,11 +413,11 @@ osd memory target = 939524096
     #[test]
     fn a_rendered_config_reads_back() {
         let mut c = lab_conf();
-        assert_eq!(parse_conf(&render_conf(&c)), Some(summary(&c)));
+        assert_eq!(parse_conf(&render_conf(&c).unwrap()), Some(summary(&c)));
         c.cluster_network = Some("10.0.1.0/24".into());
         c.mon_hosts = vec!["fd00::1".parse().unwrap()];
         c.paths = MemberPaths::system();
-        assert_eq!(parse_conf(&render_conf(&c)), Some(summary(&c)));
+        assert_eq!(parse_conf(&render_conf(&c).unwrap()), Some(summary(&c)));
     }
 
     #[test]
@@ -362,9 +439,98 @@ osd memory target = 939524096
         );
     }
 
+    fn refused(c: &CephConf) -> (&'static str, String) {
+        match render_conf(c) {
+            Err(CephError::ConfValue { key, value, .. }) => (key, value),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn settings_that_would_add_settings_or_sections_are_refused() {
+        let injection = "10.0.0.0/24\n[mon]\nmon host = 6.6.6.6";
+        let mut c = lab_conf();
+        c.public_network = injection.into();
+        assert_eq!(refused(&c), ("public network", injection.to_owned()));
+        let err = render_conf(&c).unwrap_err().to_string();
+        assert!(err.starts_with("cannot write public network "), "{err}");
+        assert!(err.contains("control character"), "{err}");
+
+        for (fsid, why) in [
+            ("f = g", "white space"),
+            ("f=g", "syntax"),
+            ("f#g", "syntax"),
+            ("$run_dir", "syntax"),
+            ("", "empty"),
+            ("f\r", "control character"),
+        ] {
+            let c = CephConf {
+                fsid: fsid.into(),
+                ..lab_conf()
+            };
+            assert_eq!(refused(&c), ("fsid", fsid.to_owned()));
+            let err = render_conf(&c).unwrap_err().to_string();
+            assert!(err.contains(why), "{fsid:?}: {err}");
+        }
+        let c = CephConf {
+            host: "s1 rack=evil".into(),
+            ..lab_conf()
+        };
+        assert_eq!(refused(&c), ("host", "s1 rack=evil".to_owned()));
+        let c = CephConf {
+            cluster_network: Some("10.0.1.0/24;".into()),
+            ..lab_conf()
+        };
+        assert_eq!(refused(&c).0, "cluster network");
+        let c = CephConf {
+            mon_hosts: Vec::new(),
+            ..lab_conf()
+        };
+        assert_eq!(refused(&c).0, "mon host");
+        // Spaces are fine inside a path, not at its ends or as a new line.
+        let c = CephConf {
+            paths: MemberPaths::under(Path::new("/lab/my s1")),
+            ..lab_conf()
+        };
+        assert!(render_conf(&c)
+            .unwrap()
+            .contains("run dir = /lab/my s1/run\n"));
+        let c = CephConf {
+            paths: MemberPaths::under(Path::new("/lab/s1\nfsid = other")),
+            ..lab_conf()
+        };
+        assert_eq!(refused(&c).0, "run dir");
+    }
+
+    /// Any character in any setting: refused, or read back as given with
+    /// no line of its own.
+    #[test]
+    fn every_character_is_refused_or_reads_back_as_itself() {
+        let clean = CephConf {
+            cluster_network: Some("10.0.1.0/24".into()),
+            ..lab_conf()
+        };
+        let lines = render_conf(&clean).unwrap().lines().count();
+        let chars = (0..=0x7f_u8)
+            .map(char::from)
+            .chain(['\u{85}', '\u{a0}', '\u{2028}', '\u{feff}', 'é']);
+        for ch in chars {
+            let value = format!("a{ch}b");
+            let mut c = clean.clone();
+            c.fsid = value.clone();
+            c.public_network = value.clone();
+            c.cluster_network = Some(value.clone());
+            let Ok(text) = render_conf(&c) else {
+                continue;
+            };
+            assert_eq!(text.lines().count(), lines, "{ch:?}");
+            assert_eq!(parse_conf(&text), Some(summary(&c)), "{ch:?}");
+        }
+    }
+
     #[test]
     fn an_incomplete_config_reads_as_none() {
-        let text = render_conf(&lab_conf());
+        let text = render_conf(&lab_conf()).unwrap();
         let without = |key: &str| -> String {
             text.lines()
                 .filter(|l| !l.starts_with(key))

@@ -63,6 +63,16 @@ pub enum CephError {
         log: PathBuf,
     },
 
+    /// A setting that would not read back as itself from `ceph.conf`: it
+    /// would end its line, open a section, add a key, or mean something
+    /// else to Ceph's parser.
+    #[error("cannot write {key} {value:?} into ceph.conf: {reason}")]
+    ConfValue {
+        key: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+
     #[error("{0}")]
     Invalid(String),
 }

@@ -340,7 +340,7 @@ impl CephMember {
         if let Some(parent) = p.conf.parent() {
             create_dir(parent)?;
         }
-        let text = render_conf(conf);
+        let text = render_conf(conf)?;
         if fs::read_to_string(&p.conf).ok().as_deref() == Some(text.as_str()) {
             return Ok(Outcome::AlreadyDone);
         }

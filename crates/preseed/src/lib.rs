@@ -20,6 +20,8 @@ mod resolve;
 mod schema;
 mod size;
 
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 #[cfg(test)]
 mod tests;
 

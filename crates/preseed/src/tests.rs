@@ -2,23 +2,12 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use muster_disks::{Disk, Eligibility, Partition, Signature};
-use muster_plan::{
-    BridgeAddress, CephChoices, DiskRef, Driver, LxdObserved, MemberObserved, PoolObserved, Status,
-};
-use muster_proto::trust::NetInterface;
+use muster_plan::{BridgeAddress, CephChoices, DiskRef, Driver};
 
+use crate::fixtures::*;
 use crate::*;
 
-const GIB: u64 = 1 << 30;
 const EXAMPLE: &str = include_str!("../../../packaging/examples/preseed.yaml");
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn disk(name: &str, gib: u64) -> Disk {
-    Disk::blank(name, gib * GIB)
-}
 
 fn with_fs(d: Disk) -> Disk {
     Disk {
@@ -26,108 +15,6 @@ fn with_fs(d: Disk) -> Disk {
         eligibility: Eligibility::Ineligible(vec!["carries an ext4 filesystem".into()]),
         ..d
     }
-}
-
-/// The OS disk: partitioned, its root partition mounted.
-fn os_disk() -> Disk {
-    let root = Partition {
-        name: "sda2".into(),
-        path: "/dev/sda2".into(),
-        by_id: Vec::new(),
-        number: 2,
-        start_bytes: 1 << 20,
-        size_bytes: 30 * GIB,
-        read_only: false,
-        holders: Vec::new(),
-        mountpoints: vec!["/".into()],
-        signatures: vec![Signature::Ext { version: 4 }],
-        eligibility: Eligibility::Ineligible(vec![
-            "mounted at /".into(),
-            "carries an ext4 filesystem".into(),
-        ]),
-    };
-    let free = Partition {
-        name: "sda3".into(),
-        path: "/dev/sda3".into(),
-        number: 3,
-        mountpoints: Vec::new(),
-        signatures: Vec::new(),
-        eligibility: Eligibility::Eligible,
-        ..root.clone()
-    };
-    Disk {
-        partitions: vec![root, free],
-        signatures: vec![Signature::Gpt],
-        eligibility: Eligibility::Ineligible(vec![
-            "has 2 partitions".into(),
-            "carries a GPT partition table".into(),
-        ]),
-        ..disk("sda", 64)
-    }
-}
-
-fn iface(name: &str, addresses: &[&str]) -> NetInterface {
-    NetInterface {
-        name: name.into(),
-        addresses: addresses.iter().map(|a| a.to_string()).collect(),
-        mac: None,
-        mtu: Some(1500),
-        up: true,
-    }
-}
-
-fn lxd() -> LxdObserved {
-    LxdObserved {
-        server_name: "none".into(),
-        storage_drivers: vec!["dir".into(), "zfs".into()],
-        ..LxdObserved::default()
-    }
-}
-
-/// Three servers s1..s3 at 10.0.0.11..13, each with an OS disk and empty
-/// sdb (200 GiB), sdc (4 TiB, rotational) and sdd (4 TiB, rotational).
-fn inventory() -> Inventory {
-    let mut inv = Inventory {
-        local: "s1".into(),
-        ..Inventory::default()
-    };
-    for i in 1..=3 {
-        let name = format!("s{i}");
-        let addr = format!("10.0.0.1{i}");
-        inv.members.push(KnownMember {
-            name: name.clone(),
-            addresses: if i == 1 { vec![] } else { vec![ip(&addr)] },
-            interfaces: vec![
-                iface("lo", &["127.0.0.1/8", "::1/128"]),
-                iface("enp5s0", &[&format!("{addr}/24"), "fe80::1/64"]),
-                iface("enp6s0", &[&format!("10.1.0.1{i}/24")]),
-            ]
-            .into_iter()
-            // s1 has one IPv4 address, enough to tell which carries
-            // cluster traffic without being told.
-            .filter(|f| i != 1 || f.name != "enp6s0")
-            .collect(),
-        });
-        let sdb = Disk {
-            model: Some("Samsung SSD 870 EVO".into()),
-            by_id: vec![format!("/dev/disk/by-id/ata-Samsung_SSD_870_S{i}")],
-            ..disk("sdb", 200)
-        };
-        let hdd = |name: &str| Disk {
-            rotational: true,
-            model: Some("ST4000NM".into()),
-            ..disk(name, 4096)
-        };
-        inv.observed.members.insert(
-            name,
-            MemberObserved {
-                lxd: lxd(),
-                disks: vec![os_disk(), sdb, hdd("sdc"), hdd("sdd")],
-                clock_skew_ms: None,
-            },
-        );
-    }
-    inv
 }
 
 fn errors_of(text: &str) -> Vec<String> {
@@ -229,16 +116,6 @@ fn the_example_file_resolves() {
     // The plan takes it from here.
     let plan = muster_plan::plan(c, &inv.observed).unwrap();
     assert!(plan.render().contains("Create a Ceph OSD on /dev/sdc"));
-}
-
-fn example_inventory_with_nvme() -> Inventory {
-    let mut inv = inventory();
-    let s1 = inv.observed.members.get_mut("s1").unwrap();
-    s1.disks.push(Disk {
-        by_id: vec!["/dev/disk/by-id/nvme-Samsung_SSD_980_S64ANS0T123456".into()],
-        ..disk("nvme0n1", 1000)
-    });
-    inv
 }
 
 #[test]
@@ -712,23 +589,7 @@ fn cluster_addresses() {
 
 #[test]
 fn a_resumed_run_accepts_what_muster_put_on_the_disks() {
-    let mut inv = inventory();
-    for (name, m) in inv.observed.members.iter_mut() {
-        m.lxd.pools.insert(
-            "local".into(),
-            PoolObserved {
-                driver: "zfs".into(),
-                status: Status::Created,
-            },
-        );
-        m.disks[1].signatures = vec![Signature::ZfsMember];
-        m.disks[1].eligibility = Eligibility::Ineligible(vec!["is a ZFS pool member".into()]);
-        m.lxd.clustered = true;
-        m.lxd.server_name = name.clone();
-        m.lxd.cluster_fingerprint = Some("f".into());
-        m.lxd.cluster_members = vec!["s1".into(), "s2".into()];
-    }
-    inv.members.truncate(2);
+    let inv = resumed_inventory();
     let text = "\
 members:
   - name: s1
