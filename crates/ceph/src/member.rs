@@ -369,7 +369,10 @@ impl CephMember {
         if !self.mon_initialized() {
             let p = &self.spec.paths;
             if !p.admin_keyring.exists() {
-                let tmp = p.work_dir.join("admin.keyring");
+                // Beside the keyring: a rename cannot cross filesystems
+                // (/etc and /var may be two, and musterd's unit makes
+                // /etc/ceph a mount of its own).
+                let tmp = p.admin_keyring.with_extension("muster-tmp");
                 let _ = fs::remove_file(&tmp);
                 self.run(Cmd::new(
                     "ceph-authtool",

@@ -33,8 +33,12 @@ pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Over a unix socket the host part is never resolved; LXD ignores it.
 const BASE_URL: &str = "http://lxd";
-/// How long discovery gives each socket to answer `GET /1.0`.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long discovery gives each socket to answer `GET /1.0`. A socket
+/// nobody listens on fails at once; one that accepts but is slow to answer
+/// is usually the deb's `lxd.socket`, where systemd holds the connection
+/// until the LXD it starts is ready: its first start (making its
+/// database) took 8 s on a small VM.
+const PROBE_TIMEOUT: Duration = DEFAULT_REQUEST_TIMEOUT;
 /// LXD's operation wait takes a timeout in seconds; waiting in slices keeps
 /// every single request short.
 const WAIT_SLICE: Duration = Duration::from_secs(30);
