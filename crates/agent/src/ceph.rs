@@ -117,13 +117,28 @@ pub(crate) enum CephAction {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CephStepRequest {
     pub action: CephAction,
     /// The cluster-wide settings the member's config is written from.
     pub settings: ConfSummary,
     /// The admin keyring file's text.
     pub admin_keyring: String,
+}
+
+impl std::fmt::Debug for CephStepRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CephStepRequest {
+            action,
+            settings,
+            admin_keyring: _,
+        } = self;
+        f.debug_struct("CephStepRequest")
+            .field("action", action)
+            .field("settings", settings)
+            .field("admin_keyring", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,6 +570,23 @@ mod tests {
             c.warnings,
             ["only 2 members have OSDs: Ceph cannot keep 3 copies of the data on different members"]
         );
+    }
+
+    #[test]
+    fn a_step_request_keeps_the_admin_key_out_of_debug_output() {
+        let req = CephStepRequest {
+            action: CephAction::Configure,
+            settings: ConfSummary {
+                fsid: "f".into(),
+                mon_hosts: vec![],
+                public_network: "10.0.0.0/24".into(),
+                cluster_network: None,
+            },
+            admin_keyring: "[client.admin]\nkey = AQBsecret==\n".into(),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("AQBsecret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]
