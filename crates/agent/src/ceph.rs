@@ -148,7 +148,19 @@ pub(crate) struct CephStepResponse {
 }
 
 fn ceph_error(name: &str, e: &CephError) -> Error {
-    Error::new(Kind::Upstream, format!("{name}: {}", ErrorChain(e)))
+    let error = Error::new(Kind::Upstream, format!("{name}: {}", ErrorChain(e)));
+    let program = match e {
+        CephError::Failed { command, .. } | CephError::Protocol { command, .. } => {
+            command.split(' ').next().unwrap_or_default()
+        }
+        _ => return error,
+    };
+    // Root ran it: what it printed (paths, key names, the machine's state)
+    // is for this server's operator, not for whoever asked over the network.
+    tracing::warn!(error = %error.message, "a Ceph command failed");
+    error.told_remotely(format!(
+        "{name}: `{program}` failed; what it said is in musterd's log on {name}"
+    ))
 }
 
 /// Runs blocking Ceph work off the async threads.
@@ -570,6 +582,24 @@ mod tests {
             c.warnings,
             ["only 2 members have OSDs: Ceph cannot keep 3 copies of the data on different members"]
         );
+    }
+
+    #[test]
+    fn what_a_failed_command_printed_is_kept_from_remote_callers() {
+        let failed = CephError::Failed {
+            command: "ceph-mon --mkfs -i s2 --keyring /var/lib/ceph/tmp/k".into(),
+            status: "exit code 1".into(),
+            stderr: "cannot open /var/lib/ceph/mon/ceph-s2/keyring".into(),
+        };
+        let e = ceph_error("s2", &failed);
+        assert!(e.message.contains("cannot open /var/lib/ceph"), "{e}");
+        assert_eq!(
+            e.remote.as_deref(),
+            Some("s2: `ceph-mon` failed; what it said is in musterd's log on s2")
+        );
+        // What muster words itself is told as it is.
+        let own = ceph_error("s2", &CephError::Invalid("no such pool".into()));
+        assert_eq!(own.remote, None);
     }
 
     #[test]

@@ -53,6 +53,7 @@ pub(crate) fn local_router(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::map_response(error::for_the_operator))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
