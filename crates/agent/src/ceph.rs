@@ -117,13 +117,28 @@ pub(crate) enum CephAction {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct CephStepRequest {
     pub action: CephAction,
     /// The cluster-wide settings the member's config is written from.
     pub settings: ConfSummary,
     /// The admin keyring file's text.
     pub admin_keyring: String,
+}
+
+impl std::fmt::Debug for CephStepRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let CephStepRequest {
+            action,
+            settings,
+            admin_keyring: _,
+        } = self;
+        f.debug_struct("CephStepRequest")
+            .field("action", action)
+            .field("settings", settings)
+            .field("admin_keyring", &"<redacted>")
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +148,19 @@ pub(crate) struct CephStepResponse {
 }
 
 fn ceph_error(name: &str, e: &CephError) -> Error {
-    Error::new(Kind::Upstream, format!("{name}: {}", ErrorChain(e)))
+    let error = Error::new(Kind::Upstream, format!("{name}: {}", ErrorChain(e)));
+    let program = match e {
+        CephError::Failed { command, .. } | CephError::Protocol { command, .. } => {
+            command.split(' ').next().unwrap_or_default()
+        }
+        _ => return error,
+    };
+    // Root ran it: what it printed (paths, key names, the machine's state)
+    // is for this server's operator, not for whoever asked over the network.
+    tracing::warn!(error = %error.message, "a Ceph command failed");
+    error.told_remotely(format!(
+        "{name}: `{program}` failed; what it said is in musterd's log on {name}"
+    ))
 }
 
 /// Runs blocking Ceph work off the async threads.
@@ -555,6 +582,41 @@ mod tests {
             c.warnings,
             ["only 2 members have OSDs: Ceph cannot keep 3 copies of the data on different members"]
         );
+    }
+
+    #[test]
+    fn what_a_failed_command_printed_is_kept_from_remote_callers() {
+        let failed = CephError::Failed {
+            command: "ceph-mon --mkfs -i s2 --keyring /var/lib/ceph/tmp/k".into(),
+            status: "exit code 1".into(),
+            stderr: "cannot open /var/lib/ceph/mon/ceph-s2/keyring".into(),
+        };
+        let e = ceph_error("s2", &failed);
+        assert!(e.message.contains("cannot open /var/lib/ceph"), "{e}");
+        assert_eq!(
+            e.remote.as_deref(),
+            Some("s2: `ceph-mon` failed; what it said is in musterd's log on s2")
+        );
+        // What muster words itself is told as it is.
+        let own = ceph_error("s2", &CephError::Invalid("no such pool".into()));
+        assert_eq!(own.remote, None);
+    }
+
+    #[test]
+    fn a_step_request_keeps_the_admin_key_out_of_debug_output() {
+        let req = CephStepRequest {
+            action: CephAction::Configure,
+            settings: ConfSummary {
+                fsid: "f".into(),
+                mon_hosts: vec![],
+                public_network: "10.0.0.0/24".into(),
+                cluster_network: None,
+            },
+            admin_keyring: "[client.admin]\nkey = AQBsecret==\n".into(),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("AQBsecret"), "{shown}");
+        assert!(shown.contains("<redacted>"), "{shown}");
     }
 
     #[test]

@@ -32,7 +32,11 @@ pub(crate) enum Kind {
 #[error("{message}")]
 pub(crate) struct Error {
     pub kind: Kind,
+    /// For this server's operator (the log, the unix socket).
     pub message: String,
+    /// What a caller over the network is told instead, when `message`
+    /// holds what only this server's operator may read.
+    pub remote: Option<String>,
 }
 
 impl Error {
@@ -40,7 +44,13 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            remote: None,
         }
+    }
+
+    pub(crate) fn told_remotely(mut self, message: impl Into<String>) -> Error {
+        self.remote = Some(message.into());
+        self
     }
 }
 

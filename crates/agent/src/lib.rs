@@ -3,6 +3,7 @@
 //! peers over HTTPS (pairing for anyone, the member API over pinned mutual
 //! TLS), advertises the server over mDNS and watches for its peers.
 
+mod answer;
 mod ceph;
 pub mod cli;
 mod cluster_state;

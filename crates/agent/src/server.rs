@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::error::ErrorChain;
-use crate::http::{self, CallerAcceptor};
+use crate::http::{self, CallerAcceptor, LocalAcceptor};
 use crate::session::Sessions;
 use crate::shared::Shared;
 use crate::socket::{self, SocketFile};
@@ -138,15 +138,21 @@ impl Agent {
         let https = Handle::new();
         let local = Handle::new();
         let mut servers = JoinSet::new();
-        let https_server = axum_server::from_tcp(tcp_listener)?
-            .acceptor(CallerAcceptor::new(tls))
-            .handle(https.clone());
+        let https_server = http::hardened(
+            axum_server::from_tcp(tcp_listener)?
+                .acceptor(CallerAcceptor::new(tls))
+                .handle(https.clone()),
+        );
         let https_api = http::https_router(shared.clone());
         servers.spawn(async move {
             let served = https_server.serve(https_api.into_make_service()).await;
             ("HTTPS", served)
         });
-        let local_server = axum_server::from_unix(unix_listener)?.handle(local.clone());
+        let local_server = http::hardened(
+            axum_server::from_unix(unix_listener)?
+                .acceptor(LocalAcceptor::new(socket.path()))
+                .handle(local.clone()),
+        );
         let local_api = http::local_router(shared.clone());
         servers.spawn(async move {
             let served = local_server.serve(local_api.into_make_service()).await;

@@ -75,6 +75,12 @@ fn http_client(
         // Members are on the LAN: a proxy from the environment must not
         // see (or break) the handshake.
         .no_proxy()
+        // An agent never redirects: one that does is not muster, and
+        // following would carry a request (a POST body on 307) to wherever
+        // it points, `http://` included. The 3xx is the answer
+        // ([`crate::answer`] says so).
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(true)
         .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
         .build()?)

@@ -13,6 +13,7 @@ use serde::Serialize;
 /// join may wait for mDNS and for an initiator holding a wrong guess's
 /// answer (up to 30 s), hence the margin.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+const POOL_IDLE: Duration = Duration::from_secs(5);
 
 /// An agent's error message is shown whole unless it is absurdly long.
 const MAX_MESSAGE_CHARS: usize = 2000;
@@ -59,6 +60,9 @@ impl AgentClient {
         let http = reqwest::Client::builder()
             .unix_socket(socket)
             .timeout(REQUEST_TIMEOUT)
+            // The agent closes a connection idle for 10 s: never reuse one
+            // it may be closing.
+            .pool_idle_timeout(POOL_IDLE)
             .build()
             .map_err(|source| AgentError::Request {
                 path: socket.to_path_buf(),

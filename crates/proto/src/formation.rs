@@ -2,7 +2,11 @@
 //! agent, which drives every member), the member side of an LXD join, and
 //! `muster status`.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+use crate::{redacted, Redacted};
 
 /// Paths of cluster formation.
 pub mod paths {
@@ -41,7 +45,7 @@ pub struct MemberConfigEntry {
 }
 
 /// What the initiator sends a joiner's agent so it joins its LXD.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LxdJoinRequest {
     /// The join token LXD issued for this member (base64, as LXD makes it).
     pub token: String,
@@ -53,6 +57,25 @@ pub struct LxdJoinRequest {
     pub server_address: String,
     #[serde(default)]
     pub member_config: Vec<MemberConfigEntry>,
+}
+
+impl fmt::Debug for LxdJoinRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let LxdJoinRequest {
+            token: _,
+            cluster_certificate,
+            cluster_address,
+            server_address,
+            member_config,
+        } = self;
+        f.debug_struct("LxdJoinRequest")
+            .field("token", &Redacted)
+            .field("cluster_certificate", cluster_certificate)
+            .field("cluster_address", cluster_address)
+            .field("server_address", server_address)
+            .field("member_config", member_config)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,7 +93,7 @@ pub struct WipeRequest {
 }
 
 /// `muster init --preseed FILE [--dry-run]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitRequest {
     /// The preseed file's text (the CLI reads it; the agent parses it).
     pub preseed: String,
@@ -81,6 +104,22 @@ pub struct InitRequest {
     /// Stop after printing the plan.
     #[serde(default)]
     pub dry_run: bool,
+}
+
+impl fmt::Debug for InitRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let InitRequest {
+            preseed: _,
+            passphrase,
+            dry_run,
+        } = self;
+        // The preseed may hold the session passphrase (`session.passphrase`).
+        f.debug_struct("InitRequest")
+            .field("preseed", &Redacted)
+            .field("passphrase", &redacted(passphrase))
+            .field("dry_run", dry_run)
+            .finish()
+    }
 }
 
 /// One line of `muster init`'s progress.

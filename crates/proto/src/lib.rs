@@ -118,6 +118,22 @@ pub struct AgentInfo {
     pub fingerprint: String,
 }
 
+/// Stands for a secret (a passphrase, a key, a token) in `Debug` output,
+/// which ends up in logs and panic messages: whether there is one, never
+/// what it is.
+pub(crate) struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// [`Redacted`] for a secret that may be absent.
+pub(crate) fn redacted<T>(secret: &Option<T>) -> Option<Redacted> {
+    secret.as_ref().map(|_| Redacted)
+}
+
 /// Body of every error response from the agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -134,5 +150,61 @@ mod tests {
             assert_eq!(ClusterState::parse(s.as_str()), Some(s));
         }
         assert_eq!(ClusterState::parse("Clustered"), None);
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        const SECRET: &str = "violet harbour lantern";
+        let shown = [
+            format!(
+                "{:?}",
+                trust::OpenSession {
+                    passphrase: Some(SECRET.into()),
+                    ..Default::default()
+                }
+            ),
+            format!(
+                "{:?}",
+                trust::JoinRequest {
+                    initiator: vec!["10.0.0.1".into()],
+                    passphrase: SECRET.into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                trust::SessionOpened {
+                    initiator: trust::PeerSummary {
+                        name: "s1".into(),
+                        fingerprint: "ab".into(),
+                        short_fingerprint: "ab".into(),
+                    },
+                    passphrase: SECRET.into(),
+                    expires_in_secs: 600,
+                    max_failures: 20,
+                }
+            ),
+            format!(
+                "{:?}",
+                formation::LxdJoinRequest {
+                    token: SECRET.into(),
+                    cluster_certificate: "PEM".into(),
+                    cluster_address: "10.0.0.1:8443".into(),
+                    server_address: "10.0.0.2:8443".into(),
+                    member_config: Vec::new(),
+                }
+            ),
+            format!(
+                "{:?}",
+                formation::InitRequest {
+                    preseed: format!("session:\n  passphrase: {SECRET}\n"),
+                    passphrase: Some(SECRET.into()),
+                    dry_run: true,
+                }
+            ),
+        ];
+        for text in shown {
+            assert!(!text.contains(SECRET), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
     }
 }

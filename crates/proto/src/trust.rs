@@ -4,7 +4,11 @@
 //! Fingerprints travel as `muster_trust::Fingerprint`'s text form (64
 //! lowercase hex digits); the agent checks them on the way in.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+use crate::{redacted, Redacted};
 
 /// Header a joiner sets on its `Finish`: the port of its own HTTPS API, so
 /// that the initiator can call it back (the TCP source port is ephemeral).
@@ -18,7 +22,7 @@ pub const MIN_SESSION_SECS: u64 = 1;
 pub const MAX_SESSION_SECS: u64 = 24 * 60 * 60;
 
 /// `POST /v1/session` on the unix socket. Every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OpenSession {
     /// A passphrase chosen by the operator; `None` generates one.
@@ -38,6 +42,24 @@ pub struct OpenSession {
     pub replace: Vec<String>,
 }
 
+impl fmt::Debug for OpenSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Destructured: a new field must be placed here, redacted or not.
+        let OpenSession {
+            passphrase,
+            timeout_secs,
+            max_failures,
+            replace,
+        } = self;
+        f.debug_struct("OpenSession")
+            .field("passphrase", &redacted(passphrase))
+            .field("timeout_secs", timeout_secs)
+            .field("max_failures", max_failures)
+            .field("replace", replace)
+            .finish()
+    }
+}
+
 /// A server as the trust session knows it: name and certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerSummary {
@@ -48,12 +70,29 @@ pub struct PeerSummary {
 }
 
 /// The answer to opening a session: what the operator shows joiners.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionOpened {
     pub initiator: PeerSummary,
     pub passphrase: String,
     pub expires_in_secs: u64,
     pub max_failures: u32,
+}
+
+impl fmt::Debug for SessionOpened {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let SessionOpened {
+            initiator,
+            passphrase: _,
+            expires_in_secs,
+            max_failures,
+        } = self;
+        f.debug_struct("SessionOpened")
+            .field("initiator", initiator)
+            .field("passphrase", &Redacted)
+            .field("expires_in_secs", expires_in_secs)
+            .field("max_failures", max_failures)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,13 +157,26 @@ pub struct Initiator {
 }
 
 /// `POST /v1/join` on the unix socket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JoinRequest {
     /// Where the initiator's agent listens: `ADDRESS[:PORT]`, tried in
     /// order until one answers.
     pub initiator: Vec<String>,
     pub passphrase: String,
+}
+
+impl fmt::Debug for JoinRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let JoinRequest {
+            initiator,
+            passphrase: _,
+        } = self;
+        f.debug_struct("JoinRequest")
+            .field("initiator", initiator)
+            .field("passphrase", &Redacted)
+            .finish()
+    }
 }
 
 /// The answer to a successful join.

@@ -369,15 +369,7 @@ fn the_right_passphrase_gives_trust_both_ways_and_disks_over_mtls(t: &Trial) {
 /// Runs `f` with a current-thread runtime on a thread inside the client's
 /// network namespace, so every socket it opens is the client machine's.
 fn on_client<T: Send>(t: &Trial, f: impl AsyncFnOnce() -> T + Send) -> T {
-    t.lab
-        .in_netns(Target::Client, || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime")
-                .block_on(f())
-        })
-        .expect("enter the client's namespace")
+    common::on(t.lab, Target::Client, f)
 }
 
 /// A TLS client as the tests need it: with a certificate or none, and

@@ -6,11 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use muster_proto::ErrorBody;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::answer::{self, Answer};
 use crate::error::{Error, ErrorChain, Kind};
 use crate::shared::Shared;
 use crate::tls;
@@ -132,19 +132,13 @@ async fn try_endpoint<T: DeserializeOwned>(
             ErrorChain(&e).to_string()
         }
     })?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<ErrorBody>(&body)
-            .map(|b| muster_discovery::printable_up_to(&b.error, 500))
-            .unwrap_or_else(|_| status.to_string());
-        return Ok(Attempt::Refused(status, message));
+    match answer::read(response, answer::MEMBER_LIMIT).await {
+        Ok(Answer::Body(body)) => serde_json::from_slice(&body)
+            .map(Attempt::Answered)
+            .map_err(|e| format!("unexpected answer: {e}")),
+        Ok(Answer::Refused { status, message }) => Ok(Attempt::Refused(status, message)),
+        Err(e) => Err(ErrorChain(&e).to_string()),
     }
-    response
-        .json()
-        .await
-        .map(Attempt::Answered)
-        .map_err(|e| format!("unexpected answer: {e}"))
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use muster_proto::trust::{Initiator, JoinRequest, Joined, LISTEN_PORT_HEADER};
-use muster_proto::{paths, ErrorBody, DEFAULT_PORT};
+use muster_proto::{paths, DEFAULT_PORT};
 use muster_trust::pake::PROTOCOL as PROTOCOL_NAME;
 use muster_trust::{
     Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity, Reply,
@@ -21,6 +21,7 @@ use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::answer::{self, Answer};
 use crate::error::{Error, ErrorChain, Kind};
 use crate::session::summary;
 use crate::shared::Shared;
@@ -325,22 +326,18 @@ impl Call {
         if status == StatusCode::NOT_FOUND && path == paths::PAIR_SESSION {
             return Err(JoinError::NoSession { endpoint });
         }
-        if !status.is_success() {
-            let body = response.text().await.unwrap_or_default();
-            let message = match serde_json::from_str::<ErrorBody>(&body) {
-                Ok(b) => muster_discovery::printable_up_to(&b.error, 500),
-                Err(_) => status.to_string(),
-            };
-            return Err(JoinError::Refused {
+        let protocol = |reason| JoinError::Protocol { endpoint, reason };
+        match answer::read(response, answer::PAIRING_LIMIT).await {
+            Ok(Answer::Body(body)) => {
+                serde_json::from_slice(&body).map_err(|e| protocol(e.to_string()))
+            }
+            Ok(Answer::Refused { status, message }) => Err(JoinError::Refused {
                 endpoint,
                 status,
                 message,
-            });
+            }),
+            Err(e) => Err(protocol(ErrorChain(&e).to_string())),
         }
-        response.json().await.map_err(|e| JoinError::Protocol {
-            endpoint,
-            reason: e.to_string(),
-        })
     }
 }
 

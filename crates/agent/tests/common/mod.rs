@@ -100,6 +100,17 @@ pub fn call_https(
     path: &str,
     body: Option<&str>,
 ) -> io::Result<(u16, String)> {
+    request(tls_stream(addr, client, fingerprint)?, method, path, body)
+}
+
+/// A TLS connection to `addr`, with `client`'s certificate or none,
+/// trusting only the server certificate `fingerprint` (the handshake
+/// happens at the first read or write).
+pub fn tls_stream(
+    addr: SocketAddr,
+    client: Option<&muster_identity::Identity>,
+    fingerprint: &str,
+) -> io::Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
     let pin = muster_trust::Fingerprint::parse(fingerprint).map_err(io::Error::other)?;
     let pins = muster_trust::PinSet::from_iter([pin]);
     let config = match client {
@@ -121,7 +132,7 @@ pub fn call_https(
         rustls::ClientConnection::new(Arc::new(config), server_name).map_err(io::Error::other)?;
     let tcp = TcpStream::connect(addr)?;
     tcp.set_read_timeout(Some(IO_TIMEOUT))?;
-    request(rustls::StreamOwned::new(conn, tcp), method, path, body)
+    Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
 fn request(

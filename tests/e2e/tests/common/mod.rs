@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use muster_lab::Lab;
+use muster_lab::{Lab, Target};
 
 pub mod trial;
 
@@ -28,6 +28,41 @@ pub fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
         .unwrap_or(false)
+}
+
+/// A lab of `servers` servers with an agent each and one small disk, no
+/// LXD (panics, saying why, when not run as root).
+pub fn agents_lab(servers: usize) -> Lab {
+    if let Err(e) = muster_lab::require_root() {
+        panic!("this test did not run: {e}");
+    }
+    Lab::up(muster_lab::LabSpec {
+        servers,
+        disks_per_server: 1,
+        disk_size_bytes: 64 << 20,
+        ..muster_lab::LabSpec::default()
+    })
+    .expect("bring the lab up")
+}
+
+/// A directory of the test's own, `name`, in the lab's directory.
+pub fn test_dir(lab: &Lab, name: &str) -> PathBuf {
+    let dir = lab.dir().join(name);
+    fs::create_dir_all(&dir).expect("create the test's directory");
+    dir
+}
+
+/// Runs `f` with a current-thread runtime on a thread inside `target`'s
+/// network namespace, so every socket it opens is that machine's.
+pub fn on<T: Send>(lab: &Lab, target: Target, f: impl AsyncFnOnce() -> T + Send) -> T {
+    lab.in_netns(target, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f())
+    })
+    .expect("enter the lab machine's namespace")
 }
 
 /// A lab path as the `&str` a command line takes.
