@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::error::ErrorChain;
+use crate::guess_budget::GuessBudget;
 use crate::http::{self, CallerAcceptor};
 use crate::session::Sessions;
 use crate::shared::Shared;
@@ -79,6 +80,23 @@ impl Agent {
             "loaded the trust store"
         );
         let pins = trust.pins().clone();
+        // Enrolled or not, a server given an enrollment passphrase counts
+        // every confirmation it sends, `muster join` included.
+        let guesses = config.enrollment_passphrase_file.as_ref().map(|_| {
+            let budget = GuessBudget::load(&config.state_dir);
+            match budget.damage() {
+                Some(damage) => tracing::error!(
+                    "{damage}: no confirmation will be sent to any initiator; restore the file, \
+                     or remove it to start a fresh budget"
+                ),
+                None => tracing::info!(
+                    spent = budget.spent(),
+                    path = %budget.path().display(),
+                    "loaded the guess budget"
+                ),
+            }
+            Mutex::new(budget)
+        });
 
         let (unix_listener, socket) = socket::bind(&config.socket)?;
         let tcp_listener = std::net::TcpListener::bind(config.listen)
@@ -123,6 +141,7 @@ impl Agent {
             seen,
             advertiser: Mutex::new(None),
             joining: tokio::sync::Mutex::new(()),
+            guesses,
             state_dir: config.state_dir.clone(),
             lxd: crate::lxd::LxdLocal::new(name.as_str(), config.lxd.socket.clone()),
             init_running: tokio::sync::Mutex::new(()),

@@ -14,14 +14,15 @@ use muster_proto::trust::{Initiator, JoinRequest, Joined, LISTEN_PORT_HEADER};
 use muster_proto::{paths, ErrorBody, DEFAULT_PORT};
 use muster_trust::pake::PROTOCOL as PROTOCOL_NAME;
 use muster_trust::{
-    Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity, Reply,
-    SessionInfo, Welcome,
+    Fingerprint, Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity,
+    Reply, SessionInfo, Welcome,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::{Error, ErrorChain, Kind};
+use crate::guess_budget::BudgetError;
 use crate::session::summary;
 use crate::shared::Shared;
 use crate::tls;
@@ -52,6 +53,14 @@ pub(crate) enum JoinError {
     #[error("{endpoint} says the passphrase did not match; check it and try again")]
     WrongPassphrase { endpoint: SocketAddr },
     #[error(
+        "{endpoint} received this server's confirmation but did not welcome it ({reason}); \
+         nothing was trusted"
+    )]
+    NoWelcome {
+        endpoint: SocketAddr,
+        reason: String,
+    },
+    #[error(
         "{endpoint} could not prove that it knows the passphrase: it may be an impostor, or the \
          passphrase is wrong; nothing was trusted"
     )]
@@ -69,6 +78,11 @@ pub(crate) enum JoinError {
         endpoint: SocketAddr,
         reason: String,
     },
+    #[error("not joining {endpoint}: {source}")]
+    Budget {
+        endpoint: SocketAddr,
+        source: BudgetError,
+    },
     #[error("no initiator address to try")]
     NoEndpoint,
     #[error("{0}")]
@@ -78,31 +92,33 @@ pub(crate) enum JoinError {
 }
 
 impl JoinError {
-    /// Whether the failure let the other side test one passphrase guess:
-    /// those count against a zero-touch joiner's own limit.
-    pub fn spent_a_guess(&self) -> bool {
-        matches!(
-            self,
-            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. }
-        )
-    }
-
     pub fn endpoint(&self) -> Option<SocketAddr> {
         match self {
             JoinError::Unreachable { endpoint, .. }
             | JoinError::NoSession { endpoint }
             | JoinError::Refused { endpoint, .. }
             | JoinError::WrongPassphrase { endpoint }
+            | JoinError::NoWelcome { endpoint, .. }
             | JoinError::NotConfirmed { endpoint }
             | JoinError::Intercepted { endpoint, .. }
-            | JoinError::Protocol { endpoint, .. } => Some(*endpoint),
+            | JoinError::Protocol { endpoint, .. }
+            | JoinError::Budget { endpoint, .. } => Some(*endpoint),
             JoinError::NoEndpoint | JoinError::Local(_) | JoinError::Store(_) => None,
         }
     }
 
-    /// Whether to try the initiator's next address.
+    /// Whether to try the initiator's next address: only when nothing
+    /// that tests a guess went to this one (mDNS may list a rogue's address
+    /// beside the real one).
     fn try_next(&self) -> bool {
-        matches!(self, JoinError::Unreachable { .. })
+        matches!(
+            self,
+            JoinError::Unreachable { .. }
+                | JoinError::Budget {
+                    source: BudgetError::Refused(_),
+                    ..
+                }
+        )
     }
 
     fn kind(&self) -> Kind {
@@ -111,7 +127,11 @@ impl JoinError {
             JoinError::NoSession { .. } => Kind::NotFound,
             JoinError::Refused { .. } => Kind::Conflict,
             JoinError::NoEndpoint => Kind::Invalid,
-            JoinError::Local(_) | JoinError::Store(_) => Kind::Internal,
+            JoinError::Budget {
+                source: BudgetError::Refused(_),
+                ..
+            } => Kind::TooMany,
+            JoinError::Local(_) | JoinError::Store(_) | JoinError::Budget { .. } => Kind::Internal,
             _ => Kind::Upstream,
         }
     }
@@ -179,7 +199,7 @@ pub(crate) async fn join(
     passphrase: &Passphrase,
 ) -> Result<(PeerIdentity, SocketAddr), JoinError> {
     let _one_at_a_time = state.joining.lock().await;
-    let mut unreachable = Vec::new();
+    let mut skipped = Vec::new();
     for &endpoint in endpoints {
         match handshake(state, endpoint, passphrase).await {
             Ok(initiator) => {
@@ -193,13 +213,13 @@ pub(crate) async fn join(
                 return Ok((initiator, endpoint));
             }
             Err(e) if e.try_next() => {
-                tracing::info!(error = %e, "initiator address unreachable");
-                unreachable.push(e);
+                tracing::info!(error = %e, "trying the initiator's next address");
+                skipped.push(e);
             }
             Err(e) => return Err(e),
         }
     }
-    Err(unreachable.pop().unwrap_or(JoinError::NoEndpoint))
+    Err(skipped.pop().unwrap_or(JoinError::NoEndpoint))
 }
 
 /// One handshake with one address.
@@ -208,6 +228,7 @@ async fn handshake(
     endpoint: SocketAddr,
     passphrase: &Passphrase,
 ) -> Result<PeerIdentity, JoinError> {
+    check_budget(state, endpoint, None)?;
     let verifier = FirstContactVerifier::new();
     let client = tls::first_contact_client(verifier.clone(), PAIRING_TIMEOUT)
         .map_err(|e| JoinError::Local(ErrorChain(&e).to_string()))?;
@@ -218,6 +239,11 @@ async fn handshake(
     };
 
     let info: SessionInfo = call.get(paths::PAIR_SESSION).await?;
+    // The certificate is known from the first answer: an initiator that
+    // may not have a confirmation is not even sent a Hello.
+    if let Some(seen) = verifier.seen() {
+        check_budget(state, endpoint, Some(&seen))?;
+    }
     if info.protocol != PROTOCOL_NAME {
         return Err(JoinError::Protocol {
             endpoint,
@@ -234,6 +260,16 @@ async fn handshake(
         endpoint,
         reason: e.to_string(),
     })?;
+    let initiator_fingerprint = &reply.initiator_fingerprint;
+    // The Finish lets whoever receives it test one guess, whatever it then
+    // answers: spent (on disk) before it leaves.
+    if let Some(budget) = &state.guesses {
+        budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spend(initiator_fingerprint, endpoint.ip())
+            .map_err(|source| JoinError::Budget { endpoint, source })?;
+    }
     let welcome: Welcome = call
         .post::<Finish, Welcome>(paths::PAIR_FINISH, &finish)
         .await
@@ -243,13 +279,37 @@ async fn handshake(
                 status: StatusCode::FORBIDDEN,
                 ..
             } => JoinError::WrongPassphrase { endpoint },
-            other => other,
+            other => JoinError::NoWelcome {
+                endpoint,
+                reason: other.to_string(),
+            },
         })?;
     let initiator = awaiting
         .welcome(&welcome)
         .map_err(|_| JoinError::NotConfirmed { endpoint })?;
     check_tls_peer(&verifier, &initiator.fingerprint, endpoint)?;
     Ok(initiator)
+}
+
+/// Whether the guess budget, if there is one, leaves a confirmation for the
+/// initiator at `endpoint` (whose certificate is `fingerprint`, once known).
+fn check_budget(
+    state: &Shared,
+    endpoint: SocketAddr,
+    fingerprint: Option<&Fingerprint>,
+) -> Result<(), JoinError> {
+    let Some(budget) = &state.guesses else {
+        return Ok(());
+    };
+    let budget = budget.lock().unwrap_or_else(|e| e.into_inner());
+    match fingerprint {
+        Some(fingerprint) => budget.check(fingerprint, endpoint.ip()),
+        None => budget.check_address(endpoint.ip()),
+    }
+    .map_err(|refusal| JoinError::Budget {
+        endpoint,
+        source: refusal.into(),
+    })
 }
 
 fn check_tls_peer(
@@ -441,17 +501,32 @@ mod tests {
     }
 
     #[test]
-    fn only_wrong_passphrases_spend_guesses() {
+    fn only_failures_before_any_confirmation_try_the_next_address() {
         let endpoint: SocketAddr = "10.0.0.1:9443".parse().unwrap();
-        assert!(JoinError::WrongPassphrase { endpoint }.spent_a_guess());
-        assert!(JoinError::NotConfirmed { endpoint }.spent_a_guess());
-        assert!(!JoinError::NoSession { endpoint }.spent_a_guess());
+        let unreachable = JoinError::Unreachable {
+            endpoint,
+            reason: "connection refused".into(),
+        };
+        assert!(unreachable.try_next());
+        let over = JoinError::Budget {
+            endpoint,
+            source: crate::guess_budget::Refusal::Spent.into(),
+        };
+        assert!(over.try_next());
+        assert_eq!(over.kind(), Kind::TooMany);
+        // A confirmation went: another address would get another.
+        let reset = JoinError::NoWelcome {
+            endpoint,
+            reason: "connection reset".into(),
+        };
+        assert!(!reset.try_next());
+        assert!(!JoinError::WrongPassphrase { endpoint }.try_next());
+        assert!(!JoinError::NotConfirmed { endpoint }.try_next());
         let refused = JoinError::Refused {
             endpoint,
             status: StatusCode::GONE,
             message: "the trust session has expired".into(),
         };
-        assert!(!refused.spent_a_guess());
         assert_eq!(refused.kind(), Kind::Conflict);
     }
 }
