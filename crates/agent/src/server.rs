@@ -51,19 +51,7 @@ impl Agent {
     /// enrolling, when configured). Returns once all of that is done.
     pub async fn start(config: Config) -> anyhow::Result<Agent> {
         let name = config.server_name()?;
-        let enrollment = match &config.enrollment_passphrase_file {
-            Some(path) => {
-                let passphrase = enroll::read_passphrase(path)?;
-                if !config.discovery.enabled {
-                    anyhow::bail!(
-                        "enrollment_passphrase_file is set but [discovery] is disabled: zero-touch \
-                         enrollment finds initiators over mDNS; enable discovery or remove the key"
-                    );
-                }
-                Some(passphrase)
-            }
-            None => None,
-        };
+        let enrollment = enrollment(&config)?;
         state::prepare(&config.state_dir)?;
         let identity = muster_identity::load_or_create(&config.state_dir, name.as_str())?;
         tracing::info!(
@@ -203,8 +191,8 @@ impl Agent {
         } else {
             tracing::info!("discovery is disabled; not advertising over mDNS");
         }
-        if let Some(passphrase) = enrollment {
-            let task = enroll::run(agent.shared.clone(), passphrase, agent.stop.subscribe());
+        if let Some(enrollment) = enrollment {
+            let task = enroll::run(agent.shared.clone(), enrollment, agent.stop.subscribe());
             agent.tasks.spawn(task);
         }
         Ok(agent)
@@ -280,6 +268,36 @@ impl Agent {
         // Dropping `self.socket` removes the socket file.
         tracing::info!("stopped");
     }
+}
+
+/// Zero-touch enrollment as configured: the passphrase read and checked,
+/// or `None` when there is none to use. A deleted file is how an operator
+/// ends enrollment: it is not an error.
+fn enrollment(config: &Config) -> anyhow::Result<Option<enroll::Enrollment>> {
+    let Some(file) = &config.enrollment_passphrase_file else {
+        return Ok(None);
+    };
+    let passphrase = match enroll::read_passphrase(file) {
+        Ok(passphrase) => passphrase,
+        Err(e) if e.is_missing() => {
+            tracing::warn!(
+                file = %file.display(),
+                "zero-touch enrollment is off: the enrollment passphrase file does not exist"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !config.discovery.enabled {
+        anyhow::bail!(
+            "enrollment_passphrase_file is set but [discovery] is disabled: zero-touch \
+             enrollment finds initiators over mDNS; enable discovery or remove the key"
+        );
+    }
+    Ok(Some(enroll::Enrollment {
+        passphrase,
+        file: file.clone(),
+    }))
 }
 
 /// Runs the agent until SIGTERM or SIGINT, telling systemd when it is ready

@@ -1,13 +1,17 @@
 //! Zero-touch enrollment: an agent provisioned with an enrollment
 //! passphrase (`enrollment_passphrase_file`) watches mDNS for servers
-//! announcing an open trust session and joins them by itself.
+//! announcing an open trust session and joins the first that proves it
+//! knows the passphrase, then stops for good.
 //!
 //! A passphrase kept in a file is worth protecting from two sides: the file
-//! must be root's alone, and the agent bounds what it gives away, because
-//! anyone on the LAN can announce a session and each confirmation the agent
-//! sends lets the other side test one guess of the passphrase. Those are
-//! counted in the guess budget ([`crate::guess_budget`]), which survives
-//! restarts and mDNS churn; enrollment stops once it is spent.
+//! must be root's alone and the passphrase strong, and the agent bounds
+//! what it gives away, because anyone on the LAN can announce a session and
+//! each confirmation the agent sends lets the other side test one guess of
+//! the passphrase. Those are counted in the guess budget
+//! ([`crate::guess_budget`]), which survives restarts and mDNS churn;
+//! enrollment ends once this server trusts anyone (it joined, or was
+//! joined, or was told by hand), once the budget is spent, or once the file
+//! is deleted, and the passphrase goes with it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use muster_trust::Passphrase;
+use muster_trust::{Passphrase, PassphraseError};
 use tokio::sync::watch;
 
 use crate::guess_budget::ADDRESSES_PER_INITIATOR;
@@ -54,8 +58,23 @@ pub enum EnrollmentFileError {
         path.display()
     )]
     Insecure { path: PathBuf, problem: String },
-    #[error("the enrollment passphrase file {} is empty", path.display())]
-    Empty { path: PathBuf },
+    #[error(
+        "the enrollment passphrase file {} holds a passphrase that cannot protect enrollment: \
+         {source}",
+        path.display()
+    )]
+    Weak {
+        path: PathBuf,
+        source: PassphraseError,
+    },
+}
+
+impl EnrollmentFileError {
+    /// The file is not there: deleted once enrollment was done, as the
+    /// README advises.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, EnrollmentFileError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
 }
 
 /// Whether a file with this owner and mode may hold a passphrase: root's,
@@ -71,7 +90,8 @@ pub fn check_owner_and_mode(uid: u32, mode: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the passphrase, refusing a file that is not root's alone.
+/// Reads the passphrase, refusing a file that is not root's alone and a
+/// passphrase a session would refuse as too weak.
 pub fn read_passphrase(path: &Path) -> Result<Passphrase, EnrollmentFileError> {
     let read_error = |source| EnrollmentFileError::Read {
         path: path.to_owned(),
@@ -86,40 +106,68 @@ pub fn read_passphrase(path: &Path) -> Result<Passphrase, EnrollmentFileError> {
             problem,
         }
     })?;
-    let mut text = String::new();
+    let mut text = zeroize::Zeroizing::new(String::new());
     file.take(4096)
         .read_to_string(&mut text)
         .map_err(read_error)?;
     let first_line = text.lines().next().unwrap_or_default();
-    Passphrase::parse(first_line).map_err(|_| EnrollmentFileError::Empty {
+    Passphrase::for_session(first_line).map_err(|source| EnrollmentFileError::Weak {
         path: path.to_owned(),
+        source,
     })
 }
 
+/// What zero-touch enrollment holds while it runs.
+pub(crate) struct Enrollment {
+    pub passphrase: Passphrase,
+    /// Where the passphrase came from: enrollment ends when it is deleted.
+    pub file: PathBuf,
+}
+
 /// Whether enrollment is over, saying why in the log when it is.
-fn over(state: &Shared) -> bool {
-    let Some(why) = ended(state) else {
+fn over(state: &Shared, file: &Path) -> bool {
+    let Some(why) = ended(state, file) else {
         return false;
     };
-    tracing::error!("zero-touch enrollment ended: {why}");
+    tracing::warn!("zero-touch enrollment ended: {why}; the passphrase is forgotten");
     true
 }
 
 /// Why enrollment is over, if it is.
-fn ended(state: &Shared) -> Option<String> {
-    let budget = state.guesses.as_ref()?;
-    let budget = budget.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(damage) = budget.damage() {
-        return Some(damage.to_string());
+fn ended(state: &Shared, file: &Path) -> Option<String> {
+    let trusted: Vec<String> = state
+        .trust()
+        .members()
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    if !trusted.is_empty() {
+        return Some(format!(
+            "this server trusts {} already (it joined or was joined)",
+            trusted.join(", ")
+        ));
     }
-    budget.is_spent().then(|| {
-        format!(
-            "its guess budget is spent ({} confirmations sent to initiators that did not welcome \
-             it; see {})",
-            budget.spent(),
-            budget.path().display()
-        )
-    })
+    if let Some(budget) = &state.guesses {
+        let budget = budget.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(damage) = budget.damage() {
+            return Some(damage.to_string());
+        }
+        if budget.is_spent() {
+            return Some(format!(
+                "its guess budget is spent ({} confirmations sent to initiators that did not \
+                 welcome it; see {})",
+                budget.spent(),
+                budget.path().display()
+            ));
+        }
+    }
+    match std::fs::symlink_metadata(file) {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "the enrollment passphrase file {} is gone ({e})",
+            file.display()
+        )),
+    }
 }
 
 /// When each address may be tried again, after failed attempts. Pacing
@@ -158,23 +206,21 @@ impl Pacing {
     }
 }
 
-/// Watches for initiators and joins them, until the guess budget is spent
-/// or `stop`.
-pub(crate) async fn run(state: AppState, passphrase: Passphrase, mut stop: watch::Receiver<bool>) {
+/// Watches for initiators and joins the first that proves the passphrase,
+/// until enrollment ends or `stop`. The passphrase is dropped (and wiped)
+/// when this returns.
+pub(crate) async fn run(state: AppState, enrollment: Enrollment, mut stop: watch::Receiver<bool>) {
     let mut seen = state.seen.clone();
     let mut pacing = Pacing::default();
     tracing::info!("zero-touch enrollment: watching for an initiator with an open trust session");
     loop {
-        if over(&state) {
+        if over(&state, &enrollment.file) {
             return;
         }
         let now = Instant::now();
         pacing.forget_stale(now);
         let mut next_wake = now + IDLE_CHECK;
         for peer in seen.initiators(&state.me.name) {
-            if state.trust().get(&peer.name).is_some() {
-                continue;
-            }
             // Whatever a record lists, an initiator gets two addresses tried.
             let mut endpoints = crate::seen::endpoints(std::iter::once(&peer));
             endpoints.truncate(ADDRESSES_PER_INITIATOR);
@@ -189,14 +235,15 @@ pub(crate) async fn run(state: AppState, passphrase: Passphrase, mut stop: watch
             if endpoints.is_empty() {
                 continue;
             }
-            // Again before each attempt: the last one may have spent the
-            // budget.
-            if over(&state) {
+            // Again before each attempt: the file may have been deleted, or
+            // a join by hand done, during the last one.
+            if over(&state, &enrollment.file) {
                 return;
             }
             tracing::info!(initiator = %peer.name, "zero-touch enrollment: joining");
+            let joining = join::join(&state, &endpoints, &enrollment.passphrase);
             let outcome = tokio::select! {
-                outcome = join::join(&state, &endpoints, &passphrase) => outcome,
+                outcome = joining => outcome,
                 _ = stop.changed() => return,
             };
             match outcome {
@@ -204,8 +251,10 @@ pub(crate) async fn run(state: AppState, passphrase: Passphrase, mut stop: watch
                     tracing::info!(
                         initiator = %initiator.name,
                         fingerprint = %initiator.fingerprint.short(),
-                        "zero-touch enrollment: joined"
+                        "zero-touch enrollment: joined; enrollment is over and the passphrase \
+                         forgotten"
                     );
+                    return;
                 }
                 Err(e) => {
                     let now = Instant::now();
@@ -275,6 +324,30 @@ mod tests {
             // Not root: the owner check is what refuses it.
             Err(e) => assert!(e.to_string().contains("not root"), "{e}"),
         }
+    }
+
+    #[test]
+    fn a_weak_passphrase_is_refused_like_a_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enroll");
+        for (weak, says) in [
+            ("aaaaaaaaaaaaaaaaaaaa\n", "too weak"),
+            ("able able able able able\n", "comes more than once"),
+            ("\n", "empty"),
+        ] {
+            fs::write(&path, weak).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            let err = read_passphrase(&path).unwrap_err();
+            if err.to_string().contains("not root") {
+                return; // The owner check comes first and only root passes it.
+            }
+            assert!(!err.is_missing());
+            let err = err.to_string();
+            assert!(err.contains("cannot protect enrollment"), "{weak:?}: {err}");
+            assert!(err.contains(says), "{weak:?}: {err}");
+        }
+        let gone = read_passphrase(&dir.path().join("deleted")).unwrap_err();
+        assert!(gone.is_missing(), "{gone}");
     }
 
     #[test]
