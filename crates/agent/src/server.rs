@@ -275,6 +275,12 @@ impl Agent {
 /// ends enrollment: it is not an error.
 fn enrollment(config: &Config) -> anyhow::Result<Option<enroll::Enrollment>> {
     let Some(file) = &config.enrollment_passphrase_file else {
+        if config.enrollment_initiator_fingerprint.is_some() {
+            anyhow::bail!(
+                "enrollment_initiator_fingerprint is set but enrollment_passphrase_file is not: \
+                 set both for zero-touch enrollment, or remove the fingerprint"
+            );
+        }
         return Ok(None);
     };
     let passphrase = match enroll::read_passphrase(file) {
@@ -297,6 +303,7 @@ fn enrollment(config: &Config) -> anyhow::Result<Option<enroll::Enrollment>> {
     Ok(Some(enroll::Enrollment {
         passphrase,
         file: file.clone(),
+        only: config.enrollment_initiator_fingerprint.clone(),
     }))
 }
 

@@ -235,6 +235,23 @@ fn a_weak_enrollment_passphrase_is_refused_at_start() {
     assert!(!socket_path(dir.path()).exists());
 }
 
+#[test]
+fn an_initiator_fingerprint_without_an_enrollment_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "enrollment_initiator_fingerprint = \"{}\"\n{}",
+        "ab".repeat(32),
+        config_text(dir.path())
+    );
+    let (_, stderr) = run_to_failure(&write_config(dir.path(), &text));
+    assert!(
+        stderr.contains(
+            "error: enrollment_initiator_fingerprint is set but enrollment_passphrase_file is not"
+        ),
+        "{stderr}"
+    );
+}
+
 /// Deleting the file is how enrollment is ended: the configuration may
 /// still name it.
 #[test]

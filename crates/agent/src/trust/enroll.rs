@@ -21,7 +21,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use muster_trust::{Passphrase, PassphraseError};
+use muster_trust::{Fingerprint, Passphrase, PassphraseError};
 use tokio::sync::watch;
 
 use crate::guess_budget::ADDRESSES_PER_INITIATOR;
@@ -122,6 +122,8 @@ pub(crate) struct Enrollment {
     pub passphrase: Passphrase,
     /// Where the passphrase came from: enrollment ends when it is deleted.
     pub file: PathBuf,
+    /// The only initiator to join, if configured.
+    pub only: Option<Fingerprint>,
 }
 
 /// Whether enrollment is over, saying why in the log when it is.
@@ -241,7 +243,8 @@ pub(crate) async fn run(state: AppState, enrollment: Enrollment, mut stop: watch
                 return;
             }
             tracing::info!(initiator = %peer.name, "zero-touch enrollment: joining");
-            let joining = join::join(&state, &endpoints, &enrollment.passphrase);
+            let only = enrollment.only.as_ref();
+            let joining = join::join(&state, &endpoints, &enrollment.passphrase, only);
             let outcome = tokio::select! {
                 outcome = joining => outcome,
                 _ = stop.changed() => return,

@@ -78,6 +78,14 @@ pub(crate) enum JoinError {
         endpoint: SocketAddr,
         reason: String,
     },
+    #[error(
+        "{endpoint} presents certificate {fingerprint}, not the one \
+         enrollment_initiator_fingerprint names; nothing was sent"
+    )]
+    NotChosen {
+        endpoint: SocketAddr,
+        fingerprint: String,
+    },
     #[error("not joining {endpoint}: {source}")]
     Budget {
         endpoint: SocketAddr,
@@ -102,6 +110,7 @@ impl JoinError {
             | JoinError::NotConfirmed { endpoint }
             | JoinError::Intercepted { endpoint, .. }
             | JoinError::Protocol { endpoint, .. }
+            | JoinError::NotChosen { endpoint, .. }
             | JoinError::Budget { endpoint, .. } => Some(*endpoint),
             JoinError::NoEndpoint | JoinError::Local(_) | JoinError::Store(_) => None,
         }
@@ -114,6 +123,7 @@ impl JoinError {
         matches!(
             self,
             JoinError::Unreachable { .. }
+                | JoinError::NotChosen { .. }
                 | JoinError::Budget {
                     source: BudgetError::Refused(_),
                     ..
@@ -123,7 +133,9 @@ impl JoinError {
 
     fn kind(&self) -> Kind {
         match self {
-            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. } => Kind::Refused,
+            JoinError::WrongPassphrase { .. }
+            | JoinError::NotConfirmed { .. }
+            | JoinError::NotChosen { .. } => Kind::Refused,
             JoinError::NoSession { .. } => Kind::NotFound,
             JoinError::Refused { .. } => Kind::Conflict,
             JoinError::NoEndpoint => Kind::Invalid,
@@ -192,16 +204,18 @@ async fn resolve(texts: &[String]) -> Result<Vec<SocketAddr>, Error> {
 }
 
 /// Joins the session of the initiator at the first of `endpoints` that
-/// answers, and trusts it.
+/// answers, and trusts it; with `only`, no initiator but the one with that
+/// certificate gets a confirmation.
 pub(crate) async fn join(
     state: &Shared,
     endpoints: &[SocketAddr],
     passphrase: &Passphrase,
+    only: Option<&Fingerprint>,
 ) -> Result<(PeerIdentity, SocketAddr), JoinError> {
     let _one_at_a_time = state.joining.lock().await;
     let mut skipped = Vec::new();
     for &endpoint in endpoints {
-        match handshake(state, endpoint, passphrase).await {
+        match handshake(state, endpoint, passphrase, only).await {
             Ok(initiator) => {
                 let member = Member::new(
                     initiator.name.clone(),
@@ -227,6 +241,7 @@ async fn handshake(
     state: &Shared,
     endpoint: SocketAddr,
     passphrase: &Passphrase,
+    only: Option<&Fingerprint>,
 ) -> Result<PeerIdentity, JoinError> {
     check_budget(state, endpoint, None)?;
     let verifier = FirstContactVerifier::new();
@@ -242,6 +257,7 @@ async fn handshake(
     // The certificate is known from the first answer: an initiator that
     // may not have a confirmation is not even sent a Hello.
     if let Some(seen) = verifier.seen() {
+        check_chosen(endpoint, &seen, only)?;
         check_budget(state, endpoint, Some(&seen))?;
     }
     if info.protocol != PROTOCOL_NAME {
@@ -260,7 +276,10 @@ async fn handshake(
         endpoint,
         reason: e.to_string(),
     })?;
+    // Checked again on the certificate the handshake names: the first
+    // answer may have come over another connection.
     let initiator_fingerprint = &reply.initiator_fingerprint;
+    check_chosen(endpoint, initiator_fingerprint, only)?;
     // The Finish lets whoever receives it test one guess, whatever it then
     // answers: spent (on disk) before it leaves.
     if let Some(budget) = &state.guesses {
@@ -289,6 +308,22 @@ async fn handshake(
         .map_err(|_| JoinError::NotConfirmed { endpoint })?;
     check_tls_peer(&verifier, &initiator.fingerprint, endpoint)?;
     Ok(initiator)
+}
+
+/// Whether the initiator at `endpoint` whose certificate is `fingerprint`
+/// is the one enrollment was told to join, if it was told.
+fn check_chosen(
+    endpoint: SocketAddr,
+    fingerprint: &Fingerprint,
+    only: Option<&Fingerprint>,
+) -> Result<(), JoinError> {
+    match only {
+        Some(only) if only != fingerprint => Err(JoinError::NotChosen {
+            endpoint,
+            fingerprint: fingerprint.short(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Whether the guess budget, if there is one, leaves a confirmation for the
@@ -409,7 +444,7 @@ pub(crate) async fn join_request(state: &Shared, req: &JoinRequest) -> Result<Jo
         return Err(Error::new(Kind::Invalid, "no initiator address given"));
     }
     let endpoints = resolve(&req.initiator).await?;
-    match join(state, &endpoints, &passphrase).await {
+    match join(state, &endpoints, &passphrase, None).await {
         Ok((initiator, endpoint)) => Ok(Joined {
             initiator: summary(&initiator),
             endpoint: endpoint.to_string(),
@@ -501,6 +536,19 @@ mod tests {
     }
 
     #[test]
+    fn only_the_chosen_initiator_may_be_confirmed() {
+        let endpoint: SocketAddr = "10.0.0.1:9443".parse().unwrap();
+        let chosen = Fingerprint::of_der(b"chosen");
+        let other = Fingerprint::of_der(b"other");
+        assert!(check_chosen(endpoint, &other, None).is_ok());
+        assert!(check_chosen(endpoint, &chosen, Some(&chosen)).is_ok());
+        let err = check_chosen(endpoint, &other, Some(&chosen)).unwrap_err();
+        assert!(matches!(err, JoinError::NotChosen { .. }), "{err}");
+        assert!(err.to_string().contains(&other.short()), "{err}");
+        assert!(err.to_string().contains("nothing was sent"), "{err}");
+    }
+
+    #[test]
     fn only_failures_before_any_confirmation_try_the_next_address() {
         let endpoint: SocketAddr = "10.0.0.1:9443".parse().unwrap();
         let unreachable = JoinError::Unreachable {
@@ -508,6 +556,11 @@ mod tests {
             reason: "connection refused".into(),
         };
         assert!(unreachable.try_next());
+        let other = JoinError::NotChosen {
+            endpoint,
+            fingerprint: "abcd:abcd:abcd:abcd".into(),
+        };
+        assert!(other.try_next());
         let over = JoinError::Budget {
             endpoint,
             source: crate::guess_budget::Refusal::Spent.into(),
