@@ -6,8 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use muster_lab::Lab;
+use muster_lab::{Lab, LabSpec, Signal};
 
+pub mod cli;
 pub mod trial;
 
 /// A case's name and body, run by [`run_cases`] on a fixture `T`.
@@ -46,6 +47,29 @@ pub fn run_cases<T, F: Fn(&T)>(t: &T, cases: &[(&'static str, F)]) {
     }
 }
 
+/// A lab of `servers` servers with agents and no LXD, each with one small
+/// disk: enough for trust, which reads disks but never uses them.
+pub fn trust_lab(servers: usize) -> Lab {
+    if let Err(e) = muster_lab::require_root() {
+        panic!("this test did not run: {e}");
+    }
+    Lab::up(LabSpec {
+        servers,
+        disks_per_server: 1,
+        disk_size_bytes: 64 << 20,
+        ..LabSpec::default()
+    })
+    .expect("bring the lab up")
+}
+
+/// A directory of the lab's for one test's files (passphrases,
+/// identities), gone with the lab.
+pub fn test_dir(lab: &Lab, name: &str) -> PathBuf {
+    let dir = lab.dir().join(name);
+    fs::create_dir_all(&dir).expect("create the test's directory");
+    dir
+}
+
 /// A root-only file `dir/name` holding `text` and a newline.
 pub fn secret(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -64,6 +88,14 @@ pub fn enroll_with(lab: &Lab, server: usize, file: &Path) {
         file.display()
     );
     fs::write(config, text).expect("write musterd.toml");
+}
+
+/// Stops server `server`'s agent (SIGTERM) and starts it again with its
+/// configuration as it is now.
+pub fn restart_agent(lab: &Lab, server: usize) {
+    lab.stop_agent(server, Signal::SIGTERM)
+        .expect("stop the agent");
+    lab.start_agent(server).expect("start the agent");
 }
 
 /// A workload on every member: a busybox container (the lab's image, made
