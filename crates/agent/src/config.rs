@@ -7,8 +7,12 @@
 //! socket = "/run/muster/musterd.sock"  # unix socket for the local CLI, mode 0660
 //! listen = "[::]:9443"                 # HTTPS member API
 //! enrollment_passphrase_file = "/etc/muster/enrollment"
-//!                                      # zero-touch: join any initiator whose session
-//!                                      # uses this passphrase (root-owned, mode 0600)
+//!                                      # zero-touch: join the first initiator whose
+//!                                      # session uses this passphrase (root-owned,
+//!                                      # mode 0600), then stop enrolling
+//! enrollment_initiator_fingerprint = "3f1c...e2"
+//!                                      # zero-touch joins only the initiator with this
+//!                                      # certificate fingerprint; default: any
 //!
 //! [discovery]
 //! enabled = true                       # advertise over mDNS
@@ -38,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 use muster_disks::ScanOptions;
 use muster_proto::{DEFAULT_CONFIG_PATH, DEFAULT_PORT, DEFAULT_SOCKET_PATH, DEFAULT_STATE_DIR};
+use muster_trust::Fingerprint;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -52,10 +57,14 @@ pub struct Config {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
     pub listen: SocketAddr,
-    /// Zero-touch enrollment: the agent joins, by itself, an initiator whose
-    /// open session uses the passphrase in this file. `None`: only
-    /// `muster join` joins.
+    /// Zero-touch enrollment: the agent joins, by itself, the first
+    /// initiator whose open session uses the passphrase in this file, then
+    /// stops. `None`: only `muster join` joins.
     pub enrollment_passphrase_file: Option<PathBuf>,
+    /// Zero-touch enrollment joins only the initiator whose certificate has
+    /// this fingerprint (`muster session open` shows it); others get no
+    /// confirmation to test a guess against. `None`: any initiator.
+    pub enrollment_initiator_fingerprint: Option<Fingerprint>,
     pub discovery: DiscoveryConfig,
     pub disks: DisksConfig,
     pub lxd: LxdConfig,
@@ -79,6 +88,7 @@ impl Default for Config {
             socket: PathBuf::from(DEFAULT_SOCKET_PATH),
             listen: SocketAddr::from((Ipv6Addr::UNSPECIFIED, DEFAULT_PORT)),
             enrollment_passphrase_file: None,
+            enrollment_initiator_fingerprint: None,
             discovery: DiscoveryConfig::default(),
             disks: DisksConfig::default(),
             lxd: LxdConfig::default(),
@@ -380,6 +390,7 @@ state_dir = "/tmp/s1"
 socket = "/tmp/s1.sock"
 listen = "127.0.0.1:0"
 enrollment_passphrase_file = "/etc/muster/enroll"
+enrollment_initiator_fingerprint = "AB:CD:ef01:2345:6789:abcd:ef01:2345:6789:abcd:ef01:2345:6789:abcd:ef01:2345:6789"
 
 [discovery]
 enabled = false
@@ -399,6 +410,13 @@ min_size_bytes = 4096
         assert_eq!(
             config.enrollment_passphrase_file.as_deref(),
             Some(Path::new("/etc/muster/enroll"))
+        );
+        assert_eq!(
+            config
+                .enrollment_initiator_fingerprint
+                .as_ref()
+                .map(Fingerprint::as_str),
+            Some("abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789")
         );
         assert!(!config.discovery.enabled);
         assert_eq!(config.discovery.interfaces, ["eth0", "eth1"]);
@@ -481,6 +499,15 @@ min_size_bytes = 4096
             "name = \"s 1\"\n",
             "1: key `name`: ",
             "not a valid server name",
+        );
+    }
+
+    #[test]
+    fn a_bad_fingerprint_names_the_key() {
+        assert_refused(
+            "enrollment_initiator_fingerprint = \"abc\"\n",
+            "1: key `enrollment_initiator_fingerprint`: ",
+            "64 hex characters",
         );
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 mod disks;
 mod error;
 mod formation;
+mod guess_budget;
 mod http;
 mod interfaces;
 mod logging;

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::error::ErrorChain;
+use crate::guess_budget::GuessBudget;
 use crate::http::{self, CallerAcceptor, LocalAcceptor};
 use crate::session::Sessions;
 use crate::shared::Shared;
@@ -50,19 +51,7 @@ impl Agent {
     /// enrolling, when configured). Returns once all of that is done.
     pub async fn start(config: Config) -> anyhow::Result<Agent> {
         let name = config.server_name()?;
-        let enrollment = match &config.enrollment_passphrase_file {
-            Some(path) => {
-                let passphrase = enroll::read_passphrase(path)?;
-                if !config.discovery.enabled {
-                    anyhow::bail!(
-                        "enrollment_passphrase_file is set but [discovery] is disabled: zero-touch \
-                         enrollment finds initiators over mDNS; enable discovery or remove the key"
-                    );
-                }
-                Some(passphrase)
-            }
-            None => None,
-        };
+        let enrollment = enrollment(&config)?;
         state::prepare(&config.state_dir)?;
         let identity = muster_identity::load_or_create(&config.state_dir, name.as_str())?;
         tracing::info!(
@@ -85,6 +74,23 @@ impl Agent {
             "loaded the trust store"
         );
         let pins = trust.pins().clone();
+        // Enrolled or not, a server given an enrollment passphrase counts
+        // every confirmation it sends, `muster join` included.
+        let guesses = config.enrollment_passphrase_file.as_ref().map(|_| {
+            let budget = GuessBudget::load(&config.state_dir);
+            match budget.damage() {
+                Some(damage) => tracing::error!(
+                    "{damage}: no confirmation will be sent to any initiator; restore the file, \
+                     or remove it to start a fresh budget"
+                ),
+                None => tracing::info!(
+                    spent = budget.spent(),
+                    path = %budget.path().display(),
+                    "loaded the guess budget"
+                ),
+            }
+            Mutex::new(budget)
+        });
 
         let (unix_listener, socket) = socket::bind(&config.socket)?;
         let tcp_listener = std::net::TcpListener::bind(config.listen)
@@ -129,6 +135,7 @@ impl Agent {
             seen,
             advertiser: Mutex::new(None),
             joining: tokio::sync::Mutex::new(()),
+            guesses,
             state_dir: config.state_dir.clone(),
             lxd: crate::lxd::LxdLocal::new(name.as_str(), config.lxd.socket.clone()),
             init_running: tokio::sync::Mutex::new(()),
@@ -196,8 +203,8 @@ impl Agent {
         } else {
             tracing::info!("discovery is disabled; not advertising over mDNS");
         }
-        if let Some(passphrase) = enrollment {
-            let task = enroll::run(agent.shared.clone(), passphrase, agent.stop.subscribe());
+        if let Some(enrollment) = enrollment {
+            let task = enroll::run(agent.shared.clone(), enrollment, agent.stop.subscribe());
             agent.tasks.spawn(task);
         }
         Ok(agent)
@@ -273,6 +280,43 @@ impl Agent {
         // Dropping `self.socket` removes the socket file.
         tracing::info!("stopped");
     }
+}
+
+/// Zero-touch enrollment as configured: the passphrase read and checked,
+/// or `None` when there is none to use. A deleted file is how an operator
+/// ends enrollment: it is not an error.
+fn enrollment(config: &Config) -> anyhow::Result<Option<enroll::Enrollment>> {
+    let Some(file) = &config.enrollment_passphrase_file else {
+        if config.enrollment_initiator_fingerprint.is_some() {
+            anyhow::bail!(
+                "enrollment_initiator_fingerprint is set but enrollment_passphrase_file is not: \
+                 set both for zero-touch enrollment, or remove the fingerprint"
+            );
+        }
+        return Ok(None);
+    };
+    let passphrase = match enroll::read_passphrase(file) {
+        Ok(passphrase) => passphrase,
+        Err(e) if e.is_missing() => {
+            tracing::warn!(
+                file = %file.display(),
+                "zero-touch enrollment is off: the enrollment passphrase file does not exist"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !config.discovery.enabled {
+        anyhow::bail!(
+            "enrollment_passphrase_file is set but [discovery] is disabled: zero-touch \
+             enrollment finds initiators over mDNS; enable discovery or remove the key"
+        );
+    }
+    Ok(Some(enroll::Enrollment {
+        passphrase,
+        file: file.clone(),
+        only: config.enrollment_initiator_fingerprint.clone(),
+    }))
 }
 
 /// Runs the agent until SIGTERM or SIGINT, telling systemd when it is ready

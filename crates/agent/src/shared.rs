@@ -11,6 +11,7 @@ use muster_proto::AgentInfo;
 use muster_trust::PeerIdentity;
 
 use crate::config::DisksConfig;
+use crate::guess_budget::GuessBudget;
 use crate::seen::Seen;
 use crate::session::Sessions;
 use crate::trust_store::{Member, TrustStore, TrustStoreError};
@@ -33,6 +34,9 @@ pub(crate) struct Shared {
     pub advertiser: Mutex<Option<Advertiser>>,
     /// One handshake at a time as a joiner (`muster join` and zero-touch).
     pub joining: tokio::sync::Mutex<()>,
+    /// The confirmations this server may still send to initiators, when it
+    /// holds an enrollment passphrase: they bound `muster join` too.
+    pub guesses: Option<Mutex<GuessBudget>>,
     /// Where the identity, trust store and cluster state live.
     pub state_dir: std::path::PathBuf,
     /// This server's LXD.

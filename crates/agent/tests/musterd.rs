@@ -176,19 +176,29 @@ fn a_corrupt_identity_fails_naming_the_file_and_keeps_it() {
     assert!(!socket_path(dir.path()).exists());
 }
 
-#[test]
-fn an_enrollment_passphrase_file_others_can_read_is_refused() {
+/// A config whose enrollment passphrase file `dir/enrollment` holds
+/// `passphrase` with `mode`; the config's path and the file's.
+fn enrolling_config(
+    dir: &Path,
+    passphrase: &str,
+    mode: u32,
+) -> (std::path::PathBuf, std::path::PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("enrollment");
-    fs::write(&secret, "correct horse battery staple anew\n").unwrap();
-    fs::set_permissions(&secret, fs::Permissions::from_mode(0o644)).unwrap();
+    let secret = dir.join("enrollment");
+    fs::write(&secret, format!("{passphrase}\n")).unwrap();
+    fs::set_permissions(&secret, fs::Permissions::from_mode(mode)).unwrap();
     let text = format!(
         "enrollment_passphrase_file = \"{}\"\n{}",
         secret.display(),
-        config_text(dir.path())
+        config_text(dir)
     );
-    let config = write_config(dir.path(), &text);
+    (write_config(dir, &text), secret)
+}
+
+#[test]
+fn an_enrollment_passphrase_file_others_can_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, secret) = enrolling_config(dir.path(), "correct horse battery staple anew", 0o644);
 
     let (_, stderr) = run_to_failure(&config);
     assert!(
@@ -203,4 +213,77 @@ fn an_enrollment_passphrase_file_others_can_read_is_refused() {
         "{stderr}"
     );
     assert!(!socket_path(dir.path()).exists());
+}
+
+#[test]
+fn a_weak_enrollment_passphrase_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, secret) = enrolling_config(dir.path(), "able able able able able", 0o600);
+    let (_, stderr) = run_to_failure(&config);
+    if stderr.contains("not root") {
+        return; // Only root passes the owner check that comes first.
+    }
+    assert!(
+        stderr.contains(&format!(
+            "error: the enrollment passphrase file {} holds a passphrase that cannot protect \
+             enrollment",
+            secret.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("comes more than once"), "{stderr}");
+    assert!(!socket_path(dir.path()).exists());
+}
+
+#[test]
+fn an_initiator_fingerprint_without_an_enrollment_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "enrollment_initiator_fingerprint = \"{}\"\n{}",
+        "ab".repeat(32),
+        config_text(dir.path())
+    );
+    let (_, stderr) = run_to_failure(&write_config(dir.path(), &text));
+    assert!(
+        stderr.contains(
+            "error: enrollment_initiator_fingerprint is set but enrollment_passphrase_file is not"
+        ),
+        "{stderr}"
+    );
+}
+
+/// Deleting the file is how enrollment is ended: the configuration may
+/// still name it.
+#[test]
+fn a_deleted_enrollment_file_leaves_enrollment_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "enrollment_passphrase_file = \"{}\"\n{}",
+        dir.path().join("deleted").display(),
+        config_text(dir.path())
+    );
+    let config = write_config(dir.path(), &text);
+    let stderr_path = dir.path().join("stderr.log");
+    let mut agent = Running(
+        musterd(&config)
+            .stderr(fs::File::create(&stderr_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let socket = socket_path(dir.path());
+    let deadline = Instant::now() + TIMEOUT;
+    while get_unix(&socket, "GET", paths::INFO).is_err() {
+        let stderr = fs::read_to_string(&stderr_path).unwrap();
+        assert!(Instant::now() < deadline, "musterd did not start: {stderr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    agent.signal(Signal::SIGTERM);
+    assert_eq!(agent.wait().code(), Some(0));
+    let stderr = fs::read_to_string(&stderr_path).unwrap();
+    assert!(
+        stderr.contains(
+            "zero-touch enrollment is off: the enrollment passphrase file does not exist"
+        ),
+        "{stderr}"
+    );
 }

@@ -309,9 +309,10 @@ mod tests {
     /// Keys whose default no literal can show (the host name; unset), so
     /// the packaged file shows an example instead.
     /// Keys of a table are written `table.key`.
-    const EXAMPLE_KEYS: [&str; 5] = [
+    const EXAMPLE_KEYS: [&str; 6] = [
         "name",
         "enrollment_passphrase_file",
+        "enrollment_initiator_fingerprint",
         "lxd.socket",
         "ceph.mon_data_avail_warn",
         "ceph.osd_memory_target",

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::{case, path_str, Case};
 use muster_identity::Identity;
-use muster_lab::{Lab, LabSpec, Signal, Target};
+use muster_lab::{Lab, Signal, Target};
 use muster_proto::formation::paths as fpaths;
 use muster_proto::trust::{Joined, Member, SessionOpened, SessionPhase, SessionStatus};
 use muster_proto::{paths, DEFAULT_PORT};
@@ -44,16 +44,7 @@ const OTHER_ENROLLMENT: &str = "another enrollment passphrase entirely";
 
 #[test]
 fn trust_in_a_lab_of_four_servers() {
-    if let Err(e) = muster_lab::require_root() {
-        panic!("this test did not run: {e}");
-    }
-    let lab = Lab::up(LabSpec {
-        servers: 4,
-        disks_per_server: 1,
-        disk_size_bytes: 64 << 20,
-        ..LabSpec::default()
-    })
-    .expect("bring the lab up");
+    let lab = common::agents_lab(4);
     let t = Trial::new(&lab);
 
     let cases: [Case<Trial>; 10] = [
@@ -93,21 +84,12 @@ impl<'a> Trial<'a> {
     }
 
     fn muster(&self, server: usize, args: &[&str]) -> Output {
-        let argv = std::iter::once("muster").chain(args.iter().copied());
-        self.lab
-            .exec(Target::Server(server), argv)
-            .expect("run muster in the lab")
+        common::cli::run(self.lab, server, args)
     }
 
     /// Runs `muster ARGS` on a server; its standard output.
     fn ok(&self, server: usize, args: &[&str]) -> String {
-        let out = self.muster(server, args);
-        assert!(
-            out.status.success(),
-            "s{server}: muster {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("UTF-8 output")
+        common::cli::ok(self.lab, server, args)
     }
 
     /// Runs `muster ARGS` expecting it to fail; its standard error.
@@ -124,16 +106,15 @@ impl<'a> Trial<'a> {
     }
 
     fn json<T: DeserializeOwned>(&self, server: usize, args: &[&str]) -> T {
-        let text = self.ok(server, args);
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        common::cli::json(self.lab, server, args)
     }
 
     fn status(&self, server: usize) -> SessionStatus {
-        self.json(server, &["session", "status", "--json"])
+        common::cli::session_status(self.lab, server)
     }
 
     fn members(&self, server: usize) -> Vec<Member> {
-        self.json(server, &["members", "--json"])
+        common::cli::members(self.lab, server)
     }
 
     fn member_names(&self, server: usize) -> Vec<String> {
@@ -168,10 +149,7 @@ impl<'a> Trial<'a> {
     }
 
     fn restart(&self, server: usize) {
-        self.lab
-            .stop_agent(server, Signal::SIGTERM)
-            .expect("stop the agent");
-        self.lab.start_agent(server).expect("start the agent");
+        common::restart_agent(self.lab, server);
     }
 }
 

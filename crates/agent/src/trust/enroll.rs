@@ -1,11 +1,17 @@
 //! Zero-touch enrollment: an agent provisioned with an enrollment
 //! passphrase (`enrollment_passphrase_file`) watches mDNS for servers
-//! announcing an open trust session and joins them by itself.
+//! announcing an open trust session and joins the first that proves it
+//! knows the passphrase, then stops for good.
 //!
 //! A passphrase kept in a file is worth protecting from two sides: the file
-//! must be root's alone, and the agent bounds its own attempts, because
-//! anyone on the LAN can announce a session and each attempt lets the other
-//! side test one guess of the passphrase against the joiner's confirmation.
+//! must be root's alone and the passphrase strong, and the agent bounds
+//! what it gives away, because anyone on the LAN can announce a session and
+//! each confirmation the agent sends lets the other side test one guess of
+//! the passphrase. Those are counted in the guess budget
+//! ([`crate::guess_budget`]), which survives restarts and mDNS churn;
+//! enrollment ends once this server trusts anyone (it joined, or was
+//! joined, or was told by hand), once the budget is spent, or once the file
+//! is deleted, and the passphrase goes with it.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -15,27 +21,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use muster_trust::{Limiter, Limits, Passphrase};
+use muster_trust::{Fingerprint, Passphrase, PassphraseError};
 use tokio::sync::watch;
 
-use crate::shared::State as AppState;
+use crate::guess_budget::ADDRESSES_PER_INITIATOR;
+use crate::shared::{Shared, State as AppState};
 use crate::trust::joiner as join;
 
-/// The joiner's own bound on guesses it lets initiators test: after 3
-/// failures against one address it stops trying that address, after 10 in
-/// all it stops enrolling until restarted.
-pub fn joiner_limits() -> Limits {
-    Limits {
-        base_delay: Duration::from_secs(5),
-        max_delay: Duration::from_secs(60),
-        max_failures_per_address: 3,
-        max_failures_per_session: 10,
-    }
-}
-
-/// Attempts on one announced session, whatever their outcome.
-const MAX_TRIES_PER_SESSION: u32 = 5;
-/// Backoff between attempts on one initiator: 2 s, doubling, at most 60 s.
+/// Backoff between attempts at one address: 2 s, doubling, at most 60 s.
+/// It paces; the guess budget is what bounds.
 const FIRST_BACKOFF: Duration = Duration::from_secs(2);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// How often the loop looks again when nothing changes.
@@ -64,8 +58,23 @@ pub enum EnrollmentFileError {
         path.display()
     )]
     Insecure { path: PathBuf, problem: String },
-    #[error("the enrollment passphrase file {} is empty", path.display())]
-    Empty { path: PathBuf },
+    #[error(
+        "the enrollment passphrase file {} holds a passphrase that cannot protect enrollment: \
+         {source}",
+        path.display()
+    )]
+    Weak {
+        path: PathBuf,
+        source: PassphraseError,
+    },
+}
+
+impl EnrollmentFileError {
+    /// The file is not there: deleted once enrollment was done, as the
+    /// README advises.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, EnrollmentFileError::Read { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
 }
 
 /// Whether a file with this owner and mode may hold a passphrase: root's,
@@ -81,7 +90,8 @@ pub fn check_owner_and_mode(uid: u32, mode: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads the passphrase, refusing a file that is not root's alone.
+/// Reads the passphrase, refusing a file that is not root's alone and a
+/// passphrase a session would refuse as too weak.
 pub fn read_passphrase(path: &Path) -> Result<Passphrase, EnrollmentFileError> {
     let read_error = |source| EnrollmentFileError::Read {
         path: path.to_owned(),
@@ -96,93 +106,170 @@ pub fn read_passphrase(path: &Path) -> Result<Passphrase, EnrollmentFileError> {
             problem,
         }
     })?;
-    let mut text = String::new();
+    let mut text = zeroize::Zeroizing::new(String::new());
     file.take(4096)
         .read_to_string(&mut text)
         .map_err(read_error)?;
     let first_line = text.lines().next().unwrap_or_default();
-    Passphrase::parse(first_line).map_err(|_| EnrollmentFileError::Empty {
+    Passphrase::for_session(first_line).map_err(|source| EnrollmentFileError::Weak {
         path: path.to_owned(),
+        source,
     })
 }
 
-#[derive(Debug, Default)]
-struct Tries {
-    count: u32,
-    not_before: Option<Instant>,
+/// What zero-touch enrollment holds while it runs.
+pub(crate) struct Enrollment {
+    pub passphrase: Passphrase,
+    /// Where the passphrase came from: enrollment ends when it is deleted.
+    pub file: PathBuf,
+    /// The only initiator to join, if configured.
+    pub only: Option<Fingerprint>,
 }
 
-/// Watches for initiators and joins them, until `stop`.
-pub(crate) async fn run(state: AppState, passphrase: Passphrase, mut stop: watch::Receiver<bool>) {
+/// Whether enrollment is over, saying why in the log when it is.
+fn over(state: &Shared, file: &Path) -> bool {
+    let Some(why) = ended(state, file) else {
+        return false;
+    };
+    tracing::warn!("zero-touch enrollment ended: {why}; the passphrase is forgotten");
+    true
+}
+
+/// Why enrollment is over, if it is.
+fn ended(state: &Shared, file: &Path) -> Option<String> {
+    let trusted: Vec<String> = state
+        .trust()
+        .members()
+        .iter()
+        .map(|m| m.name.clone())
+        .collect();
+    if !trusted.is_empty() {
+        return Some(format!(
+            "this server trusts {} already (it joined or was joined)",
+            trusted.join(", ")
+        ));
+    }
+    if let Some(budget) = &state.guesses {
+        let budget = budget.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(damage) = budget.damage() {
+            return Some(damage.to_string());
+        }
+        if budget.is_spent() {
+            return Some(format!(
+                "its guess budget is spent ({} confirmations sent to initiators that did not \
+                 welcome it; see {})",
+                budget.spent(),
+                budget.path().display()
+            ));
+        }
+    }
+    match std::fs::symlink_metadata(file) {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "the enrollment passphrase file {} is gone ({e})",
+            file.display()
+        )),
+    }
+}
+
+/// When each address may be tried again, after failed attempts. Pacing
+/// only: the guess budget bounds the confirmations.
+#[derive(Debug, Default)]
+struct Pacing(HashMap<SocketAddr, Tries>);
+
+#[derive(Debug)]
+struct Tries {
+    count: u32,
+    not_before: Instant,
+}
+
+impl Pacing {
+    fn ready(&self, endpoint: SocketAddr, now: Instant) -> Result<(), Instant> {
+        match self.0.get(&endpoint) {
+            Some(t) if t.not_before > now => Err(t.not_before),
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&mut self, endpoint: SocketAddr, now: Instant) -> Instant {
+        let t = self.0.entry(endpoint).or_insert(Tries {
+            count: 0,
+            not_before: now,
+        });
+        t.count += 1;
+        t.not_before = now + backoff(t.count);
+        t.not_before
+    }
+
+    /// Forgets addresses left alone for longer than the longest backoff,
+    /// so that announcing ever new addresses cannot grow the map.
+    fn forget_stale(&mut self, now: Instant) {
+        self.0.retain(|_, t| t.not_before + MAX_BACKOFF > now);
+    }
+}
+
+/// Watches for initiators and joins the first that proves the passphrase,
+/// until enrollment ends or `stop`. The passphrase is dropped (and wiped)
+/// when this returns.
+pub(crate) async fn run(state: AppState, enrollment: Enrollment, mut stop: watch::Receiver<bool>) {
     let mut seen = state.seen.clone();
-    let mut limiter = Limiter::new(joiner_limits());
-    let mut tries: HashMap<String, Tries> = HashMap::new();
+    let mut pacing = Pacing::default();
     tracing::info!("zero-touch enrollment: watching for an initiator with an open trust session");
     loop {
-        let initiators = seen.initiators(&state.me.name);
-        // A session no longer announced is over: a new one may be tried
-        // afresh (the limiter still bounds the guesses overall).
-        tries.retain(|name, _| initiators.iter().any(|p| &p.name == name));
-        let mut next_wake = Instant::now() + IDLE_CHECK;
-        for peer in &initiators {
-            if state.trust().get(&peer.name).is_some() {
-                continue;
-            }
-            if limiter.session_locked() {
-                tracing::error!(
-                    "zero-touch enrollment stopped: {} wrong passphrases; check \
-                     enrollment_passphrase_file, then restart musterd",
-                    limiter.session_failures()
-                );
-                return;
-            }
+        if over(&state, &enrollment.file) {
+            return;
+        }
+        let now = Instant::now();
+        pacing.forget_stale(now);
+        let mut next_wake = now + IDLE_CHECK;
+        for peer in seen.initiators(&state.me.name) {
+            // Whatever a record lists, an initiator gets two addresses tried.
+            let mut endpoints = crate::seen::endpoints(std::iter::once(&peer));
+            endpoints.truncate(ADDRESSES_PER_INITIATOR);
             let now = Instant::now();
-            let t = tries.entry(peer.name.clone()).or_default();
-            if t.count >= MAX_TRIES_PER_SESSION {
-                continue;
-            }
-            if let Some(at) = t.not_before.filter(|at| *at > now) {
-                next_wake = next_wake.min(at);
-                continue;
-            }
-            let endpoints: Vec<SocketAddr> = crate::seen::endpoints(std::iter::once(peer))
-                .into_iter()
-                .filter(|e| limiter.check(e.ip(), now).is_ok())
-                .collect();
+            endpoints.retain(|e| match pacing.ready(*e, now) {
+                Ok(()) => true,
+                Err(at) => {
+                    next_wake = next_wake.min(at);
+                    false
+                }
+            });
             if endpoints.is_empty() {
                 continue;
             }
+            // Again before each attempt: the file may have been deleted, or
+            // a join by hand done, during the last one.
+            if over(&state, &enrollment.file) {
+                return;
+            }
             tracing::info!(initiator = %peer.name, "zero-touch enrollment: joining");
+            let only = enrollment.only.as_ref();
+            let joining = join::join(&state, &endpoints, &enrollment.passphrase, only);
             let outcome = tokio::select! {
-                outcome = join::join(&state, &endpoints, &passphrase) => outcome,
+                outcome = joining => outcome,
                 _ = stop.changed() => return,
             };
-            let t = tries.entry(peer.name.clone()).or_default();
             match outcome {
                 Ok((initiator, _)) => {
                     tracing::info!(
                         initiator = %initiator.name,
                         fingerprint = %initiator.fingerprint.short(),
-                        "zero-touch enrollment: joined"
+                        "zero-touch enrollment: joined; enrollment is over and the passphrase \
+                         forgotten"
                     );
-                    t.count = MAX_TRIES_PER_SESSION;
+                    return;
                 }
                 Err(e) => {
                     let now = Instant::now();
-                    if e.spent_a_guess() {
-                        if let Some(endpoint) = e.endpoint() {
-                            limiter.record_failure(endpoint.ip(), now);
-                        }
+                    let failed = e.endpoint().map_or(endpoints.clone(), |e| vec![e]);
+                    for endpoint in failed {
+                        next_wake = next_wake.min(pacing.failed(endpoint, now));
                     }
-                    t.count += 1;
-                    let at = now + backoff(t.count);
-                    t.not_before = Some(at);
-                    next_wake = next_wake.min(at);
-                    if t.count >= MAX_TRIES_PER_SESSION {
-                        tracing::warn!(initiator = %peer.name, error = %e, "zero-touch enrollment: giving up on this session after {} attempts", t.count);
-                    } else {
-                        tracing::warn!(initiator = %peer.name, error = %e, "zero-touch enrollment: attempt failed");
-                    }
+                    tracing::warn!(
+                        initiator = %peer.name,
+                        error = %e,
+                        "zero-touch enrollment: attempt failed"
+                    );
                 }
             }
         }
@@ -243,6 +330,30 @@ mod tests {
     }
 
     #[test]
+    fn a_weak_passphrase_is_refused_like_a_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("enroll");
+        for (weak, says) in [
+            ("aaaaaaaaaaaaaaaaaaaa\n", "too weak"),
+            ("able able able able able\n", "comes more than once"),
+            ("\n", "empty"),
+        ] {
+            fs::write(&path, weak).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+            let err = read_passphrase(&path).unwrap_err();
+            if err.to_string().contains("not root") {
+                return; // The owner check comes first and only root passes it.
+            }
+            assert!(!err.is_missing());
+            let err = err.to_string();
+            assert!(err.contains("cannot protect enrollment"), "{weak:?}: {err}");
+            assert!(err.contains(says), "{weak:?}: {err}");
+        }
+        let gone = read_passphrase(&dir.path().join("deleted")).unwrap_err();
+        assert!(gone.is_missing(), "{gone}");
+    }
+
+    #[test]
     fn backoff_doubles_to_a_minute() {
         assert_eq!(backoff(1), Duration::from_secs(2));
         assert_eq!(backoff(2), Duration::from_secs(4));
@@ -252,15 +363,21 @@ mod tests {
     }
 
     #[test]
-    fn the_joiner_bounds_guesses() {
-        let limits = joiner_limits();
-        let mut limiter = Limiter::new(limits.clone());
+    fn pacing_is_per_address_and_forgets_only_the_long_quiet() {
         let t = Instant::now();
-        let a = "10.0.0.1".parse().unwrap();
-        for _ in 0..limits.max_failures_per_address {
-            limiter.record_failure(a, t);
-        }
-        assert!(limiter.check(a, t + Duration::from_secs(3600)).is_err());
-        assert!(!limiter.session_locked());
+        let a: SocketAddr = "10.0.0.1:9443".parse().unwrap();
+        let b: SocketAddr = "10.0.0.2:9443".parse().unwrap();
+        let mut pacing = Pacing::default();
+        assert_eq!(pacing.ready(a, t), Ok(()));
+        assert_eq!(pacing.failed(a, t), t + Duration::from_secs(2));
+        assert_eq!(pacing.ready(a, t), Err(t + Duration::from_secs(2)));
+        assert_eq!(pacing.ready(b, t), Ok(()));
+        let t2 = t + Duration::from_secs(2);
+        assert_eq!(pacing.ready(a, t2), Ok(()));
+        assert_eq!(pacing.failed(a, t2), t2 + Duration::from_secs(4));
+        pacing.forget_stale(t2 + Duration::from_secs(5));
+        assert_eq!(pacing.0[&a].count, 2);
+        pacing.forget_stale(t2 + Duration::from_secs(4) + MAX_BACKOFF);
+        assert!(pacing.0.is_empty());
     }
 }

@@ -14,8 +14,8 @@ use muster_proto::trust::{Initiator, JoinRequest, Joined, LISTEN_PORT_HEADER};
 use muster_proto::{paths, DEFAULT_PORT};
 use muster_trust::pake::PROTOCOL as PROTOCOL_NAME;
 use muster_trust::{
-    Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity, Reply,
-    SessionInfo, Welcome,
+    Fingerprint, Finish, FirstContactVerifier, Hello, JoinerAttempt, Passphrase, PeerIdentity,
+    Reply, SessionInfo, Welcome,
 };
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use crate::answer::{self, Answer};
 use crate::error::{Error, ErrorChain, Kind};
+use crate::guess_budget::BudgetError;
 use crate::session::summary;
 use crate::shared::Shared;
 use crate::tls;
@@ -53,6 +54,14 @@ pub(crate) enum JoinError {
     #[error("{endpoint} says the passphrase did not match; check it and try again")]
     WrongPassphrase { endpoint: SocketAddr },
     #[error(
+        "{endpoint} received this server's confirmation but did not welcome it ({reason}); \
+         nothing was trusted"
+    )]
+    NoWelcome {
+        endpoint: SocketAddr,
+        reason: String,
+    },
+    #[error(
         "{endpoint} could not prove that it knows the passphrase: it may be an impostor, or the \
          passphrase is wrong; nothing was trusted"
     )]
@@ -70,6 +79,19 @@ pub(crate) enum JoinError {
         endpoint: SocketAddr,
         reason: String,
     },
+    #[error(
+        "{endpoint} presents certificate {fingerprint}, not the one \
+         enrollment_initiator_fingerprint names; nothing was sent"
+    )]
+    NotChosen {
+        endpoint: SocketAddr,
+        fingerprint: String,
+    },
+    #[error("not joining {endpoint}: {source}")]
+    Budget {
+        endpoint: SocketAddr,
+        source: BudgetError,
+    },
     #[error("no initiator address to try")]
     NoEndpoint,
     #[error("{0}")]
@@ -79,40 +101,50 @@ pub(crate) enum JoinError {
 }
 
 impl JoinError {
-    /// Whether the failure let the other side test one passphrase guess:
-    /// those count against a zero-touch joiner's own limit.
-    pub fn spent_a_guess(&self) -> bool {
-        matches!(
-            self,
-            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. }
-        )
-    }
-
     pub fn endpoint(&self) -> Option<SocketAddr> {
         match self {
             JoinError::Unreachable { endpoint, .. }
             | JoinError::NoSession { endpoint }
             | JoinError::Refused { endpoint, .. }
             | JoinError::WrongPassphrase { endpoint }
+            | JoinError::NoWelcome { endpoint, .. }
             | JoinError::NotConfirmed { endpoint }
             | JoinError::Intercepted { endpoint, .. }
-            | JoinError::Protocol { endpoint, .. } => Some(*endpoint),
+            | JoinError::Protocol { endpoint, .. }
+            | JoinError::NotChosen { endpoint, .. }
+            | JoinError::Budget { endpoint, .. } => Some(*endpoint),
             JoinError::NoEndpoint | JoinError::Local(_) | JoinError::Store(_) => None,
         }
     }
 
-    /// Whether to try the initiator's next address.
+    /// Whether to try the initiator's next address: only when nothing
+    /// that tests a guess went to this one (mDNS may list a rogue's address
+    /// beside the real one).
     fn try_next(&self) -> bool {
-        matches!(self, JoinError::Unreachable { .. })
+        matches!(
+            self,
+            JoinError::Unreachable { .. }
+                | JoinError::NotChosen { .. }
+                | JoinError::Budget {
+                    source: BudgetError::Refused(_),
+                    ..
+                }
+        )
     }
 
     fn kind(&self) -> Kind {
         match self {
-            JoinError::WrongPassphrase { .. } | JoinError::NotConfirmed { .. } => Kind::Refused,
+            JoinError::WrongPassphrase { .. }
+            | JoinError::NotConfirmed { .. }
+            | JoinError::NotChosen { .. } => Kind::Refused,
             JoinError::NoSession { .. } => Kind::NotFound,
             JoinError::Refused { .. } => Kind::Conflict,
             JoinError::NoEndpoint => Kind::Invalid,
-            JoinError::Local(_) | JoinError::Store(_) => Kind::Internal,
+            JoinError::Budget {
+                source: BudgetError::Refused(_),
+                ..
+            } => Kind::TooMany,
+            JoinError::Local(_) | JoinError::Store(_) | JoinError::Budget { .. } => Kind::Internal,
             _ => Kind::Upstream,
         }
     }
@@ -173,16 +205,18 @@ async fn resolve(texts: &[String]) -> Result<Vec<SocketAddr>, Error> {
 }
 
 /// Joins the session of the initiator at the first of `endpoints` that
-/// answers, and trusts it.
+/// answers, and trusts it; with `only`, no initiator but the one with that
+/// certificate gets a confirmation.
 pub(crate) async fn join(
     state: &Shared,
     endpoints: &[SocketAddr],
     passphrase: &Passphrase,
+    only: Option<&Fingerprint>,
 ) -> Result<(PeerIdentity, SocketAddr), JoinError> {
     let _one_at_a_time = state.joining.lock().await;
-    let mut unreachable = Vec::new();
+    let mut skipped = Vec::new();
     for &endpoint in endpoints {
-        match handshake(state, endpoint, passphrase).await {
+        match handshake(state, endpoint, passphrase, only).await {
             Ok(initiator) => {
                 check_name(&initiator.name)
                     .map_err(|why| JoinError::Local(format!("the initiator's name: {why}")))?;
@@ -199,13 +233,13 @@ pub(crate) async fn join(
                 return Ok((initiator, endpoint));
             }
             Err(e) if e.try_next() => {
-                tracing::info!(error = %e, "initiator address unreachable");
-                unreachable.push(e);
+                tracing::info!(error = %e, "trying the initiator's next address");
+                skipped.push(e);
             }
             Err(e) => return Err(e),
         }
     }
-    Err(unreachable.pop().unwrap_or(JoinError::NoEndpoint))
+    Err(skipped.pop().unwrap_or(JoinError::NoEndpoint))
 }
 
 /// One handshake with one address.
@@ -213,7 +247,9 @@ async fn handshake(
     state: &Shared,
     endpoint: SocketAddr,
     passphrase: &Passphrase,
+    only: Option<&Fingerprint>,
 ) -> Result<PeerIdentity, JoinError> {
+    check_budget(state, endpoint, None)?;
     let verifier = FirstContactVerifier::new();
     let client = tls::first_contact_client(verifier.clone(), PAIRING_TIMEOUT)
         .map_err(|e| JoinError::Local(ErrorChain(&e).to_string()))?;
@@ -224,6 +260,12 @@ async fn handshake(
     };
 
     let info: SessionInfo = call.get(paths::PAIR_SESSION).await?;
+    // The certificate is known from the first answer: an initiator that
+    // may not have a confirmation is not even sent a Hello.
+    if let Some(seen) = verifier.seen() {
+        check_chosen(endpoint, &seen, only)?;
+        check_budget(state, endpoint, Some(&seen))?;
+    }
     if info.protocol != PROTOCOL_NAME {
         return Err(JoinError::Protocol {
             endpoint,
@@ -240,6 +282,19 @@ async fn handshake(
         endpoint,
         reason: e.to_string(),
     })?;
+    // Checked again on the certificate the handshake names: the first
+    // answer may have come over another connection.
+    let initiator_fingerprint = &reply.initiator_fingerprint;
+    check_chosen(endpoint, initiator_fingerprint, only)?;
+    // The Finish lets whoever receives it test one guess, whatever it then
+    // answers: spent (on disk) before it leaves.
+    if let Some(budget) = &state.guesses {
+        budget
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .spend(initiator_fingerprint, endpoint.ip())
+            .map_err(|source| JoinError::Budget { endpoint, source })?;
+    }
     let welcome: Welcome = call
         .post::<Finish, Welcome>(paths::PAIR_FINISH, &finish)
         .await
@@ -249,13 +304,53 @@ async fn handshake(
                 status: StatusCode::FORBIDDEN,
                 ..
             } => JoinError::WrongPassphrase { endpoint },
-            other => other,
+            other => JoinError::NoWelcome {
+                endpoint,
+                reason: other.to_string(),
+            },
         })?;
     let initiator = awaiting
         .welcome(&welcome)
         .map_err(|_| JoinError::NotConfirmed { endpoint })?;
     check_tls_peer(&verifier, &initiator.fingerprint, endpoint)?;
     Ok(initiator)
+}
+
+/// Whether the initiator at `endpoint` whose certificate is `fingerprint`
+/// is the one enrollment was told to join, if it was told.
+fn check_chosen(
+    endpoint: SocketAddr,
+    fingerprint: &Fingerprint,
+    only: Option<&Fingerprint>,
+) -> Result<(), JoinError> {
+    match only {
+        Some(only) if only != fingerprint => Err(JoinError::NotChosen {
+            endpoint,
+            fingerprint: fingerprint.short(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the guess budget, if there is one, leaves a confirmation for the
+/// initiator at `endpoint` (whose certificate is `fingerprint`, once known).
+fn check_budget(
+    state: &Shared,
+    endpoint: SocketAddr,
+    fingerprint: Option<&Fingerprint>,
+) -> Result<(), JoinError> {
+    let Some(budget) = &state.guesses else {
+        return Ok(());
+    };
+    let budget = budget.lock().unwrap_or_else(|e| e.into_inner());
+    match fingerprint {
+        Some(fingerprint) => budget.check(fingerprint, endpoint.ip()),
+        None => budget.check_address(endpoint.ip()),
+    }
+    .map_err(|refusal| JoinError::Budget {
+        endpoint,
+        source: refusal.into(),
+    })
 }
 
 fn check_tls_peer(
@@ -351,7 +446,7 @@ pub(crate) async fn join_request(state: &Shared, req: &JoinRequest) -> Result<Jo
         return Err(Error::new(Kind::Invalid, "no initiator address given"));
     }
     let endpoints = resolve(&req.initiator).await?;
-    match join(state, &endpoints, &passphrase).await {
+    match join(state, &endpoints, &passphrase, None).await {
         Ok((initiator, endpoint)) => Ok(Joined {
             initiator: summary(&initiator),
             endpoint: endpoint.to_string(),
@@ -443,17 +538,50 @@ mod tests {
     }
 
     #[test]
-    fn only_wrong_passphrases_spend_guesses() {
+    fn only_the_chosen_initiator_may_be_confirmed() {
         let endpoint: SocketAddr = "10.0.0.1:9443".parse().unwrap();
-        assert!(JoinError::WrongPassphrase { endpoint }.spent_a_guess());
-        assert!(JoinError::NotConfirmed { endpoint }.spent_a_guess());
-        assert!(!JoinError::NoSession { endpoint }.spent_a_guess());
+        let chosen = Fingerprint::of_der(b"chosen");
+        let other = Fingerprint::of_der(b"other");
+        assert!(check_chosen(endpoint, &other, None).is_ok());
+        assert!(check_chosen(endpoint, &chosen, Some(&chosen)).is_ok());
+        let err = check_chosen(endpoint, &other, Some(&chosen)).unwrap_err();
+        assert!(matches!(err, JoinError::NotChosen { .. }), "{err}");
+        assert!(err.to_string().contains(&other.short()), "{err}");
+        assert!(err.to_string().contains("nothing was sent"), "{err}");
+    }
+
+    #[test]
+    fn only_failures_before_any_confirmation_try_the_next_address() {
+        let endpoint: SocketAddr = "10.0.0.1:9443".parse().unwrap();
+        let unreachable = JoinError::Unreachable {
+            endpoint,
+            reason: "connection refused".into(),
+        };
+        assert!(unreachable.try_next());
+        let other = JoinError::NotChosen {
+            endpoint,
+            fingerprint: "abcd:abcd:abcd:abcd".into(),
+        };
+        assert!(other.try_next());
+        let over = JoinError::Budget {
+            endpoint,
+            source: crate::guess_budget::Refusal::Spent.into(),
+        };
+        assert!(over.try_next());
+        assert_eq!(over.kind(), Kind::TooMany);
+        // A confirmation went: another address would get another.
+        let reset = JoinError::NoWelcome {
+            endpoint,
+            reason: "connection reset".into(),
+        };
+        assert!(!reset.try_next());
+        assert!(!JoinError::WrongPassphrase { endpoint }.try_next());
+        assert!(!JoinError::NotConfirmed { endpoint }.try_next());
         let refused = JoinError::Refused {
             endpoint,
             status: StatusCode::GONE,
             message: "the trust session has expired".into(),
         };
-        assert!(!refused.spent_a_guess());
         assert_eq!(refused.kind(), Kind::Conflict);
     }
 }

@@ -41,6 +41,7 @@ pub fn agent_config(name: &str, state_dir: PathBuf, socket: PathBuf) -> muster_a
         socket,
         listen: (std::net::Ipv4Addr::LOCALHOST, 0).into(),
         enrollment_passphrase_file: None,
+        enrollment_initiator_fingerprint: None,
         discovery: muster_agent::DiscoveryConfig {
             enabled: false,
             interfaces: vec![],

@@ -6,8 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use muster_lab::{Lab, Target};
+use muster_lab::{Lab, Signal, Target};
 
+pub mod cli;
 pub mod trial;
 
 /// A case's name and body, run by [`run_cases`] on a fixture `T`.
@@ -117,6 +118,14 @@ pub fn enroll_with(lab: &Lab, server: usize, file: &Path) {
         file.display()
     );
     fs::write(config, text).expect("write musterd.toml");
+}
+
+/// Stops server `server`'s agent (SIGTERM) and starts it again with its
+/// configuration as it is now.
+pub fn restart_agent(lab: &Lab, server: usize) {
+    lab.stop_agent(server, Signal::SIGTERM)
+        .expect("stop the agent");
+    lab.start_agent(server).expect("start the agent");
 }
 
 /// A workload on every member: a busybox container (the lab's image, made
