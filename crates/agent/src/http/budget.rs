@@ -12,7 +12,6 @@
 //! count.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
@@ -275,12 +274,6 @@ impl<S, H> Held<S, H> {
 
     pub(crate) fn hold_mut(&mut self) -> &mut H {
         &mut self.hold
-    }
-}
-
-impl<S, H> fmt::Debug for Held<S, H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Held").finish_non_exhaustive()
     }
 }
 
