@@ -75,7 +75,7 @@ class Suite:
         """The VMs boot to multi-user from overlays on the image."""
         if self.args.lab:
             self.lab = vmlab.Lab.load(self.args.lab)
-            return
+            return f"on the kept lab {self.args.lab}"
         servers, disks = (3, 1) if self.ceph else (2, 0)
         self.lab = vmlab.Lab.create(servers, disks, self.args.image)
         print(f"  lab {self.lab.prefix}: {servers} VMs on {self.lab.subnet}, {disks} disk(s) each", flush=True)
@@ -319,7 +319,11 @@ def main():
     args.keep = args.keep or bool(args.lab)
 
     suite = Suite(args)
-    stop = lambda sig, _: (suite.lab and suite.lab.down(), sys.exit(128 + sig))  # noqa: E731
+    def stop(sig, _frame):
+        if suite.lab and not args.keep:
+            suite.lab.down()
+        sys.exit(128 + sig)
+
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     tests = [getattr(suite, n) for n in dir(Suite) if n.startswith("test_")]
