@@ -83,78 +83,66 @@ class Result:
 
 class GuestAgent:
     """qemu-guest-agent's protocol on the VM's unix socket: one JSON command,
-    one JSON answer. The socket takes one client at a time, and an answer
+    one JSON answer. The socket takes one client at a time, so each call has
+    a connection of its own, and other clients (a second `vmlab.py exec`
+    beside a test's long command) get their turn between calls. An answer
     left over from a client that went away (or a VM that rebooted) may
-    still be in it, so each connection starts with guest-sync-delimited,
-    whose answer follows a 0xFF byte that resets the agent's parser."""
+    still be in the channel, so each connection starts with
+    guest-sync-delimited, whose answer follows a 0xFF byte that resets the
+    agent's parser."""
 
     def __init__(self, path):
         self.path = str(path)
-        self.lock = threading.Lock()
-        self.sock = None
-        self.buf = b""
-
-    def close(self):
-        if self.sock:
-            self.sock.close()
-        self.sock, self.buf = None, b""
-
-    def _connect(self, timeout):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        s.connect(self.path)
-        self.sock, self.buf = s, b""
-        sync = secrets.randbelow(1 << 31)
-        s.sendall(b"\xff" + json.dumps({"execute": "guest-sync-delimited", "arguments": {"id": sync}}).encode())
-        # Whatever comes before the last 0xFF is stale.
-        marked = False
-        while True:
-            if not marked and b"\xff" in self.buf:
-                self.buf = self.buf[self.buf.rindex(b"\xff") + 1 :]
-                marked = True
-            if marked and b"\n" in self.buf:
-                if self._take().get("return") == sync:
-                    return
-                continue
-            chunk = s.recv(65536)
-            if not chunk:
-                raise ConnectionError("guest agent closed the connection")
-            self.buf += chunk
-
-    def _take(self):
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
 
     def call(self, command, arguments=None, timeout=30, answer=True):
-        """One command; its "return" value. Reconnects once when the
-        connection broke (the VM rebooted, the agent restarted)."""
+        """One command; its "return" value (None without `answer`: a
+        reboot's guest-shutdown never answers)."""
         msg = {"execute": command}
         if arguments is not None:
             msg["arguments"] = arguments
-        with self.lock:
-            for attempt in (1, 2):
-                try:
-                    if self.sock is None:
-                        self._connect(timeout)
-                    self.sock.settimeout(timeout)
-                    self.sock.sendall(json.dumps(msg).encode() + b"\n")
-                    if not answer:
-                        return None
-                    while True:
-                        if b"\n" in self.buf:
-                            reply = self._take()
-                            if "error" in reply:
-                                raise LabError(f"guest agent: {command}: {reply['error'].get('desc')}")
-                            return reply.get("return")
-                        chunk = self.sock.recv(1 << 20)
-                        if not chunk:
-                            raise ConnectionError("guest agent closed the connection")
-                        self.buf += chunk
-                except (OSError, ConnectionError, ValueError):
-                    self.close()
-                    if attempt == 2:
-                        raise
-        return None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(timeout)
+            s.connect(self.path)
+            channel = Channel(s)
+            sync = secrets.randbelow(1 << 31)
+            s.sendall(b"\xff" + json.dumps({"execute": "guest-sync-delimited", "arguments": {"id": sync}}).encode())
+            channel.skip_to_marker()
+            while channel.reply().get("return") != sync:
+                pass
+            s.sendall(json.dumps(msg).encode() + b"\n")
+            if not answer:
+                return None
+            reply = channel.reply()
+        if "error" in reply:
+            raise LabError(f"guest agent: {command}: {reply['error'].get('desc')}")
+        return reply.get("return")
+
+
+class Channel:
+    """The agent's answers, one JSON object a line, on a socket."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def _more(self):
+        chunk = self.sock.recv(1 << 20)
+        if not chunk:
+            raise ConnectionError("the guest agent closed the connection")
+        self.buf += chunk
+
+    def skip_to_marker(self):
+        """Drops what comes before the sync's 0xFF: answers meant for an
+        earlier client."""
+        while b"\xff" not in self.buf:
+            self._more()
+        self.buf = self.buf[self.buf.rindex(b"\xff") + 1 :]
+
+    def reply(self):
+        while b"\n" not in self.buf:
+            self._more()
+        line, self.buf = self.buf.split(b"\n", 1)
+        # A stale sync's answer has its own 0xFF before it.
+        return json.loads(line.lstrip(b"\xff"))
 
 
 class Vm:
@@ -332,7 +320,6 @@ class Vm:
         before = self.boot_id()
         start = time.monotonic()
         self.agent.call("guest-shutdown", {"mode": "reboot"}, answer=False)
-        self.agent.close()
         while True:
             time.sleep(5)
             try:
@@ -520,8 +507,6 @@ class Lab:
         if self._torn_down:
             return
         errors = []
-        for vm in self.vms:
-            vm.agent.close()
         pids = [p for p in self.record.get("pids", {}).values() if is_our_qemu(p, self.prefix)]
         for pid in pids:
             os.kill(pid, signal.SIGTERM)
