@@ -27,6 +27,7 @@ processes the lab started, by the PIDs it recorded.
 
 import argparse
 import base64
+import fcntl
 import json
 import os
 import secrets
@@ -404,20 +405,27 @@ class Lab:
             if not (image / f).exists():
                 raise LabError(f"{image / f} is missing: run tests/vmlab/build-image")
         prefix = PREFIX_START + secrets.token_hex(2)
-        lab = Lab(
-            {
-                "prefix": prefix,
-                "k": free_subnet(),
-                "dir": str(target_dir() / "vmlab" / f"run-{prefix}"),
-                "image": str(image),
-                "servers": servers,
-                "disks": disks,
-                "memory": memory,
-                "pids": {},
-                "route": False,
-            }
-        )
-        lab.save()
+        # Labs of other work trees start beside this one: choosing the
+        # subnet and recording it is one step under a lock, else two labs
+        # take the same subnet (and one's teardown removes the other's
+        # blackhole route).
+        RECORDS.mkdir(parents=True, exist_ok=True)
+        with open(RECORDS / ".lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            lab = Lab(
+                {
+                    "prefix": prefix,
+                    "k": free_subnet(),
+                    "dir": str(target_dir() / "vmlab" / f"run-{prefix}"),
+                    "image": str(image),
+                    "servers": servers,
+                    "disks": disks,
+                    "memory": memory,
+                    "pids": {},
+                    "route": False,
+                }
+            )
+            lab.save()
         try:
             lab._build(disk_size)
         except BaseException:
@@ -429,10 +437,11 @@ class Lab:
         self.dir.mkdir(parents=True, exist_ok=True)
         run(["ip", "netns", "add", self.ns])
         # The blackhole first: from now on no lab address can leave the host
-        # through its default route.
+        # through its default route. Recorded once it is there: a route
+        # that could not be added is not this lab's to remove.
+        run(["ip", "route", "add", "blackhole", self.subnet])
         self.record["route"] = True
         self.save()
-        run(["ip", "route", "add", "blackhole", self.subnet])
         for key in ("all", "default"):
             in_switch(self.ns, ["sysctl", "-q", "-w", f"net.ipv6.conf.{key}.disable_ipv6=1"])
         in_switch(self.ns, ["ip", "link", "add", "br0", "type", "bridge"])
