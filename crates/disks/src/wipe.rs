@@ -16,7 +16,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use crate::eligibility::kind_reason;
-use crate::model::Disk;
+use crate::model::{Disk, Partition};
 
 /// How much is zeroed at each end of the device.
 pub const WIPE_LEN: usize = 1 << 20;
@@ -102,10 +102,30 @@ fn reread_partition_table(f: &File) -> io::Result<()> {
 /// device (likewise); read-only; a kind other than a disk or loop device.
 /// Signatures and partition tables are no reason: erasing them is what a
 /// wipe is for.
+/// A device a wipe names, as a fresh scan has it.
+enum Named<'a> {
+    Disk(&'a Disk),
+    Partition(&'a Disk, &'a Partition),
+}
+
+/// The whole disk or partition `path` names (its kernel path or one of its
+/// by-id links, matched whole).
+fn named<'a>(disks: &'a [Disk], path: &str) -> Option<Named<'a>> {
+    let is = |dev: &str, by_id: &[String]| dev == path || by_id.iter().any(|l| l == path);
+    if let Some(disk) = disks.iter().find(|d| is(&d.path, &d.by_id)) {
+        return Some(Named::Disk(disk));
+    }
+    disks
+        .iter()
+        .flat_map(|d| d.partitions.iter().map(move |p| (d, p)))
+        .find(|(_, p)| is(&p.path, &p.by_id))
+        .map(|(d, p)| Named::Partition(d, p))
+}
+
 pub fn wipe_refusal(disks: &[Disk], path: &str) -> Result<(), String> {
-    let named = |dev: &str, by_id: &[String]| dev == path || by_id.iter().any(|l| l == path);
     let mut reasons = Vec::new();
-    if let Some(disk) = disks.iter().find(|d| named(&d.path, &d.by_id)) {
+    let found = named(disks, path);
+    if let Some(Named::Disk(disk)) = found {
         reasons.extend(kind_reason(disk.kind).map(str::to_owned));
         if disk.read_only {
             reasons.push("read-only".to_owned());
@@ -115,11 +135,7 @@ pub fn wipe_refusal(disks: &[Disk], path: &str) -> Result<(), String> {
             let whose = format!("its partition {} is ", part.name);
             reasons.extend(in_use(&whose, &part.mountpoints, &part.holders));
         }
-    } else if let Some((disk, part)) = disks
-        .iter()
-        .flat_map(|d| d.partitions.iter().map(move |p| (d, p)))
-        .find(|(_, p)| named(&p.path, &p.by_id))
-    {
+    } else if let Some(Named::Partition(disk, part)) = found {
         reasons.extend(kind_reason(disk.kind).map(str::to_owned));
         if part.read_only {
             reasons.push("read-only".to_owned());
@@ -140,27 +156,24 @@ pub fn wipe_refusal(disks: &[Disk], path: &str) -> Result<(), String> {
 /// listed it (by any of its names) in `allowed`. Judged on a fresh scan,
 /// after [`wipe_refusal`]; `Err` says what is on it and how to consent.
 pub fn wipe_consent(disks: &[Disk], path: &str, allowed: &[String]) -> Result<(), String> {
-    let named = |dev: &str, by_id: &[String]| dev == path || by_id.iter().any(|l| l == path);
     let listed = |dev: &str, by_id: &[String]| {
         allowed
             .iter()
             .any(|a| a == dev || by_id.iter().any(|l| l == a))
     };
-    let (found, on_it) = if let Some(disk) = disks.iter().find(|d| named(&d.path, &d.by_id)) {
-        let mut on_it: Vec<String> = disk.signatures.iter().map(|s| s.describe()).collect();
-        if !disk.partitions.is_empty() {
-            on_it.push(format!("{} partitions", disk.partitions.len()));
+    let (found, on_it) = match named(disks, path) {
+        Some(Named::Disk(disk)) => {
+            let mut on_it: Vec<String> = disk.signatures.iter().map(|s| s.describe()).collect();
+            if !disk.partitions.is_empty() {
+                on_it.push(format!("{} partitions", disk.partitions.len()));
+            }
+            (listed(&disk.path, &disk.by_id), on_it)
         }
-        (listed(&disk.path, &disk.by_id), on_it)
-    } else if let Some(part) = disks
-        .iter()
-        .flat_map(|d| &d.partitions)
-        .find(|p| named(&p.path, &p.by_id))
-    {
-        let on_it = part.signatures.iter().map(|s| s.describe()).collect();
-        (listed(&part.path, &part.by_id), on_it)
-    } else {
-        return Err("no such disk or partition on this server".to_owned());
+        Some(Named::Partition(_, part)) => {
+            let on_it = part.signatures.iter().map(|s| s.describe()).collect();
+            (listed(&part.path, &part.by_id), on_it)
+        }
+        None => return Err("no such disk or partition on this server".to_owned()),
     };
     if found || on_it.is_empty() {
         return Ok(());
