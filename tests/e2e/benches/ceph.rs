@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use common::path_str;
 use common::trial::Trial;
-use muster_lab::{Lab, Target};
+use muster_lab::{Daemon, Lab, Target};
 use muster_proto::formation::InitEvent;
 
 fn main() {
@@ -26,7 +26,7 @@ fn main() {
         eprintln!("benchmark did not run: {e}");
         std::process::exit(1);
     }
-    let lab = common::trial::ceph_lab(3, 1);
+    let lab = common::trial::ceph_lab(3, 1, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
     let members: String = (1..=3)

@@ -21,6 +21,9 @@
 //! - s3's monitor and OSDs stopped: s1 and s2 keep a quorum and take a
 //!   write, and `muster status` says so.
 //!
+//! A second lab of three servers forms Incus and Ceph the same way: the
+//! `remote` pool's Ceph driver on Incus.
+//!
 //! Not here, because this machine cannot: creating a volume on `remote`
 //! (LXD maps RBD images with the kernel's rbd module, which the kernels of
 //! this machine and of CI lack). LXD's placeholder image in the pool shows that LXD
@@ -35,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use common::trial::{step_done, Trial};
 use common::{case, path_str, Case};
-use muster_lab::{Signal, Target};
+use muster_lab::{Daemon, Signal, Target};
 use muster_proto::formation::{CephStatus, ClusterStatus};
 
 #[test]
@@ -50,7 +53,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
              ceph-mon ceph-mgr ceph-osd ceph-common)"
         );
     }
-    let lab = common::trial::ceph_lab(4, 2);
+    let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
     let cases: [Case<Trial>; 8] = [
@@ -64,6 +67,47 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
         case!(the_cluster_stays_writable_without_one_member),
     ];
     common::run_cases(&t, &cases);
+    lab.down().expect("tear the lab down");
+}
+
+/// The `remote` pool's Ceph driver on the second daemon: Incus 6.0 and
+/// Ceph formed by the same `muster init` on three servers with one Ceph
+/// disk each, checked from Ceph's and Incus's own view.
+#[test]
+fn ceph_on_incus_formed_by_muster_init_in_a_lab_of_three_servers() {
+    if let Err(e) = muster_lab::require_root() {
+        panic!("this test did not run: {e}");
+    }
+    for tool in [Daemon::Incus.program(), "ceph-mon", "ceph-osd", "rados"] {
+        assert!(
+            common::on_path(tool) || Path::new(tool).is_file(),
+            "this test did not run: {tool} is not installed (tests/setup installs it)"
+        );
+    }
+    let lab = common::trial::ceph_lab(3, 1, Daemon::Incus);
+    let t = Trial::new(&lab);
+    t.enroll_all();
+    let members: String = (1..=3)
+        .map(|s| {
+            let d = disk(&t, s, 0);
+            format!(
+                "  - name: s{s}\n    disks:\n      ceph:\n          - {}\n",
+                d.display()
+            )
+        })
+        .collect();
+    let preseed = t.preseed("ceph-incus.yaml", 1, &members);
+    let out = t.init_ok(1, &preseed);
+    assert!(out.contains("Incus 6."), "{out}");
+    assert!(out.contains("the cluster is formed"), "{out}");
+    wait_healthy(&t);
+    osds_up_and_in(&t, 3);
+    the_pool_remote_is_on_every_member(&t, 3);
+    t.containers_run_on(&[1, 2, 3], "local");
+    let ceph = ceph_status(&t, 3);
+    assert_eq!(ceph.quorum.len(), 3, "{ceph:?}");
+    let again = t.init_ok(1, &preseed);
+    assert!(again.contains("nothing to do"), "{again}");
     lab.down().expect("tear the lab down");
 }
 
@@ -224,13 +268,13 @@ fn a_container_runs_on_every_member(t: &Trial) {
     t.containers_run_on(&[1, 2, 3], "local");
 }
 
-fn ceph_is_healthy_and_lxd_has_a_remote_pool(t: &Trial) {
-    // Placement groups peer within a minute of the pool's creation.
+/// Placement groups peer within a minute of the pool's creation.
+fn wait_healthy(t: &Trial) {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let health = ceph_json(t, 1, &["health"]);
         if health["status"] == "HEALTH_OK" {
-            break;
+            return;
         }
         assert!(
             Instant::now() < deadline,
@@ -239,10 +283,38 @@ fn ceph_is_healthy_and_lxd_has_a_remote_pool(t: &Trial) {
         );
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// Ceph's own view: `count` OSDs, every one up and in.
+fn osds_up_and_in(t: &Trial, count: usize) {
     let dump = ceph_json(t, 2, &["osd", "dump"]);
     let osds = dump["osds"].as_array().expect("osds");
-    assert_eq!(osds.len(), 4);
+    assert_eq!(osds.len(), count, "{dump}");
     assert!(osds.iter().all(|o| o["up"] == 1 && o["in"] == 1), "{dump}");
+}
+
+/// The daemon's own view on s1..s`servers`: the pool `remote` (driver
+/// ceph) created on every one of them, and the default profile's root disk
+/// on it.
+fn the_pool_remote_is_on_every_member(t: &Trial, servers: usize) {
+    let names: Vec<String> = (1..=servers).map(|s| format!("s{s}")).collect();
+    for server in 1..=servers {
+        let lxd = t.lxd(server);
+        let pool = t.rt.block_on(lxd.storage_pool("remote", None)).unwrap();
+        let pool = pool.unwrap_or_else(|| panic!("s{server}: no pool remote"));
+        assert_eq!(pool.driver, "ceph");
+        assert_eq!(pool.status, "Created");
+        let mut at = pool.locations.clone();
+        at.sort();
+        assert_eq!(at, names, "pool remote is on {at:?}");
+        let profile = t.rt.block_on(lxd.profile("default")).unwrap();
+        assert_eq!(profile.devices["root"]["pool"], "remote");
+    }
+}
+
+fn ceph_is_healthy_and_lxd_has_a_remote_pool(t: &Trial) {
+    wait_healthy(t);
+    osds_up_and_in(t, 4);
     let pools = ceph_json(t, 1, &["osd", "pool", "ls", "detail"]);
     let rbd = pools
         .as_array()
@@ -258,18 +330,7 @@ fn ceph_is_healthy_and_lxd_has_a_remote_pool(t: &Trial) {
     rados(t, 3, &c3, &["get", "hello", path_str(&back)]);
     assert_eq!(fs::read(&back).unwrap(), fs::read(&object).unwrap());
 
-    for server in 1..=3 {
-        let lxd = t.lxd(server);
-        let pool = t.rt.block_on(lxd.storage_pool("remote", None)).unwrap();
-        let pool = pool.unwrap_or_else(|| panic!("s{server}: no pool remote"));
-        assert_eq!(pool.driver, "ceph");
-        assert_eq!(pool.status, "Created");
-        let mut at = pool.locations.clone();
-        at.sort();
-        assert_eq!(at, ["s1", "s2", "s3"], "pool remote is on {at:?}");
-        let profile = t.rt.block_on(lxd.profile("default")).unwrap();
-        assert_eq!(profile.devices["root"]["pool"], "remote");
-    }
+    the_pool_remote_is_on_every_member(t, 3);
     let images = run_ok(
         t,
         2,

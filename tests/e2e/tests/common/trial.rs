@@ -8,21 +8,22 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-use muster_lab::{Lab, LabSpec, Signal, Target};
+use muster_lab::{Daemon, Lab, LabSpec, Signal, Target};
 use muster_lxd::LxdClient;
 use muster_proto::formation::InitEvent;
 
 use super::path_str;
 
-/// `servers` servers with LXD and Ceph, `disks` sparse 4 GiB loop disks
-/// each.
-pub fn ceph_lab(servers: usize, disks: usize) -> Lab {
+/// `servers` servers with `daemon` (LXD or Incus) and Ceph, `disks`
+/// sparse 4 GiB loop disks each.
+pub fn ceph_lab(servers: usize, disks: usize, daemon: Daemon) -> Lab {
     Lab::up(LabSpec {
         servers,
         disks_per_server: disks,
         disk_size_bytes: 4 << 30,
         lxd: true,
         ceph: true,
+        daemon,
         ..LabSpec::default()
     })
     .expect("bring the lab up")
