@@ -2,6 +2,7 @@
 //! agent, which drives every member), the member side of an LXD join, and
 //! `muster status`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -129,7 +130,13 @@ pub enum InitEvent {
     /// Something the operator should see ("waiting for s2 to join...").
     Info { message: String },
     /// The plan, rendered for reading.
-    Plan { text: String, steps: usize },
+    Plan {
+        text: String,
+        steps: usize,
+        /// What each member runs ("LXD 5.0.2", "Incus 6.0.4"), by name.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        builds: BTreeMap<String, String>,
+    },
     /// A step starts. `index` is its number in the plan this run
     /// announced (from 1; steps planned later follow on).
     Step {

@@ -159,11 +159,15 @@ pub(crate) fn hint_line(hints: &[(&str, &str)], theme: Theme) -> Line<'static> {
     Line::from(spans)
 }
 
+/// The member's name, and in brackets whether it is this server and what
+/// it runs (LXD or Incus, and the build), as far as known.
 fn member_label(name: &str, wizard: &Wizard) -> String {
-    if name == wizard.local_name() {
-        format!("{name} (this server)")
-    } else {
+    let this = (name == wizard.local_name()).then_some("this server");
+    let notes: Vec<&str> = this.into_iter().chain(wizard.build_of(name)).collect();
+    if notes.is_empty() {
         name.to_string()
+    } else {
+        format!("{name} ({})", notes.join(", "))
     }
 }
 

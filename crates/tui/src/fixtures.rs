@@ -164,6 +164,9 @@ pub(crate) fn plan_lines() -> Vec<PlanLine> {
 pub(crate) fn at_plan() -> Wizard {
     let mut w = at_networks();
     keys(&mut w, &[Key::Enter]);
+    // As the CLI sends them: what each member runs, then the plan.
+    let builds = ["s1", "s2", "s3"].map(|m| (m.to_owned(), "LXD 5.0.2".to_owned()));
+    world(&mut w, World::Builds(builds.into_iter().collect()));
     world(&mut w, World::PlanReady(plan_lines()));
     w
 }

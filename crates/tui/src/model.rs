@@ -3,6 +3,7 @@
 //! the inventory's and the plan's types onto them, so that the wizard does
 //! not wait for those crates to settle.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use muster_discovery::PeerEvent;
@@ -91,6 +92,9 @@ pub enum World {
         message: String,
     },
     PlanReady(Vec<PlanLine>),
+    /// What each member runs ("LXD 5.0.2", "Incus 6.0.4"), by name: shown
+    /// beside its name from then on.
+    Builds(BTreeMap<String, String>),
     PlanFailed(String),
     Progress(Progress),
     /// Every step of the plan is done.

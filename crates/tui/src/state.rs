@@ -206,6 +206,8 @@ pub struct Wizard {
 
     pub(crate) plan: PlanState,
     pub(crate) plan_cursor: usize,
+    /// What each member runs, as the planner observed it.
+    pub(crate) builds: BTreeMap<String, String>,
 
     pub(crate) apply: ApplyState,
     pub(crate) progress: Vec<MemberProgress>,
@@ -238,6 +240,7 @@ impl Wizard {
             instance_network: InstanceNetwork::default(),
             plan: PlanState::NotBuilt,
             plan_cursor: 0,
+            builds: BTreeMap::new(),
             apply: ApplyState::NotStarted,
             progress: Vec::new(),
             progress_cursor: 0,
@@ -267,6 +270,11 @@ impl Wizard {
 
     pub fn local_name(&self) -> &str {
         &self.local
+    }
+
+    /// "LXD 5.0.2" or "Incus 6.0.4" once a plan has observed the member.
+    pub fn build_of(&self, member: &str) -> Option<&str> {
+        self.builds.get(member).map(String::as_str)
     }
 
     pub fn update(&mut self, input: Input) -> Vec<Effect> {
@@ -417,6 +425,7 @@ impl Wizard {
                 self.plan = PlanState::Ready(lines);
                 self.plan_cursor = 0;
             }
+            World::Builds(builds) => self.builds = builds,
             World::PlanFailed(message) => self.plan = PlanState::Failed(message),
             World::Progress(progress) => self.on_progress(progress),
             World::ApplyFinished => {

@@ -67,6 +67,7 @@ impl Progress {
                 self.send(InitEvent::Plan {
                     text: plan.render(),
                     steps: plan.steps.len(),
+                    builds: plan.builds.clone(),
                 })
                 .await;
             }

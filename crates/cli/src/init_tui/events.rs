@@ -126,9 +126,9 @@ impl InitEvents {
         }
         match event {
             InitEvent::Info { .. } => Vec::new(),
-            InitEvent::Plan { text, .. } if self.dry_run => {
+            InitEvent::Plan { text, builds, .. } if self.dry_run => {
                 self.planned = true;
-                vec![World::PlanReady(plan_lines(&text))]
+                vec![World::Builds(builds), World::PlanReady(plan_lines(&text))]
             }
             InitEvent::Plan { .. } => Vec::new(),
             InitEvent::Step {

@@ -212,11 +212,17 @@ fn a_dry_run_gives_the_plan_or_why_not() {
         message: "every member is trusted".into(),
     };
     assert!(events.on(info).is_empty());
+    let builds: std::collections::BTreeMap<String, String> =
+        [("s1".into(), "Incus 6.0.4".into())].into();
     let plan = InitEvent::Plan {
         text: PLAN.into(),
         steps: 4,
+        builds: builds.clone(),
     };
-    assert_eq!(events.on(plan), [World::PlanReady(plan_lines(PLAN))]);
+    assert_eq!(
+        events.on(plan),
+        [World::Builds(builds), World::PlanReady(plan_lines(PLAN))]
+    );
     let done = InitEvent::Done {
         message: "dry run: nothing was changed".into(),
     };
@@ -244,6 +250,7 @@ fn an_apply_reports_each_step_and_the_end() {
     let plan = InitEvent::Plan {
         text: PLAN.into(),
         steps: 4,
+        builds: Default::default(),
     };
     assert!(events.on(plan).is_empty());
     assert_eq!(
