@@ -14,9 +14,9 @@ use crate::join::{join_request, JoinInputs};
 use crate::response::{parse_response, Response, ResponseKind};
 use crate::token::JoinToken;
 use crate::types::{
-    cluster_unsettled, Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation,
-    Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut, Server, StoragePool,
-    StoragePoolsPost,
+    cluster_unsettled, Cluster, ClusterMember, ClusterPut, Instance, InstancesPost,
+    JoinTokenOperation, Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut,
+    Server, StoragePool, StoragePoolsPost,
 };
 
 /// Debian's and Ubuntu's `lxd` package.
