@@ -51,6 +51,7 @@ pub mod device;
 mod error;
 mod local;
 mod member;
+mod removal;
 pub mod status;
 mod supervisor;
 #[cfg(test)]
@@ -65,4 +66,5 @@ pub use member::{
     ceph_user, mon_addrvec, new_uuid, wait_for, CephMember, Encryption, MemberSpec, OsdOutcome,
     OsdSpec, Outcome, MIN_MON_RELEASE,
 };
+pub use removal::{Membership, OsdUsage, PgProgress};
 pub use supervisor::{Daemon, DaemonKind, ProcessSupervisor, Supervisor, SystemdSupervisor};

@@ -107,6 +107,10 @@ pub trait Supervisor: Send + Sync {
     fn start(&self, daemon: &Daemon) -> Result<(), CephError>;
     fn stop(&self, daemon: &Daemon) -> Result<(), CephError>;
     fn is_running(&self, daemon: &Daemon) -> Result<bool, CephError>;
+    /// Stops the daemon for good: its member leaves the cluster.
+    fn retire(&self, daemon: &Daemon) -> Result<(), CephError> {
+        self.stop(daemon)
+    }
 }
 
 /// Production: the packages' units (`ceph-mon@ID` and so on), enabled so
@@ -138,6 +142,11 @@ impl Supervisor for SystemdSupervisor {
 
     fn stop(&self, daemon: &Daemon) -> Result<(), CephError> {
         self.systemctl(&["stop"], daemon)
+    }
+
+    /// Also disabled, so that it does not come back at boot.
+    fn retire(&self, daemon: &Daemon) -> Result<(), CephError> {
+        self.systemctl(&["disable", "--now"], daemon)
     }
 
     fn is_running(&self, daemon: &Daemon) -> Result<bool, CephError> {

@@ -14,9 +14,9 @@ use crate::join::{join_request, JoinInputs};
 use crate::response::{parse_response, Response, ResponseKind};
 use crate::token::JoinToken;
 use crate::types::{
-    cluster_unsettled, Cluster, ClusterMember, ClusterPut, InstancesPost, JoinTokenOperation,
-    Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut, Server, StoragePool,
-    StoragePoolsPost,
+    cluster_unsettled, Cluster, ClusterMember, ClusterPut, Instance, InstancesPost,
+    JoinTokenOperation, Network, NetworksPost, Operation, OperationStatus, Profile, ProfilePut,
+    Server, StoragePool, StoragePoolsPost,
 };
 
 /// Debian's and Ubuntu's `lxd` package.
@@ -284,9 +284,27 @@ impl LxdClient {
     /// member whose server is not in the cluster (a join that failed half
     /// way, a reinstalled server).
     pub async fn force_remove_member(&self, name: &str) -> Result<(), LxdError> {
+        self.remove_member(name, true).await
+    }
+
+    /// `DELETE /1.0/cluster/members/NAME`: without `force`, LXD also tells
+    /// the member to leave (its LXD becomes standalone) and refuses while
+    /// it has instances; with `force`, only the cluster's records of it go,
+    /// for a member that is dead.
+    pub async fn remove_member(&self, name: &str, force: bool) -> Result<(), LxdError> {
         let path = api_path(&["1.0", "cluster", "members", name]);
-        self.act(Method::DELETE, &path, &[("force", "1")], None)
-            .await?;
+        let query: &[(&str, &str)] = if force { &[("force", "1")] } else { &[] };
+        self.act(Method::DELETE, &path, query, None).await?;
+        Ok(())
+    }
+
+    /// `POST /1.0/cluster/members/NAME/state` `{"action": "evacuate"}`:
+    /// LXD moves the member's instances to the others (or stops those it
+    /// cannot move, as each one's `cluster.evacuate` says).
+    pub async fn evacuate_member(&self, name: &str) -> Result<(), LxdError> {
+        let path = api_path(&["1.0", "cluster", "members", name, "state"]);
+        let body = serde_json::json!({ "action": "evacuate" });
+        self.act(Method::POST, &path, &[], Some(body)).await?;
         Ok(())
     }
 
@@ -421,6 +439,17 @@ impl LxdClient {
         )
         .await?;
         Ok(())
+    }
+
+    /// Every instance of every project, with where it is.
+    pub async fn instances(&self) -> Result<Vec<Instance>, LxdError> {
+        let items: Option<Vec<Instance>> = self
+            .get(
+                "/1.0/instances",
+                &[("recursion", "1"), ("all-projects", "true")],
+            )
+            .await?;
+        Ok(items.unwrap_or_default())
     }
 
     /// Names of the instances in the default project.

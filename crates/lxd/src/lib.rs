@@ -32,8 +32,8 @@ pub use join::{
 pub use response::{operation_id_from_url, parse_response, Response, ResponseKind};
 pub use token::{certificate_fingerprint, JoinToken, TokenError};
 pub use types::{
-    cluster_unsettled, Cluster, ClusterMember, ClusterPut, Daemon, InstanceSource, InstancesPost,
-    JoinTokenOperation, MemberConfigKey, Network, NetworksPost, Operation, OperationStatus,
-    Profile, ProfilePut, Server, ServerEnvironment, StorageDriverInfo, StoragePool,
-    StoragePoolsPost,
+    cluster_unsettled, Cluster, ClusterMember, ClusterPut, Daemon, Instance, InstanceSource,
+    InstancesPost, JoinTokenOperation, MemberConfigKey, Network, NetworksPost, Operation,
+    OperationStatus, Profile, ProfilePut, Server, ServerEnvironment, StorageDriverInfo,
+    StoragePool, StoragePoolsPost,
 };

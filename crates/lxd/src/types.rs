@@ -408,6 +408,34 @@ impl ProfilePut {
     }
 }
 
+/// One instance of `GET /1.0/instances?recursion=1`, what removing a
+/// member needs of it.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Instance {
+    pub name: String,
+    pub project: String,
+    /// The member it is on.
+    pub location: String,
+    pub status: String,
+    #[serde(deserialize_with = "null_default")]
+    pub expanded_devices: Devices,
+}
+
+impl Instance {
+    /// The storage pool of its root disk, when it has one.
+    pub fn root_pool(&self) -> Option<&str> {
+        self.expanded_devices
+            .values()
+            .find(|d| {
+                d.get("type").is_some_and(|t| t == "disk")
+                    && d.get("path").is_some_and(|p| p == "/")
+            })
+            .and_then(|d| d.get("pool"))
+            .map(String::as_str)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InstanceSource {
     /// "none": an empty instance, no image needed.

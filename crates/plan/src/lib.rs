@@ -9,6 +9,7 @@
 mod choices;
 mod observed;
 mod plan;
+mod removal;
 mod render;
 mod step;
 
@@ -24,4 +25,8 @@ pub use observed::{
     MemberObserved, Membership, NetworkObserved, Observed, PoolObserved, Status,
 };
 pub use plan::{plan, Plan, PlanError, PlanErrors};
+pub use removal::{
+    plan_removal, CephRemovalObserved, InstanceObserved, OsdObserved, RemovalChoices,
+    RemovalObserved, RemovalPlan, RemovalRefusal, RemovalRefusals, RemovalStep, CEPH_FULL_RATIO,
+};
 pub use step::{Step, StepKind};
