@@ -34,6 +34,10 @@ pub struct RemovalObserved {
     pub agent_reachable: bool,
     /// Whether this server trusts the target.
     pub trusted: bool,
+    /// The server this one joined, if any: then this server is not the
+    /// members' controller and cannot tell them to leave.
+    #[serde(default)]
+    pub controller: Option<String>,
     /// The other servers this one trusts: each is asked to forget the
     /// target too.
     pub others_trusted: Vec<String>,
@@ -209,10 +213,15 @@ pub enum RemovalRefusal {
          (this server's controller role cannot be handed over)"
     )]
     RemovingSelf(String),
+    #[error(
+        "this server joined {0}, which controls the members (only it may make them leave): run \
+         muster remove on {0}"
+    )]
+    NotTheController(String),
     #[error("{0} is not a member: LXD, Ceph and this server's trust store do not know it")]
     NotAMember(String),
     #[error(
-        "{0} does not answer (its agent, or its LXD is {1}): start it again, or pass --force if \
+        "{0} does not answer ({1}): start it again, or pass --force if \
          it is dead (what cannot be done on it is then done from the cluster's side)"
     )]
     Unreachable(String, String),
@@ -285,6 +294,11 @@ pub fn plan_removal(
             target.to_owned(),
         )]));
     }
+    if let Some(controller) = &obs.controller {
+        return Err(RemovalRefusals(vec![RemovalRefusal::NotTheController(
+            controller.clone(),
+        )]));
+    }
     let lxd_status = obs.lxd_members.get(target);
     let ceph_knows = obs.ceph.as_ref().is_some_and(|c| c.knows(target));
     if lxd_status.is_none() && !ceph_knows && !obs.trusted {
@@ -294,11 +308,13 @@ pub fn plan_removal(
     }
     let lxd_online = lxd_status.is_some_and(|s| s == "Online" || s == "Evacuated");
     let alive = obs.agent_reachable && (lxd_status.is_none() || lxd_online);
-    if !alive && !choices.force {
+    // Once out of LXD and Ceph (a run stopped after those steps), only
+    // trust is left, which needs nothing of the target.
+    if !alive && !choices.force && (lxd_status.is_some() || ceph_knows) {
         let why = match (obs.agent_reachable, lxd_status) {
-            (false, _) => "agent does not answer".to_owned(),
-            (true, Some(status)) => status.to_lowercase(),
-            (true, None) => "unknown".to_owned(),
+            (false, _) => "its agent does not answer".to_owned(),
+            (true, Some(status)) => format!("its LXD is {}", status.to_lowercase()),
+            (true, None) => "its state is unknown".to_owned(),
         };
         refusals.push(RemovalRefusal::Unreachable(target.to_owned(), why));
     }
@@ -330,16 +346,23 @@ pub fn plan_removal(
         ));
     }
     // A dead member's LXD cannot move anything: its instances go with it.
-    if !movable.is_empty() && lxd_online {
+    if !movable.is_empty() && alive {
         steps.push(RemovalStep::Evacuate {
             instances: movable.iter().map(ToString::to_string).collect(),
         });
     }
+    // The member leaves LXD once Ceph holds its data elsewhere but before
+    // its Ceph config goes: LXD may still reach Ceph from it as it leaves.
     if let Some(ceph) = &obs.ceph {
-        ceph.steps(target, alive, &mut steps);
+        ceph.drain_steps(target, &mut steps);
     }
     if lxd_status.is_some() {
-        steps.push(RemovalStep::LxdRemove { force: !lxd_online });
+        // LXD may not have noticed yet that a member whose agent is gone is
+        // dead: only a forced removal does not wait on it.
+        steps.push(RemovalStep::LxdRemove { force: !alive });
+    }
+    if let Some(ceph) = &obs.ceph {
+        ceph.retire_steps(target, alive, &mut steps);
     }
     if obs.trusted {
         if obs.agent_reachable {
@@ -432,7 +455,8 @@ impl CephRemovalObserved {
         }
     }
 
-    fn steps(&self, target: &str, alive: bool, steps: &mut Vec<RemovalStep>) {
+    /// Its OSDs out, and their data copied to the others.
+    fn drain_steps(&self, target: &str, steps: &mut Vec<RemovalStep>) {
         let mine = self.osds_of(target);
         let still_in: Vec<u32> = self
             .osds
@@ -444,8 +468,13 @@ impl CephRemovalObserved {
             steps.push(RemovalStep::CephOsdsOut { ids: still_in });
         }
         if !mine.is_empty() {
-            steps.push(RemovalStep::CephWaitRebalanced { ids: mine.clone() });
+            steps.push(RemovalStep::CephWaitRebalanced { ids: mine });
         }
+    }
+
+    /// Its daemons gone, from the member and from the cluster's maps.
+    fn retire_steps(&self, target: &str, alive: bool, steps: &mut Vec<RemovalStep>) {
+        let mine = self.osds_of(target);
         if alive {
             steps.push(RemovalStep::CephStopDaemons);
         }
@@ -567,6 +596,42 @@ mod tests {
     }
 
     #[test]
+    fn only_the_members_controller_removes() {
+        let mut obs = lxd_cluster("s3");
+        obs.here = "s2".into();
+        obs.controller = Some("s1".into());
+        let r = refusals(&obs, true);
+        assert_eq!(r, [RemovalRefusal::NotTheController("s1".into())]);
+        assert!(r[0].to_string().contains("run muster remove on s1"));
+    }
+
+    #[test]
+    fn a_rerun_after_the_target_released_this_server_only_forgets() {
+        // Out of LXD and Ceph, and it no longer answers this server (it
+        // forgot it): nothing needs the target, so no --force either.
+        let mut obs = lxd_cluster("s3");
+        obs.lxd_members.remove("s3");
+        obs.agent_reachable = false;
+        let plan = plan_removal(&obs, RemovalChoices::default()).unwrap();
+        assert_eq!(
+            plan.steps,
+            [
+                RemovalStep::ForgetOn { on: "s2".into() },
+                RemovalStep::ForgetOn { on: "s4".into() },
+                RemovalStep::ForgetHere
+            ]
+        );
+    }
+
+    #[test]
+    fn a_member_lxd_still_calls_online_is_removed_by_force_once_its_agent_is_gone() {
+        let mut obs = lxd_cluster("s3");
+        obs.agent_reachable = false;
+        let plan = plan_removal(&obs, RemovalChoices { force: true }).unwrap();
+        assert_eq!(plan.steps[0], RemovalStep::LxdRemove { force: true });
+    }
+
+    #[test]
     fn instances_on_local_storage_are_refused_unless_forced() {
         let mut obs = lxd_cluster("s3");
         obs.remote_pools = names(&["remote"]);
@@ -604,13 +669,14 @@ mod tests {
     }
 
     #[test]
-    fn a_ceph_member_is_drained_before_its_daemons_go() {
+    fn a_ceph_member_is_drained_then_leaves_lxd_before_its_daemons_go() {
         let got = steps(&ceph_cluster("s3"), false);
         assert_eq!(
-            got[..6],
+            got[..7],
             [
                 RemovalStep::CephOsdsOut { ids: vec![2] },
                 RemovalStep::CephWaitRebalanced { ids: vec![2] },
+                RemovalStep::LxdRemove { force: false },
                 RemovalStep::CephStopDaemons,
                 RemovalStep::CephPurgeOsds {
                     ids: vec![2],
@@ -620,7 +686,7 @@ mod tests {
                 RemovalStep::CephRemoveMgr,
             ]
         );
-        assert_eq!(got[6], RemovalStep::LxdRemove { force: false });
+        assert_eq!(got[7], RemovalStep::Release);
     }
 
     #[test]
