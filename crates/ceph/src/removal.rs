@@ -212,10 +212,11 @@ impl CephMember {
         let name = self.spec.name.clone();
         for (id, device) in self.local_osds()? {
             self.supervisor().retire(&Daemon::osd(id))?;
-            if let Ok(device) = fs::canonicalize(&device) {
+            let data = p.osd_data(id);
+            if let Some(device) = own_device(&data, &device) {
                 crate::device::wipe(&device)?;
             }
-            remove_dir(&p.osd_data(id))?;
+            remove_dir(&data)?;
         }
         for (daemon, dir) in [
             (Daemon::mds(&name), p.mds_data(&name)),
@@ -239,6 +240,32 @@ impl CephMember {
     }
 }
 
+/// The block device an OSD's `block` link names, only when it carries
+/// that OSD's own BlueStore label. The link and the `fsid` file sit in a
+/// directory the `ceph` user owns: root wipes nothing that user could not
+/// already write (the OSD's own device), whatever the link was changed to.
+fn own_device(data: &Path, link: &Path) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let link = if link.is_relative() {
+        data.join(link)
+    } else {
+        link.to_owned()
+    };
+    let device = fs::canonicalize(link).ok()?;
+    if !fs::metadata(&device).ok()?.file_type().is_block_device() {
+        return None;
+    }
+    let uuid = fs::read_to_string(data.join("fsid")).ok()?;
+    let head = crate::device::read_head(&device).ok()?;
+    labelled_for(&head, &uuid).then_some(device)
+}
+
+/// Whether `head` starts with the BlueStore label of the OSD `uuid`. Pure.
+fn labelled_for(head: &[u8], uuid: &str) -> bool {
+    crate::device::bluestore_label_uuid(head)
+        .is_some_and(|label| label.eq_ignore_ascii_case(uuid.trim()))
+}
+
 fn remove_dir(dir: &Path) -> Result<(), CephError> {
     match fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).io("removing", dir),
@@ -249,6 +276,35 @@ fn remove_dir(dir: &Path) -> Result<(), CephError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_device_with_the_osds_own_label_is_wiped() {
+        let label = fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/pacific-16.2.15-bluestore-label.bin"
+        ))
+        .unwrap();
+        let uuid = crate::device::bluestore_label_uuid(&label).unwrap();
+        assert!(labelled_for(&label, &format!("{uuid}\n")));
+        assert!(labelled_for(&label, &uuid.to_uppercase()));
+        assert!(!labelled_for(
+            &label,
+            "00000000-0000-0000-0000-000000000000"
+        ));
+        assert!(!labelled_for(b"\x7fELF", &uuid));
+        assert!(!labelled_for(&[], &uuid));
+    }
+
+    #[test]
+    fn a_link_to_anything_but_a_block_device_is_not_wiped() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("block")).unwrap();
+        assert_eq!(own_device(dir.path(), Path::new("block")), None);
+        assert_eq!(own_device(dir.path(), Path::new("/dev/null")), None);
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+    }
 
     #[test]
     fn pacifics_answers_parse() {
