@@ -16,7 +16,9 @@ use muster_ceph::{
     HostRunner, LocalState, MemberPaths, MemberSpec, OsdSpec, Outcome, ProcessSupervisor,
     Supervisor, SystemdSupervisor,
 };
-use muster_plan::{CephConfigObserved, CephObserved, Observed, StepKind};
+use muster_plan::{
+    CephConfigObserved, CephObserved, CephRemovalObserved, Observed, OsdObserved, StepKind,
+};
 use muster_proto::formation::{CephHostStatus, CephOsdStatus, CephStatus};
 use serde::{Deserialize, Serialize};
 
@@ -179,7 +181,7 @@ async fn blocking<T: Send + 'static>(
 
 /// Runs `work` with this member's Ceph driver (no address: not for a
 /// monitor of its own) off the async threads.
-async fn on_member<T: Send + 'static>(
+pub(crate) async fn on_member<T: Send + 'static>(
     ceph: &CephLocal,
     work: impl FnOnce(CephMember) -> Result<T, CephError> + Send + 'static,
 ) -> Result<T, Error> {
@@ -223,6 +225,45 @@ pub(crate) async fn run_step(
     Ok(CephStepResponse {
         changed: outcome == Outcome::Done,
     })
+}
+
+/// This member leaves Ceph for good ([`CephMember::leave`]), on its
+/// controller's word during `muster remove`.
+pub(crate) async fn leave(ceph: &CephLocal) -> Result<(), Error> {
+    let _busy = ceph.busy.lock().await;
+    tracing::warn!(
+        "leaving the Ceph cluster: every Ceph daemon here is stopped and its data removed"
+    );
+    on_member(ceph, |member| member.leave()).await
+}
+
+/// The cluster's members as its monitors know them, for planning a
+/// removal; `None` when this server holds no Ceph config and admin key
+/// (no Ceph cluster, or not one this server may administer).
+pub(crate) async fn removal_view(ceph: &CephLocal) -> Result<Option<CephRemovalObserved>, Error> {
+    let local = local_state(ceph).await?;
+    if local.conf.is_none() || !local.admin_keyring {
+        return Ok(None);
+    }
+    let m = on_member(ceph, |member| member.membership()).await?;
+    Ok(Some(CephRemovalObserved {
+        mons: m.mons,
+        quorum: m.quorum,
+        mgrs: m.mgrs,
+        osds: m
+            .osds
+            .into_iter()
+            .map(|o| OsdObserved {
+                id: o.id,
+                host: o.host,
+                is_in: o.is_in,
+                kb: o.kb,
+                kb_used: o.kb_used,
+            })
+            .collect(),
+        crush_hosts: m.crush_hosts,
+        pools: m.pools,
+    }))
 }
 
 /// The initiator makes the cluster: a new fsid (or the one an interrupted

@@ -17,6 +17,7 @@ mod interfaces;
 mod logging;
 mod lxd;
 mod member;
+mod removal;
 mod seen;
 mod server;
 mod session;

@@ -2,13 +2,13 @@
 //! plan), joining it to a cluster on the initiator's word and
 //! `muster status`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use std::path::{Path, PathBuf};
 
 use muster_lxd::{JoinInputs, JoinToken, LxdClient, LxdError, MemberConfigKey};
-use muster_plan::{LxdObserved, NetworkObserved, PoolObserved, Status};
+use muster_plan::{InstanceObserved, LxdObserved, NetworkObserved, PoolObserved, Status};
 use muster_proto::formation::{
     ClusterStatus, LxdJoinRequest, LxdJoinResponse, MemberStatus, ObjectStatus,
 };
@@ -294,6 +294,84 @@ pub(crate) async fn status(lxd: &LxdLocal) -> Result<ClusterStatus, Error> {
         networks,
         ceph: None,
     })
+}
+
+/// What this server's LXD says about a member to remove: every member's
+/// status, the member's instances and the pools every member reaches.
+pub(crate) async fn removal_view(
+    lxd: &LxdLocal,
+    target: &str,
+) -> Result<
+    (
+        BTreeMap<String, String>,
+        Vec<InstanceObserved>,
+        BTreeSet<String>,
+    ),
+    Error,
+> {
+    let me = &lxd.name;
+    let client = lxd.client().await?;
+    let err = |e: LxdError| lxd_error(me, &e);
+    if !client
+        .server()
+        .await
+        .map_err(err)?
+        .environment
+        .server_clustered
+    {
+        return Ok(Default::default());
+    }
+    let members = client
+        .cluster_members()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .map(|m| (m.server_name, m.status))
+        .collect();
+    let instances = client
+        .instances()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|i| i.location == target)
+        .map(|i| InstanceObserved {
+            root_pool: i.root_pool().map(str::to_owned),
+            project: i.project,
+            name: i.name,
+        })
+        .collect();
+    let remote = client
+        .storage_pools()
+        .await
+        .map_err(err)?
+        .into_iter()
+        .filter(|p| REMOTE_DRIVERS.contains(&p.driver.as_str()))
+        .map(|p| p.name)
+        .collect();
+    Ok((members, instances, remote))
+}
+
+/// Pool drivers whose volumes every member reaches, so an instance on
+/// them can move to another member.
+const REMOTE_DRIVERS: [&str; 3] = ["ceph", "cephfs", "cephobject"];
+
+/// Moves `name`'s instances to other members (LXD's evacuation).
+pub(crate) async fn evacuate(lxd: &LxdLocal, name: &str) -> Result<(), Error> {
+    let client = lxd.client().await?;
+    client
+        .evacuate_member(name)
+        .await
+        .map_err(|e| lxd_error(&lxd.name, &e))
+}
+
+/// Takes `name` out of the LXD cluster; `force` for a member that cannot
+/// take part (dead).
+pub(crate) async fn remove_member(lxd: &LxdLocal, name: &str, force: bool) -> Result<(), Error> {
+    let client = lxd.client().await?;
+    client
+        .remove_member(name, force)
+        .await
+        .map_err(|e| lxd_error(&lxd.name, &e))
 }
 
 /// The member config a joiner gives: the keys the cluster asks for, with

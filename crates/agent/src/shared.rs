@@ -41,7 +41,8 @@ pub(crate) struct Shared {
     pub state_dir: std::path::PathBuf,
     /// This server's LXD.
     pub lxd: crate::lxd::LxdLocal,
-    /// One `muster init` at a time.
+    /// One `muster init` or `muster remove` at a time: both change the
+    /// cluster from what they observed.
     pub init_running: tokio::sync::Mutex<()>,
     /// This server's part in Ceph.
     pub ceph: crate::ceph::CephLocal,

@@ -104,6 +104,47 @@ pub enum Command {
     /// Show the cluster as this server's LXD sees it: members (online or
     /// not), storage pools and networks.
     Status(JsonArgs),
+
+    /// Take a member out of the cluster: LXD, Ceph and every trust store.
+    ///
+    /// Run it on the server that formed the cluster (the members' controller).
+    /// The local agent reads what LXD, Ceph and the trust stores know of the
+    /// member and prints the plan, or every reason it cannot be done safely
+    /// (the member's monitor is needed for quorum, the other OSDs cannot hold
+    /// the data's copies, it has instances that cannot move, it does not
+    /// answer). After you confirm (type its name, or pass --yes) it carries
+    /// the plan out, step by step: the member's instances are evacuated to
+    /// other members, its OSDs taken out and Ceph's copying of their data
+    /// waited for (with progress), its Ceph daemons stopped and their data,
+    /// labels and config removed, its OSDs purged, its monitor and manager
+    /// removed, then it leaves the LXD cluster (its LXD becomes standalone)
+    /// and it and the other members forget each other. Running the same
+    /// command again after a failure finishes the job.
+    Remove(RemoveArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The member's name, as `muster status` lists it.
+    pub name: String,
+
+    /// The member is dead: do from the cluster's side what cannot be done
+    /// on it (LXD removes it by force, its OSDs are purged without it), and
+    /// delete its instances that cannot move to another member.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Carry out the plan without asking (the plan is still printed).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Print the plan and stop: nothing is changed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the agent's progress events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

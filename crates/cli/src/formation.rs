@@ -48,20 +48,32 @@ pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
         dry_run: args.dry_run,
     };
     let client = AgentClient::new(socket)?;
-    let mut response = client.post_stream(paths::INIT, &request).await?;
+    let response = client.post_stream(paths::INIT, &request).await?;
+    follow(response, args.json, "muster init", &mut |_| ()).await
+}
+
+/// Prints a run's progress as the agent streams it ([`InitEvent`] lines),
+/// each event also handed to `seen`, until it ends: `Done` is success,
+/// `Failed` the error. `again` names the command to run again to resume.
+pub(crate) async fn follow(
+    mut response: reqwest::Response,
+    json: bool,
+    again: &str,
+    seen: &mut dyn FnMut(&InitEvent),
+) -> anyhow::Result<()> {
     let mut out = Output::stdout();
     let mut pending: Vec<u8> = Vec::new();
     loop {
         let chunk = response.chunk().await.map_err(|e| {
             anyhow!(
-                "the connection to musterd broke during init ({e}); run the same muster init \
+                "the connection to musterd broke during the run ({e}); run the same {again} \
                  again to resume"
             )
         })?;
         let Some(chunk) = chunk else {
             bail!(
-                "musterd stopped answering before init finished (did it exit? see its log); run \
-                 the same muster init again to resume"
+                "musterd stopped answering before the run finished (did it exit? see its log); \
+                 run the same {again} again to resume"
             );
         };
         pending.extend_from_slice(&chunk);
@@ -69,18 +81,19 @@ pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
             let line: Vec<u8> = pending.drain(..=end).collect();
             let event: InitEvent = serde_json::from_slice(&line)
                 .with_context(|| "unexpected progress line from musterd".to_string())?;
-            if args.json {
+            seen(&event);
+            if json {
                 out.line(String::from_utf8_lossy(&line).trim_end())?;
             }
             match event {
                 InitEvent::Done { message } => {
-                    if !args.json {
+                    if !json {
                         out.line(&message)?;
                     }
                     return Ok(());
                 }
                 InitEvent::Failed { message, .. } => bail!("{message}"),
-                other if !args.json => out.line(&render(&other))?,
+                other if !json => out.line(&render(&other))?,
                 _ => {}
             }
         }

@@ -6,6 +6,7 @@ pub mod args;
 mod formation;
 mod init_tui;
 mod output;
+mod removal;
 pub mod render;
 pub mod render_trust;
 pub mod run;

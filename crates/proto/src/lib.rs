@@ -40,6 +40,7 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/muster";
 pub const DEFAULT_SOCKET_PATH: &str = "/run/muster/musterd.sock";
 
 pub mod formation;
+pub mod removal;
 pub mod trust;
 
 /// Paths of the agent's HTTP API (served on the unix socket and over HTTPS).

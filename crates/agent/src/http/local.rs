@@ -7,6 +7,7 @@ use muster_ceph::LocalState;
 use muster_disks::Disk;
 use muster_plan::LxdObserved;
 use muster_proto::formation::{ClusterStatus, LxdJoinRequest, LxdJoinResponse, WipeRequest};
+use muster_proto::removal::CephLeaveRequest;
 use muster_proto::trust::NetInterface;
 
 use super::error::{ApiError, JsonBody};
@@ -88,5 +89,25 @@ pub(super) async fn wipe(
         crate::disks::WipeAsker::Controller,
     )
     .await?;
+    Ok(Json(()))
+}
+
+/// `POST /v1/ceph/leave` (member API, controller only): this server
+/// leaves Ceph during its removal.
+pub(super) async fn ceph_leave(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<CephLeaveRequest>,
+) -> Result<Json<()>, ApiError> {
+    if req.name != state.me.name {
+        return Err(Error::new(
+            Kind::Invalid,
+            format!(
+                "this is {}, not {}: nothing was changed",
+                state.me.name, req.name
+            ),
+        )
+        .into());
+    }
+    crate::ceph::leave(&state.ceph).await?;
     Ok(Json(()))
 }

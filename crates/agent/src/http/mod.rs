@@ -10,9 +10,9 @@
 mod accept;
 mod budget;
 mod error;
-mod init;
 mod local;
 mod members;
+mod runs;
 mod trust;
 
 use std::time::Duration;
@@ -27,6 +27,7 @@ use axum::{Json, Router};
 use axum_server::Server;
 use hyper_util::rt::TokioTimer;
 use muster_proto::formation::paths as fpaths;
+use muster_proto::removal::paths as rpaths;
 use muster_proto::{paths, AgentInfo};
 
 use crate::shared::State as AppState;
@@ -76,7 +77,8 @@ pub(crate) fn local_router(state: AppState) -> Router {
         .route(paths::MEMBERS, get(trust::members))
         .route(&paths::trusted_member("{name}"), delete(trust::forget))
         .route(fpaths::LXD, get(local::lxd))
-        .route(fpaths::INIT, post(init::init))
+        .route(fpaths::INIT, post(runs::init))
+        .route(rpaths::REMOVE, post(runs::remove))
         .route(fpaths::STATUS, get(local::status))
         .route(fpaths::CEPH, get(local::ceph))
         .route(&paths::member("{name}", paths::DISKS), get(members::disks))
@@ -107,6 +109,8 @@ pub(crate) fn https_router(state: AppState) -> Router {
         .route(fpaths::CEPH, get(local::ceph))
         .route(fpaths::CEPH_STEP, post(local::ceph_step))
         .route(fpaths::WIPE, post(local::wipe))
+        .route(rpaths::CEPH_LEAVE, post(local::ceph_leave))
+        .route(rpaths::TRUST_FORGET, post(trust::forget_asked))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Inside the member check: a caller it refuses sends no body.

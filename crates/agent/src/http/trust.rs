@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
+use muster_proto::removal::{ForgetRequest, ForgetResponse};
 use muster_proto::trust::{
     Initiator, JoinRequest, Joined, Member as WireMember, OpenSession, SessionOpened,
     SessionStatus, LISTEN_PORT_HEADER,
@@ -17,6 +18,7 @@ use serde::Deserialize;
 
 use super::accept::Caller;
 use super::error::{ApiError, JsonBody};
+use crate::error::Kind;
 use crate::shared::State as AppState;
 use crate::trust::{initiator, joiner, pairing};
 
@@ -115,6 +117,21 @@ pub(super) async fn forget(
     Path(name): Path<String>,
 ) -> Result<Json<WireMember>, ApiError> {
     Ok(Json(crate::trust::forget(&state, &name)?.to_wire()))
+}
+
+/// `POST /v1/trust/forget` (member API, controller only): the controller
+/// removed a member, or this server (naming itself: this server is then
+/// free to join another cluster).
+pub(super) async fn forget_asked(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<ForgetRequest>,
+) -> Result<Json<ForgetResponse>, ApiError> {
+    let forgotten = match crate::trust::forget(&state, &req.name) {
+        Ok(_) => true,
+        Err(e) if e.kind == Kind::NotFound => false,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Json(ForgetResponse { forgotten }))
 }
 
 /// The joiner's own HTTPS port; without the header, the default.
