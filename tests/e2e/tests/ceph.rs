@@ -19,7 +19,16 @@
 //!   LXD (which makes the pool `remote` on it as it joins), then able to
 //!   read the cluster's objects;
 //! - s3's monitor and OSDs stopped: s1 and s2 keep a quorum and take a
-//!   write, and `muster status` says so.
+//!   write, and `muster status` says so;
+//! - `muster remove` refused, nothing changed: the server itself, a
+//!   stranger, on a server that is not the members' controller, s3 while
+//!   the pools' 3 copies need its OSDs;
+//! - s4 given an OSD (s3's daemons started again by the same rerun), then
+//!   `muster remove s3`: its data copied to the others first, then gone from
+//!   `lxc cluster list`, `ceph osd tree`, `ceph mon dump`, `ceph auth ls` and
+//!   every trust store (its own LXD standalone, its Ceph files gone),
+//!   HEALTH_OK, the objects written before read on s4; removing it again is
+//!   refused as a stranger's.
 //!
 //! A second lab of three servers forms Incus and Ceph the same way: the
 //! `remote` pool's Ceph driver on Incus.
@@ -56,7 +65,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 8] = [
+    let cases: [Case<Trial>; 10] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(a_wipe_without_the_members_consent_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
@@ -65,6 +74,8 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
         case!(a_member_whose_lxd_was_reinstalled_joins_again),
         case!(a_fourth_server_joins_as_a_ceph_client_then_lxd),
         case!(the_cluster_stays_writable_without_one_member),
+        case!(a_removal_that_is_not_safe_is_refused),
+        case!(a_member_is_removed_from_lxd_ceph_and_trust),
     ];
     common::run_cases(&t, &cases);
     lab.down().expect("tear the lab down");
@@ -465,4 +476,133 @@ fn the_cluster_stays_writable_without_one_member(t: &Trial) {
         assert!(Instant::now() < deadline, "{ceph:?}");
         std::thread::sleep(Duration::from_secs(2));
     }
+}
+
+/// `muster remove ARGS --dry-run` on `server`, which must be refused:
+/// what it printed.
+fn remove_refused(t: &Trial, server: usize, args: &[&str]) -> String {
+    let mut argv = vec!["muster", "remove", "--dry-run"];
+    argv.extend_from_slice(args);
+    let out = run(t, server, &argv);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !out.status.success(),
+        "s{server}: {argv:?} was not refused:\n{text}"
+    );
+    assert!(text.contains("nothing was changed"), "{text}");
+    text
+}
+
+fn a_removal_that_is_not_safe_is_refused(t: &Trial) {
+    let own = remove_refused(t, 1, &["s1"]);
+    assert!(
+        own.contains("s1 is the server running muster remove"),
+        "{own}"
+    );
+    let stranger = remove_refused(t, 1, &["s9"]);
+    assert!(stranger.contains("s9 is not a member"), "{stranger}");
+    let not_controller = remove_refused(t, 2, &["s3"]);
+    assert!(
+        not_controller.contains("run muster remove on s1"),
+        "{not_controller}"
+    );
+    let copies = remove_refused(t, 1, &["s3", "--force"]);
+    assert!(
+        copies.contains("keeps 3 copies on different members, but only 2 members would hold OSDs"),
+        "{copies}"
+    );
+    // Nothing was changed: LXD and Ceph still list s3.
+    let members = t.rt.block_on(t.lxd(1).cluster_members()).unwrap();
+    assert!(members.iter().any(|m| m.server_name == "s3"));
+    let tree = ceph_json(t, 1, &["osd", "tree"]);
+    assert!(crush_hosts(&tree).contains(&"s3".to_string()), "{tree}");
+}
+
+/// The host buckets of `ceph osd tree`.
+fn crush_hosts(tree: &serde_json::Value) -> Vec<String> {
+    tree["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter(|n| n["type"] == "host")
+        .map(|n| n["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
+    let members = format!(
+        "{}  - name: s4\n    disks:\n      ceph:\n          - {}\n",
+        members(t, true),
+        disk(t, 4, 0).display()
+    );
+    let preseed = t.preseed("ceph-s4-osd.yaml", 1, &members);
+    t.init_ok(1, &preseed);
+    wait_healthy(t);
+    osds_up_and_in(t, 5);
+
+    let out = run_ok(t, 1, &["muster", "remove", "s3", "--yes"]);
+    for step in [
+        "Take osd.",
+        "Wait until Ceph has copied the data",
+        "Remove s3 from the LXD cluster",
+        "Stop s3's Ceph daemons",
+        "Remove s3's Ceph monitor",
+        "s3 forgets this server",
+        "Forget s3 here",
+        "s3 was removed",
+    ] {
+        assert!(out.contains(step), "no {step:?} in:\n{out}");
+    }
+
+    // LXD's view, from the others and from s3.
+    let mut left: Vec<String> =
+        t.rt.block_on(t.lxd(1).cluster_members())
+            .unwrap()
+            .into_iter()
+            .map(|m| m.server_name)
+            .collect();
+    left.sort();
+    assert_eq!(left, ["s1", "s2", "s4"]);
+    assert!(!t.clustered(3), "s3's LXD still thinks it is clustered");
+    // Ceph's view.
+    let tree = ceph_json(t, 1, &["osd", "tree"]);
+    assert!(!crush_hosts(&tree).contains(&"s3".to_string()), "{tree}");
+    osds_up_and_in(t, 3);
+    let mons = ceph_json(t, 1, &["mon", "dump"]);
+    let mons: Vec<&str> = mons["mons"]
+        .as_array()
+        .expect("mons")
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(!mons.contains(&"s3"), "{mons:?}");
+    let auth = ceph_json(t, 1, &["auth", "ls"]);
+    assert!(!auth.to_string().contains("\"mgr.s3\""), "{auth}");
+    assert!(!conf(t, 3).exists(), "s3 kept its Ceph config");
+    // Every trust store.
+    for server in [1, 2, 4] {
+        let trusted = run_ok(t, server, &["muster", "members", "--json"]);
+        assert!(
+            !trusted.contains("\"s3\""),
+            "s{server} still trusts s3: {trusted}"
+        );
+    }
+    let own = run_ok(t, 3, &["muster", "members", "--json"]);
+    assert!(!own.contains("\"s1\""), "s3 still trusts s1: {own}");
+    // The data is whole without s3.
+    wait_healthy(t);
+    for object in ["hello", "after-loss"] {
+        let back = t.files.join(format!("{object}.after-removal"));
+        rados(t, 4, &conf(t, 4), &["get", object, path_str(&back)]);
+        assert_eq!(
+            fs::read(&back).unwrap(),
+            fs::read(t.files.join("object")).unwrap()
+        );
+    }
+    let again = remove_refused(t, 1, &["s3"]);
+    assert!(again.contains("s3 is not a member"), "{again}");
 }

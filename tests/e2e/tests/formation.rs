@@ -7,6 +7,8 @@
 //! members online, the `local` pool and the network, the default profile
 //! uses them, an instance record can be created on each member, and a
 //! busybox container runs on each member with an address from its bridge.
+//! Last, s3 dies (its agent and LXD killed): `muster remove s3` is refused
+//! without --force, and with it s3 is gone from LXD and the trust stores.
 //!
 //! The joiners enroll zero-touch (an enrollment passphrase in their
 //! musterd.toml). Crashes are agents killed from outside (SIGKILL by pid) at
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::trial::{member, step_done, step_starts, Trial};
 use common::{case, path_str, Case};
-use muster_lab::{Daemon, Lab, LabSpec, Target};
+use muster_lab::{Daemon, Lab, LabSpec, Signal, Target};
 use muster_lxd::InstancesPost;
 use muster_proto::formation::ClusterStatus;
 
@@ -45,7 +47,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     let t = Trial::new(&lab);
     t.enroll_all();
 
-    let cases: [Case<Trial>; 8] = [
+    let cases: [Case<Trial>; 9] = [
         case!(a_single_server_forms_a_one_member_cluster),
         case!(an_unknown_key_is_rejected_by_the_cli),
         case!(an_unknown_member_is_rejected_before_any_change),
@@ -54,6 +56,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
         case!(init_resumes_after_the_initiator_and_a_joiner_die),
         case!(the_cluster_is_formed_on_every_member),
         case!(a_container_runs_on_every_member),
+        case!(a_dead_member_is_removed_with_force),
     ];
     common::run_cases(&t, &cases);
 
@@ -317,4 +320,52 @@ fn the_cluster_is_formed_on_every_member(t: &Trial) {
     assert_eq!(online, want);
     assert!(status.storage_pools.iter().any(|p| p.name == "local"));
     assert!(status.networks.iter().any(|n| n.name == "lxdbr0"));
+}
+
+fn a_dead_member_is_removed_with_force(t: &Trial) {
+    t.lab
+        .stop_agent(3, Signal::SIGKILL)
+        .expect("kill s3's agent");
+    t.lab.kill_lxd(3, false).expect("kill s3's LXD");
+    let refused = t
+        .lab
+        .exec(Target::Server(1), ["muster", "remove", "s3", "--dry-run"])
+        .unwrap();
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{text}");
+    assert!(
+        text.contains("s3 does not answer") && text.contains("--force"),
+        "{text}"
+    );
+    let out = t
+        .lab
+        .exec(
+            Target::Server(1),
+            ["muster", "remove", "s3", "--force", "--yes"],
+        )
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}\n{}", t.logs());
+    assert!(text.contains("from the cluster's side (force)"), "{text}");
+    assert!(text.contains("muster members forget s1"), "{text}");
+    for server in [1, 2] {
+        let mut names: Vec<String> =
+            t.rt.block_on(t.lxd(server).cluster_members())
+                .unwrap()
+                .into_iter()
+                .map(|m| m.server_name)
+                .collect();
+        names.sort();
+        assert_eq!(names, ["s1", "s2"], "s{server}");
+        let trusted = t
+            .lab
+            .exec(Target::Server(server), ["muster", "members", "--json"])
+            .unwrap();
+        let trusted = String::from_utf8_lossy(&trusted.stdout);
+        assert!(!trusted.contains("\"s3\""), "s{server}: {trusted}");
+    }
 }

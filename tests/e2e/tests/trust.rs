@@ -24,6 +24,7 @@ use common::{case, path_str, Case};
 use muster_identity::Identity;
 use muster_lab::{Lab, Signal, Target};
 use muster_proto::formation::paths as fpaths;
+use muster_proto::removal::paths as rpaths;
 use muster_proto::trust::{Joined, Member, SessionOpened, SessionPhase, SessionStatus};
 use muster_proto::{paths, DEFAULT_PORT};
 use muster_trust::pin::{client_config_der, first_contact_client_config};
@@ -566,6 +567,8 @@ fn only_a_servers_controller_may_change_it(t: &Trial) {
         (fpaths::WIPE, "{}".to_owned()),
         (fpaths::CEPH_STEP, "{}".to_owned()),
         (fpaths::LXD_JOIN, "{}".to_owned()),
+        (rpaths::CEPH_LEAVE, "{}".to_owned()),
+        (rpaths::TRUST_FORGET, "{}".to_owned()),
     ];
     let outcome = on_client(t, async || {
         let post = async |who: Option<(&Identity, &str)>, url: String, body: String| {

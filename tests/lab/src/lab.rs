@@ -675,15 +675,30 @@ impl Lab {
     /// its state and the bridge it made gone, a fresh LXD running. Its
     /// cluster still lists it as a member, now one that cannot answer.
     pub fn reinstall_lxd(&self, number: usize) -> Result<(), LabError> {
+        self.kill_lxd(number, true)?;
+        let i = self.server_index(number)?;
+        let server = &self.servers[i];
+        fs::remove_dir_all(&server.lxd_dir)
+            .ctx(|| format!("removing {}", server.lxd_dir.display()))?;
+        self.spawn_lxd(i)?;
+        wait_lxd(self.daemon(), server, Duration::from_secs(60))
+    }
+
+    /// Ends server `number`'s LXD and its helpers (dnsmasq, forkdns) and
+    /// removes the links it made: asked to shut down first when `gently`,
+    /// else killed outright, as a machine that died. Its state stays.
+    pub fn kill_lxd(&self, number: usize, gently: bool) -> Result<(), LabError> {
         let i = self.server_index(number)?;
         let server = &self.servers[i];
         let failed = |detail: String| LabError::Command {
-            command: format!("reinstalling the LXD of {}", server.name),
+            command: format!("stopping the LXD of {}", server.name),
             detail,
         };
-        // A daemon that does not stop in time is ended below all the same.
         let daemon = self.daemon();
-        let _ = sys::run(&mut lxd_shutdown(daemon, &server.lxd_dir));
+        if gently {
+            // A daemon that does not stop in time is ended below all the same.
+            let _ = sys::run(&mut lxd_shutdown(daemon, &server.lxd_dir));
+        }
         let what = format!("lxd of {}", server.name);
         let ids: Vec<ProcessId> = {
             let inner = self.shared.lock();
@@ -695,14 +710,19 @@ impl Lab {
                 .map(|p| p.id)
                 .collect()
         };
+        if !gently {
+            for id in &ids {
+                let _ = sys::signal(*id, Signal::SIGKILL);
+            }
+        }
         if let Some(left) = sys::terminate(&ids, Duration::from_secs(5)).first() {
             return Err(failed(format!("process {} survived SIGKILL", left.pid)));
         }
         if let Some(child) = self.shared.lock().lxd.get_mut(i) {
             sys::wait_child(child, Duration::from_secs(3));
         }
-        // Its helpers (dnsmasq, forkdns) carry its LXD_DIR in their
-        // environment: only those of this LXD are ended.
+        // Its helpers carry its LXD_DIR in their environment: only those of
+        // this LXD are ended.
         let marker = format!("{}={}", daemon.dir_env(), server.lxd_dir.display());
         let helpers: Vec<ProcessId> = sys::netns_pids(&server.netns)?
             .into_iter()
@@ -718,10 +738,7 @@ impl Lab {
                 sys::ip(["-n", &server.netns, "link", "delete", &link])?;
             }
         }
-        fs::remove_dir_all(&server.lxd_dir)
-            .ctx(|| format!("removing {}", server.lxd_dir.display()))?;
-        self.spawn_lxd(i)?;
-        wait_lxd(daemon, server, Duration::from_secs(60))
+        Ok(())
     }
 
     fn server_index(&self, number: usize) -> Result<usize, LabError> {
