@@ -17,7 +17,8 @@ use muster_ceph::{
     Supervisor, SystemdSupervisor,
 };
 use muster_plan::{
-    CephConfigObserved, CephObserved, CephRemovalObserved, Observed, OsdObserved, StepKind,
+    CephConfigObserved, CephMaintenanceObserved, CephObserved, CephRemovalObserved, Observed,
+    OsdObserved, StepKind,
 };
 use muster_proto::formation::{CephHostStatus, CephOsdStatus, CephStatus};
 use serde::{Deserialize, Serialize};
@@ -237,12 +238,36 @@ pub(crate) async fn leave(ceph: &CephLocal) -> Result<(), Error> {
     on_member(ceph, |member| member.leave()).await
 }
 
+/// Whether this server holds a Ceph config and the admin key, and so may
+/// run cluster-wide commands.
+async fn administers(ceph: &CephLocal) -> Result<bool, Error> {
+    let local = local_state(ceph).await?;
+    Ok(local.conf.is_some() && local.admin_keyring)
+}
+
+/// Whether `target` is a CRUSH host and has `noout` set, for planning
+/// maintenance; `None` when this server holds no Ceph config and admin
+/// key.
+pub(crate) async fn maintenance_view(
+    ceph: &CephLocal,
+    target: &str,
+) -> Result<Option<CephMaintenanceObserved>, Error> {
+    if !administers(ceph).await? {
+        return Ok(None);
+    }
+    let (tree, dump) =
+        on_member(ceph, |member| Ok((member.osd_tree()?, member.osd_dump()?))).await?;
+    Ok(Some(CephMaintenanceObserved {
+        host: tree.hosts().iter().any(|(name, _)| name == target),
+        noout: dump.host_noout(target),
+    }))
+}
+
 /// The cluster's members as its monitors know them, for planning a
 /// removal; `None` when this server holds no Ceph config and admin key
 /// (no Ceph cluster, or not one this server may administer).
 pub(crate) async fn removal_view(ceph: &CephLocal) -> Result<Option<CephRemovalObserved>, Error> {
-    let local = local_state(ceph).await?;
-    if local.conf.is_none() || !local.admin_keyring {
+    if !administers(ceph).await? {
         return Ok(None);
     }
     let m = on_member(ceph, |member| member.membership()).await?;
@@ -526,6 +551,7 @@ fn summarize(
         .hosts()
         .into_iter()
         .map(|(name, ids)| CephHostStatus {
+            noout: dump.host_noout(&name),
             name,
             osds: ids
                 .into_iter()

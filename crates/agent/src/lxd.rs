@@ -296,9 +296,10 @@ pub(crate) async fn status(lxd: &LxdLocal) -> Result<ClusterStatus, Error> {
     })
 }
 
-/// What this server's LXD says about a member to remove: every member's
-/// status, the member's instances and the pools every member reaches.
-pub(crate) async fn removal_view(
+/// What this server's LXD says about a member to remove or maintain:
+/// every member's status, the member's instances and the pools every
+/// member reaches.
+pub(crate) async fn member_view(
     lxd: &LxdLocal,
     target: &str,
 ) -> Result<
@@ -355,11 +356,21 @@ pub(crate) async fn removal_view(
 /// them can move to another member.
 const REMOTE_DRIVERS: [&str; 3] = ["ceph", "cephfs", "cephobject"];
 
-/// Moves `name`'s instances to other members (LXD's evacuation).
+/// Moves `name`'s instances to other members, or stops those that
+/// cannot move (LXD's evacuation).
 pub(crate) async fn evacuate(lxd: &LxdLocal, name: &str) -> Result<(), Error> {
     let client = lxd.client().await?;
     client
         .evacuate_member(name)
+        .await
+        .map_err(|e| lxd_error(&lxd.name, &e))
+}
+
+/// Undoes [`evacuate`].
+pub(crate) async fn restore(lxd: &LxdLocal, name: &str) -> Result<(), Error> {
+    let client = lxd.client().await?;
+    client
+        .restore_member(name)
         .await
         .map_err(|e| lxd_error(&lxd.name, &e))
 }

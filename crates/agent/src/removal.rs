@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Kind};
 use crate::member::{post_member, request_member};
 use crate::shared::{Shared, State};
+use crate::steps::{self, announce, failed, Shown};
 use crate::trust_store::Role;
 
 /// Whether the member's agent answers: a short wait, a dead one is the
@@ -37,32 +38,9 @@ const REBALANCE_TIMEOUT: Duration = Duration::from_secs(3600);
 const REBALANCE_POLL: Duration = Duration::from_secs(3);
 
 /// `muster remove`: runs it, streaming its progress to `events`, which
-/// end with `Done` or `Failed`. Not while `muster init` or another removal
-/// runs on this server.
+/// end with `Done` or `Failed`.
 pub(crate) async fn remove(state: State, req: RemoveRequest, events: mpsc::Sender<InitEvent>) {
-    let end = match state.init_running.try_lock() {
-        Ok(_running) => match run(&state, &req, &events).await {
-            Ok(message) => InitEvent::Done { message },
-            Err(failure) => failure,
-        },
-        Err(_) => failed(
-            "muster init or muster remove is already running on this server".into(),
-            None,
-        ),
-    };
-    if let InitEvent::Failed { message, .. } = &end {
-        tracing::warn!(%message, "muster remove failed");
-    }
-    // The CLI may have gone away; what was done is logged regardless.
-    let _ = events.send(end).await;
-}
-
-fn failed(message: String, step: Option<String>) -> InitEvent {
-    InitEvent::Failed {
-        message,
-        member: None,
-        step,
-    }
+    steps::alone(&state, "muster remove", &events, run(&state, &req, &events)).await
 }
 
 async fn run(
@@ -72,24 +50,17 @@ async fn run(
 ) -> Result<String, InitEvent> {
     let target = req.name.as_str();
     crate::trust_store::check_name(target)
-        .map_err(|e| failed(format!("{target:?} cannot be a member's name: {e}"), None))?;
+        .map_err(|e| failed(format!("{target:?} cannot be a member's name: {e}")))?;
     let observed = observe(state, target)
         .await
-        .map_err(|e| failed(format!("{}; nothing was changed", e.message), None))?;
+        .map_err(|e| failed(format!("{}; nothing was changed", e.message)))?;
     let choices = RemovalChoices { force: req.force };
     let plan = plan_removal(&observed, choices).map_err(|refusals| {
-        failed(
-            format!("{target} cannot be removed now; nothing was changed:\n{refusals}"),
-            None,
-        )
+        failed(format!(
+            "{target} cannot be removed now; nothing was changed:\n{refusals}"
+        ))
     })?;
-    let _ = events
-        .send(InitEvent::Plan {
-            text: plan.render(),
-            steps: plan.steps.len(),
-            builds: Default::default(),
-        })
-        .await;
+    announce(events, plan.render(), plan.steps.len()).await;
     if req.dry_run {
         return Ok("dry run: nothing was changed".into());
     }
@@ -114,35 +85,22 @@ async fn carry_out(
     events: &mpsc::Sender<InitEvent>,
 ) -> Result<(), InitEvent> {
     let target = plan.target.as_str();
-    for (i, step) in plan.steps.iter().enumerate() {
-        let index = i + 1;
-        let description = step.describe(target);
-        let member = if step.on_target() {
+    let again = format!("the same muster remove {target}");
+    let show = |step: &RemovalStep| Shown {
+        member: if step.on_target() {
             target.to_owned()
         } else if let RemovalStep::ForgetOn { on } = step {
             on.clone()
         } else {
             state.me.name.clone()
-        };
-        let _ = events
-            .send(InitEvent::Step {
-                index,
-                member: member.clone(),
-                description: description.clone(),
-            })
-            .await;
-        if let Err(e) = run_step(state, target, step, events).await {
-            return Err(InitEvent::Failed {
-                message: format!(
-                    "step {index} ({description}) failed: {}. Run the same muster remove again \
-                     to resume",
-                    e.message
-                ),
-                member: Some(member),
-                step: Some(description),
-            });
-        }
-        let _ = events.send(InitEvent::StepDone { index }).await;
+        },
+        description: step.describe(target),
+    };
+    for (i, step) in plan.steps.iter().enumerate() {
+        let shown = show(step);
+        shown.start(i + 1, events).await;
+        let outcome = run_step(state, target, step, events).await;
+        shown.end(i + 1, outcome, &again, events).await?;
     }
     Ok(())
 }
@@ -151,7 +109,7 @@ async fn carry_out(
 /// whether its agent answers.
 async fn observe(state: &Shared, target: &str) -> Result<RemovalObserved, Error> {
     let (lxd_members, instances, remote_pools) =
-        crate::lxd::removal_view(&state.lxd, target).await?;
+        crate::lxd::member_view(&state.lxd, target).await?;
     let ceph = crate::ceph::removal_view(&state.ceph).await?;
     let (trusted, others_trusted, controller) = {
         let trust = state.trust();

@@ -50,6 +50,7 @@ mod conf;
 pub mod device;
 mod error;
 mod local;
+mod maintenance;
 mod member;
 mod removal;
 pub mod status;

@@ -121,6 +121,10 @@ impl QuorumStatus {
 pub struct OsdDump {
     pub fsid: String,
     pub osds: Vec<OsdEntry>,
+    /// Flags set on CRUSH nodes (`ceph osd set-group`), by node name:
+    /// `{"s3": ["noout"]}` while s3 is in maintenance.
+    #[serde(default)]
+    pub crush_node_flags: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

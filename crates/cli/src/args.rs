@@ -121,6 +121,43 @@ pub enum Command {
     /// and it and the other members forget each other. Running the same
     /// command again after a failure finishes the job.
     Remove(RemoveArgs),
+
+    /// Put a member in maintenance, or take it out: `muster maintenance
+    /// NAME on|off`.
+    ///
+    /// On: Ceph is told to keep the member's OSDs in while they are down
+    /// (`noout` on its CRUSH host, so that it does not start copying their
+    /// data elsewhere), then LXD evacuates it: instances on Ceph move to
+    /// other members, those on its local pool are stopped. Off: LXD
+    /// restores it (instances come back and start), then `noout` is
+    /// cleared. `muster status` shows a member in maintenance as Evacuated
+    /// and its Ceph host with noout. Runs on any member holding the Ceph
+    /// admin key (every member muster configured); the plan is printed
+    /// first.
+    Maintenance(MaintenanceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MaintenanceArgs {
+    /// The member's name, as `muster status` lists it.
+    pub name: String,
+
+    /// `on` or `off`.
+    pub state: Switch,
+
+    /// Print the plan and stop: nothing is changed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the agent's progress events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Args)]

@@ -211,7 +211,12 @@ fn ceph_text(c: &CephStatus) -> String {
                 )
             })
             .collect();
-        out.push_str(&format!("  {:<16} {}\n", host.name, osds.join(", ")));
+        let noout = if host.noout {
+            "  (noout: in maintenance)"
+        } else {
+            ""
+        };
+        out.push_str(&format!("  {:<16} {}{noout}\n", host.name, osds.join(", ")));
     }
     for warning in &c.warnings {
         out.push_str(&format!("  warning: {warning}\n"));
@@ -285,6 +290,7 @@ mod tests {
                             is_in: false,
                         },
                     ],
+                    noout: true,
                 }],
                 warnings: vec!["only 1 member has OSDs".into()],
             }),
@@ -294,8 +300,8 @@ mod tests {
         assert!(
             text.ends_with(
                 "Ceph: HEALTH_WARN\n  MON_DOWN: 1/3 mons down\n  monitors: s1, s2, s3 (2 in \
-                 quorum: s1, s2)\n  s2               osd.1 up in, osd.4 down out\n  warning: \
-                 only 1 member has OSDs\n"
+                 quorum: s1, s2)\n  s2               osd.1 up in, osd.4 down out  (noout: in \
+                 maintenance)\n  warning: only 1 member has OSDs\n"
             ),
             "{text}"
         );

@@ -1,16 +1,18 @@
-//! `muster remove NAME`: the local agent plans and does the work; this
-//! shows the plan, asks before anything changes (unless --yes) and
-//! follows the agent's progress.
+//! `muster remove NAME` and `muster maintenance NAME on|off`: the local
+//! agent plans and does the work; this shows the plan, asks before a
+//! removal changes anything (unless --yes) and follows the agent's
+//! progress.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::Path;
 
 use anyhow::{bail, Context};
 use muster_proto::formation::InitEvent;
+use muster_proto::maintenance::{MaintenanceRequest, MAINTENANCE_PATH};
 use muster_proto::removal::{paths, RemoveRequest};
 
 use crate::agent::AgentClient;
-use crate::args::RemoveArgs;
+use crate::args::{MaintenanceArgs, RemoveArgs, Switch};
 use crate::formation::follow;
 
 pub(crate) async fn remove(socket: &Path, args: RemoveArgs) -> anyhow::Result<()> {
@@ -40,6 +42,23 @@ pub(crate) async fn remove(socket: &Path, args: RemoveArgs) -> anyhow::Result<()
         confirm(&args.name)?;
     }
     let response = client.post_stream(paths::REMOVE, &request(false)).await?;
+    follow(response, args.json, &again, &mut |_| ()).await
+}
+
+pub(crate) async fn maintenance(socket: &Path, args: MaintenanceArgs) -> anyhow::Result<()> {
+    let client = AgentClient::new(socket)?;
+    let on = args.state == Switch::On;
+    let request = MaintenanceRequest {
+        name: args.name.clone(),
+        on,
+        dry_run: args.dry_run,
+    };
+    let again = format!(
+        "muster maintenance {} {}",
+        args.name,
+        if on { "on" } else { "off" }
+    );
+    let response = client.post_stream(MAINTENANCE_PATH, &request).await?;
     follow(response, args.json, &again, &mut |_| ()).await
 }
 

@@ -34,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Init(args) => crate::formation::init(&cli.socket, args).await,
         Command::Status(args) => crate::formation::status(&cli.socket, args.json).await,
         Command::Remove(args) => crate::removal::remove(&cli.socket, args).await,
+        Command::Maintenance(args) => crate::removal::maintenance(&cli.socket, args).await,
     }
 }
 

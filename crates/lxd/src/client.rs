@@ -302,8 +302,18 @@ impl LxdClient {
     /// LXD moves the member's instances to the others (or stops those it
     /// cannot move, as each one's `cluster.evacuate` says).
     pub async fn evacuate_member(&self, name: &str) -> Result<(), LxdError> {
+        self.member_state(name, "evacuate").await
+    }
+
+    /// `{"action": "restore"}`: the evacuated member takes its instances
+    /// back and starts those that ran.
+    pub async fn restore_member(&self, name: &str) -> Result<(), LxdError> {
+        self.member_state(name, "restore").await
+    }
+
+    async fn member_state(&self, name: &str, action: &str) -> Result<(), LxdError> {
         let path = api_path(&["1.0", "cluster", "members", name, "state"]);
-        let body = serde_json::json!({ "action": "evacuate" });
+        let body = serde_json::json!({ "action": action });
         self.act(Method::POST, &path, &[], Some(body)).await?;
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! is left, and a plan for a finished cluster is empty.
 
 mod choices;
+mod maintenance;
 mod observed;
 mod plan;
 mod removal;
@@ -19,6 +20,10 @@ mod tests;
 pub use choices::{
     BridgeAddress, CephChoices, Choices, DiskRef, Driver, InstanceNetwork, MemberChoice, CEPH_FS,
     CEPH_RBD_POOL, DEFAULT_NETWORK, LOCAL_POOL, LXD_PORT, REMOTE_FS_POOL, REMOTE_POOL,
+};
+pub use maintenance::{
+    plan_maintenance, CephMaintenanceObserved, MaintenanceObserved, MaintenancePlan,
+    MaintenanceRefusal, MaintenanceStep,
 };
 pub use observed::{
     best_local_driver, membership, CephConfigObserved, CephObserved, DeviceConfig, LxdObserved,

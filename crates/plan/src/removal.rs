@@ -491,6 +491,21 @@ impl CephRemovalObserved {
     }
 }
 
+/// Two instances of the tests: `web` with its root on `local`, `db` on
+/// `remote`.
+#[cfg(test)]
+pub(crate) fn web_on_local_and_db_on_remote() -> Vec<InstanceObserved> {
+    ["web", "db"]
+        .iter()
+        .zip(["local", "remote"])
+        .map(|(name, pool)| InstanceObserved {
+            project: "default".into(),
+            name: name.to_string(),
+            root_pool: Some(pool.into()),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -635,18 +650,7 @@ mod tests {
     fn instances_on_local_storage_are_refused_unless_forced() {
         let mut obs = lxd_cluster("s3");
         obs.remote_pools = names(&["remote"]);
-        obs.instances = vec![
-            InstanceObserved {
-                project: "default".into(),
-                name: "web".into(),
-                root_pool: Some("local".into()),
-            },
-            InstanceObserved {
-                project: "default".into(),
-                name: "db".into(),
-                root_pool: Some("remote".into()),
-            },
-        ];
+        obs.instances = web_on_local_and_db_on_remote();
         let r = refusals(&obs, false);
         assert!(
             matches!(&r[..], [RemovalRefusal::InstancesCannotMove { instances, .. }] if instances == "web"),

@@ -205,6 +205,9 @@ pub struct CephStatus {
 pub struct CephHostStatus {
     pub name: String,
     pub osds: Vec<CephOsdStatus>,
+    /// Ceph keeps its OSDs in while they are down (`muster maintenance`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub noout: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

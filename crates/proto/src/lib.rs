@@ -40,6 +40,7 @@ pub const DEFAULT_STATE_DIR: &str = "/var/lib/muster";
 pub const DEFAULT_SOCKET_PATH: &str = "/run/muster/musterd.sock";
 
 pub mod formation;
+pub mod maintenance;
 pub mod removal;
 pub mod trust;
 

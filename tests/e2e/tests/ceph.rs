@@ -28,7 +28,11 @@
 //!   `lxc cluster list`, `ceph osd tree`, `ceph mon dump`, `ceph auth ls` and
 //!   every trust store (its own LXD standalone, its Ceph files gone),
 //!   HEALTH_OK, the objects written before read on s4; removing it again is
-//!   refused as a stranger's.
+//!   refused as a stranger's;
+//! - `muster maintenance s4 on`: noout on its CRUSH host, LXD evacuates it
+//!   (its container on `local` stopped), `muster status` shows both; on
+//!   again has nothing to do; off restores it (the container runs again)
+//!   and clears noout; off when not in maintenance is refused.
 //!
 //! A second lab of three servers forms Incus and Ceph the same way: the
 //! `remote` pool's Ceph driver on Incus.
@@ -65,7 +69,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 10] = [
+    let cases: [Case<Trial>; 11] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(a_wipe_without_the_members_consent_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
@@ -76,6 +80,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
         case!(the_cluster_stays_writable_without_one_member),
         case!(a_removal_that_is_not_safe_is_refused),
         case!(a_member_is_removed_from_lxd_ceph_and_trust),
+        case!(a_member_in_maintenance_keeps_its_osds_in_and_comes_back),
     ];
     common::run_cases(&t, &cases);
     lab.down().expect("tear the lab down");
@@ -605,4 +610,97 @@ fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
     }
     let again = remove_refused(t, 1, &["s3"]);
     assert!(again.contains("s3 is not a member"), "{again}");
+}
+
+/// `lxc ARGS` on s1.
+fn lxc(t: &Trial, args: &[&str]) -> String {
+    let mut argv = vec!["lxc"];
+    argv.extend_from_slice(args);
+    run_ok(t, 1, &argv)
+}
+
+fn container_status(t: &Trial, name: &str) -> String {
+    let list: serde_json::Value =
+        serde_json::from_str(&lxc(t, &["list", name, "--format", "json"])).unwrap();
+    list[0]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+fn member_status(t: &Trial, name: &str) -> String {
+    let members = t.rt.block_on(t.lxd(1).cluster_members()).unwrap();
+    members
+        .into_iter()
+        .find(|m| m.server_name == name)
+        .map(|m| m.status)
+        .unwrap_or_default()
+}
+
+fn noout_on(t: &Trial, host: &str) -> bool {
+    let dump = ceph_json(t, 1, &["osd", "dump"]);
+    dump["crush_node_flags"][host]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|f| f == "noout"))
+}
+
+fn a_member_in_maintenance_keeps_its_osds_in_and_comes_back(t: &Trial) {
+    let alias = muster_lab::image::IMAGE_ALIAS;
+    let name = "maint-s4";
+    lxc(
+        t,
+        &[
+            "launch",
+            "-q",
+            alias,
+            name,
+            "--target",
+            "s4",
+            "--storage",
+            "local",
+        ],
+    );
+    let off = run(t, 1, &["muster", "maintenance", "s4", "off"]);
+    let text = String::from_utf8_lossy(&off.stderr);
+    assert!(!off.status.success(), "{text}");
+    assert!(text.contains("s4 is not in maintenance"), "{text}");
+
+    let out = run_ok(t, 1, &["muster", "maintenance", "s4", "on"]);
+    assert!(
+        out.contains("Keep s4's OSDs in Ceph while it is down"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("Evacuate s4: stop {name}")), "{out}");
+    assert_eq!(member_status(t, "s4"), "Evacuated");
+    assert_eq!(container_status(t, name), "Stopped");
+    assert!(noout_on(t, "s4"));
+    let shown = status(t, 2);
+    let host = shown
+        .ceph
+        .as_ref()
+        .unwrap()
+        .hosts
+        .iter()
+        .find(|h| h.name == "s4");
+    assert!(host.is_some_and(|h| h.noout), "{shown:?}");
+    assert!(
+        shown
+            .members
+            .iter()
+            .any(|m| m.name == "s4" && m.status == "Evacuated"),
+        "{shown:?}"
+    );
+    let again = run_ok(t, 1, &["muster", "maintenance", "s4", "on"]);
+    assert!(
+        again.contains("nothing to do: s4 is in maintenance"),
+        "{again}"
+    );
+
+    let out = run_ok(t, 2, &["muster", "maintenance", "s4", "off"]);
+    assert!(out.contains("Restore s4"), "{out}");
+    assert_eq!(member_status(t, "s4"), "Online");
+    assert!(!noout_on(t, "s4"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while container_status(t, name) != "Running" {
+        assert!(Instant::now() < deadline, "{name} did not start again");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    lxc(t, &["delete", "--force", name]);
 }

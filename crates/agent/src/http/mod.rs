@@ -27,6 +27,7 @@ use axum::{Json, Router};
 use axum_server::Server;
 use hyper_util::rt::TokioTimer;
 use muster_proto::formation::paths as fpaths;
+use muster_proto::maintenance::MAINTENANCE_PATH;
 use muster_proto::removal::paths as rpaths;
 use muster_proto::{paths, AgentInfo};
 
@@ -79,6 +80,7 @@ pub(crate) fn local_router(state: AppState) -> Router {
         .route(fpaths::LXD, get(local::lxd))
         .route(fpaths::INIT, post(runs::init))
         .route(rpaths::REMOVE, post(runs::remove))
+        .route(MAINTENANCE_PATH, post(runs::maintenance))
         .route(fpaths::STATUS, get(local::status))
         .route(fpaths::CEPH, get(local::ceph))
         .route(&paths::member("{name}", paths::DISKS), get(members::disks))

@@ -1,5 +1,6 @@
-//! The operator's long runs, `POST /v1/init` and `POST /v1/remove`: the
-//! answer streams the run's progress as newline-delimited JSON.
+//! The operator's long runs, `POST /v1/init`, `/v1/remove` and
+//! `/v1/maintenance`: the answer streams the run's progress as
+//! newline-delimited JSON.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -9,6 +10,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use muster_proto::formation::{InitEvent, InitRequest};
+use muster_proto::maintenance::MaintenanceRequest;
 use muster_proto::removal::RemoveRequest;
 use tokio::sync::mpsc;
 
@@ -27,6 +29,13 @@ pub(super) async fn remove(
     JsonBody(req): JsonBody<RemoveRequest>,
 ) -> Response {
     streamed(|events| crate::removal::remove(state, req, events))
+}
+
+pub(super) async fn maintenance(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<MaintenanceRequest>,
+) -> Response {
+    streamed(|events| crate::maintenance::maintenance(state, req, events))
 }
 
 /// Starts `run` and answers with its [`InitEvent`]s, one JSON a line; a
