@@ -77,14 +77,12 @@ async fn carry_out(
 }
 
 async fn observe(state: &Shared, target: &str) -> Result<MaintenanceObserved, Error> {
-    let (lxd_members, instances, remote_pools) =
-        crate::lxd::member_view(&state.lxd, target).await?;
+    let (lxd_members, instances, _) = crate::lxd::member_view(&state.lxd, target).await?;
     let ceph = crate::ceph::maintenance_view(&state.ceph, target).await?;
     Ok(MaintenanceObserved {
         target: target.to_owned(),
         lxd_members,
         instances,
-        remote_pools,
         ceph,
     })
 }

@@ -127,8 +127,9 @@ pub enum Command {
     ///
     /// On: Ceph is told to keep the member's OSDs in while they are down
     /// (`noout` on its CRUSH host, so that it does not start copying their
-    /// data elsewhere), then LXD evacuates it: instances on Ceph move to
-    /// other members, those on its local pool are stopped. Off: LXD
+    /// data elsewhere), then LXD evacuates it: its instances move to other
+    /// members (LXD 5.0 copies those on local storage) or stop, as each
+    /// one's `cluster.evacuate` says. Off: LXD
     /// restores it (instances come back and start), then `noout` is
     /// cleared. `muster status` shows a member in maintenance as Evacuated
     /// and its Ceph host with noout. Runs on any member holding the Ceph

@@ -2,7 +2,7 @@
 //! (its instances move, or stop where they cannot) and Ceph keeps its OSDs
 //! in while they are down; `off` undoes both. Pure: no I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,8 +16,6 @@ pub struct MaintenanceObserved {
     pub lxd_members: BTreeMap<String, String>,
     /// The target's instances.
     pub instances: Vec<InstanceObserved>,
-    /// Pools every member reaches: an instance on one of these moves.
-    pub remote_pools: BTreeSet<String>,
     /// `None` when there is no Ceph cluster; else whether the target is a
     /// CRUSH host and whether `noout` is set on it.
     pub ceph: Option<CephMaintenanceObserved>,
@@ -35,11 +33,10 @@ pub enum MaintenanceStep {
     /// Ceph: `noout` on the member's CRUSH host (first, so that nothing
     /// is taken out while the member goes down).
     CephNoout,
-    /// LXD: evacuate the member.
-    Evacuate {
-        moved: Vec<String>,
-        stopped: Vec<String>,
-    },
+    /// LXD: evacuate the member: each instance moves to another member
+    /// or stops there, as its `cluster.evacuate` says (LXD 5.0 copies an
+    /// instance on local storage to another member).
+    Evacuate { instances: Vec<String> },
     /// LXD: restore the member (instances come back and start).
     Restore,
     /// Ceph: clear `noout` (last, once the member is back).
@@ -52,20 +49,15 @@ impl MaintenanceStep {
             MaintenanceStep::CephNoout => {
                 format!("Keep {target}'s OSDs in Ceph while it is down (noout)")
             }
-            MaintenanceStep::Evacuate { moved, stopped } => {
-                let mut what = Vec::new();
-                if !moved.is_empty() {
-                    what.push(format!("move {}", moved.join(", ")));
-                }
-                if !stopped.is_empty() {
-                    what.push(format!("stop {}", stopped.join(", ")));
-                }
-                if what.is_empty() {
-                    format!("Evacuate {target} (no instances)")
-                } else {
-                    format!("Evacuate {target}: {}", what.join("; "))
-                }
+            MaintenanceStep::Evacuate { instances } if instances.is_empty() => {
+                format!("Evacuate {target} (it has no instances)")
             }
+            MaintenanceStep::Evacuate { instances } => format!(
+                "Evacuate {target}: LXD moves {} to other members, or stops {} (its \
+                 cluster.evacuate setting says which)",
+                instances.join(", "),
+                if instances.len() == 1 { "it" } else { "them" }
+            ),
             MaintenanceStep::Restore => {
                 format!("Restore {target}: its instances come back and start")
             }
@@ -139,17 +131,8 @@ pub fn plan_maintenance(
                     status.to_lowercase(),
                 ));
             }
-            let (moved, stopped): (Vec<&InstanceObserved>, Vec<&InstanceObserved>) =
-                obs.instances.iter().partition(|i| {
-                    i.root_pool
-                        .as_ref()
-                        .is_some_and(|p| obs.remote_pools.contains(p))
-                });
-            let names =
-                |list: Vec<&InstanceObserved>| list.iter().map(ToString::to_string).collect();
             steps.push(MaintenanceStep::Evacuate {
-                moved: names(moved),
-                stopped: names(stopped),
+                instances: obs.instances.iter().map(ToString::to_string).collect(),
             });
         }
     } else {
@@ -182,7 +165,6 @@ mod tests {
                 .map(|(n, s)| (n.to_string(), s.to_string()))
                 .collect(),
             instances: crate::removal::web_on_local_and_db_on_remote(),
-            remote_pools: ["remote".to_string()].into(),
             ceph,
         }
     }
@@ -197,19 +179,20 @@ mod tests {
     });
 
     #[test]
-    fn on_sets_noout_first_then_evacuates_saying_what_moves_and_what_stops() {
+    fn on_sets_noout_first_then_evacuates_naming_the_instances() {
         let plan = plan_maintenance(&cluster("Online", HOST), true).unwrap();
         assert_eq!(
             plan.steps,
             [
                 MaintenanceStep::CephNoout,
                 MaintenanceStep::Evacuate {
-                    moved: vec!["db".into()],
-                    stopped: vec!["web".into()]
+                    instances: vec!["web".into(), "db".into()]
                 }
             ]
         );
-        assert!(plan.render().contains("Evacuate s3: move db; stop web"));
+        assert!(plan
+            .render()
+            .contains("Evacuate s3: LXD moves web, db to other members"));
     }
 
     #[test]
