@@ -361,6 +361,14 @@ impl LxdClient {
         not_found_as_none(self.get(&path, &target_query(target)).await)
     }
 
+    /// `DELETE /1.0/storage-pools/NAME`: in a cluster, a pool only
+    /// defined (pending) goes with every member's definition.
+    pub async fn delete_storage_pool(&self, name: &str) -> Result<(), LxdError> {
+        let path = api_path(&["1.0", "storage-pools", name]);
+        self.act(Method::DELETE, &path, &[], None).await?;
+        Ok(())
+    }
+
     /// `POST /1.0/storage-pools`. In a cluster, call it with each member as
     /// `target` (member config such as `source`), then once without a
     /// target to create the pool everywhere. On a standalone server, once

@@ -293,9 +293,12 @@ pub fn membership(
 /// supports (a member without a disk of its own gets a loop file of that
 /// driver); `dir` when there is none, or when no member has a disk for it.
 pub fn best_local_driver(observed: &Observed, members: &[&str], any_disk: bool) -> Driver {
+    // Only a created pool binds the choice: definitions a stopped run left
+    // pending are replaced when they differ.
     let existing = members
         .iter()
         .filter_map(|m| observed.local_pool(m))
+        .filter(|p| p.status == Status::Created)
         .find_map(|p| Driver::from_lxd(&p.driver));
     if let Some(driver) = existing {
         return driver;

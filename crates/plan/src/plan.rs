@@ -84,7 +84,11 @@ pub enum PlanError {
     CephWithoutDisks,
     #[error("{0}: Ceph disks were chosen but Ceph was not")]
     CephDisksWithoutCeph(String),
-    #[error("{member}: storage pool {pool} exists with driver {existing}, not {wanted}")]
+    #[error(
+        "{member}: storage pool {pool} exists with driver {existing}, not {wanted}, and may hold \
+         instances: muster never deletes it; choose {existing}, or move what is on it and delete \
+         it first (`lxc storage delete {pool}`)"
+    )]
     PoolConflict {
         member: String,
         pool: String,
@@ -330,7 +334,10 @@ fn validate_storage(
         let (Some(wanted), Some(existing)) = (wanted, obs.lxd.pools.get(pool)) else {
             continue;
         };
-        if existing.driver != wanted.as_str() {
+        // Pending definitions of the local pool (a stopped run's) are
+        // replaced; only a created pool may hold anything.
+        let replaced = pool == LOCAL_POOL && existing.status != Status::Created;
+        if existing.driver != wanted.as_str() && !replaced {
             errors.push(PlanError::PoolConflict {
                 member: m.name.clone(),
                 pool: pool.into(),
@@ -584,8 +591,34 @@ impl<'a> Planner<'a> {
                 },
             ));
         }
+        // Definitions a stopped run left with another driver would make
+        // LXD refuse the new ones: they go first, and the pool is then
+        // planned as if nothing were there.
+        let stale = self.order.iter().find_map(|m| {
+            let pool = self.observed.local_pool(&m.name)?;
+            (pool.status != Status::Created && pool.driver != driver.as_str())
+                .then(|| pool.driver.clone())
+        });
+        if let Some(was) = &stale {
+            let init = self.initiator().name.clone();
+            self.push(
+                &init,
+                StepKind::DeletePendingPool {
+                    pool: LOCAL_POOL.into(),
+                    was: was.clone(),
+                    now: driver,
+                },
+            );
+        }
+        let forget = stale.is_some();
+        let status = move |l: &LxdObserved| {
+            l.pools
+                .get(LOCAL_POOL)
+                .filter(|_| !forget)
+                .map(|p| p.status)
+        };
         self.spread(
-            Self::pool_status(LOCAL_POOL),
+            status,
             |m| StepKind::CreatePoolPending {
                 pool: LOCAL_POOL.into(),
                 driver,

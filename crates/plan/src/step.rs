@@ -65,6 +65,15 @@ pub enum StepKind {
         server_address: String,
         pool_sources: BTreeMap<String, String>,
     },
+    /// Any member's LXD: `DELETE /1.0/storage-pools/POOL` of a pool that
+    /// was only defined (pending, never created: nothing uses it) with
+    /// another driver than the one chosen now, left by a run that stopped.
+    DeletePendingPool {
+        pool: String,
+        /// The driver of the definitions, and the one chosen now.
+        was: String,
+        now: Driver,
+    },
     /// Any member's LXD: `POST /1.0/storage-pools?target=MEMBER`.
     CreatePoolPending {
         pool: String,
@@ -159,6 +168,10 @@ impl StepKind {
                 }
                 s
             }
+            StepKind::DeletePendingPool { pool, was, now } => format!(
+                "Delete the definitions of storage pool {pool} ({was}) an earlier run left \
+                 pending: {now} is chosen now"
+            ),
             StepKind::CreatePoolPending {
                 pool,
                 driver,

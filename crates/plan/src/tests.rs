@@ -276,23 +276,68 @@ fn after_all_joins_only_pools_networks_and_profile() {
     assert_eq!(summary(&plan), joins_then_cluster_wide(&[]));
 }
 
-#[test]
-fn a_pool_defined_on_some_members_is_finished() {
-    let (choices, mut observed) = fresh(3);
-    clustered(&mut observed, &["s1", "s2", "s3"]);
-    for name in ["s1", "s2"] {
-        lxd_mut(&mut observed, name).pools.insert(
+/// `local` defined (pending) with `driver` on `members`, as a stopped run
+/// leaves it.
+fn pending_local(observed: &mut Observed, members: &[&str], driver: &str) {
+    for name in members {
+        lxd_mut(observed, name).pools.insert(
             "local".into(),
             PoolObserved {
-                driver: "zfs".into(),
+                driver: driver.into(),
                 status: Status::Pending,
             },
         );
     }
+}
+
+#[test]
+fn a_pool_defined_on_some_members_is_finished() {
+    let (choices, mut observed) = fresh(3);
+    clustered(&mut observed, &["s1", "s2", "s3"]);
+    pending_local(&mut observed, &["s1", "s2"], "zfs");
     let plan = plan(&choices, &observed).unwrap();
     assert_eq!(
         summary(&plan)[..2],
         strings(&["s3: CreatePoolPending local", "s1: CreatePool local"])
+    );
+}
+
+#[test]
+fn pending_definitions_of_another_driver_are_deleted_then_made_as_chosen() {
+    // A run that stopped after defining `local` as lvm on s1 and s2; the
+    // operator now chooses dir.
+    let (mut choices, mut observed) = fresh(3);
+    choices.local_driver = Driver::Dir;
+    for m in &mut choices.members {
+        m.local_disk = None;
+    }
+    clustered(&mut observed, &["s1", "s2", "s3"]);
+    pending_local(&mut observed, &["s1", "s2"], "lvm");
+    let plan = plan(&choices, &observed).unwrap();
+    assert_eq!(
+        summary(&plan)[..5],
+        strings(&[
+            "s1: DeletePendingPool",
+            "s1: CreatePoolPending local",
+            "s2: CreatePoolPending local",
+            "s3: CreatePoolPending local",
+            "s1: CreatePool local",
+        ])
+    );
+    assert_eq!(
+        plan.steps[0].description,
+        "Delete the definitions of storage pool local (lvm) an earlier run left pending: dir \
+         is chosen now"
+    );
+    // Pending definitions do not choose the driver any more; created ones do.
+    assert_eq!(
+        best_local_driver(&observed, &["s1", "s2", "s3"], false),
+        Driver::Dir
+    );
+    created(&mut observed, &["s1", "s2", "s3"], "local", "lvm");
+    assert_eq!(
+        best_local_driver(&observed, &["s1", "s2", "s3"], false),
+        Driver::Lvm
     );
 }
 
@@ -579,7 +624,9 @@ fn existing_objects_of_another_kind_are_errors() {
     assert_eq!(
         e,
         strings(&[
-            "s1: storage pool local exists with driver dir, not zfs",
+            "s1: storage pool local exists with driver dir, not zfs, and may hold instances: \
+             muster never deletes it; choose dir, or move what is on it and delete it first \
+             (`lxc storage delete local`)",
             "s1: network lxdbr0 exists with type macvlan, not bridge",
         ])
     );

@@ -13,12 +13,12 @@ use ipnet::IpNet;
 use muster_disks::{Disk, DiskKind, Partition, Signature};
 use muster_plan::{
     best_local_driver, membership, CephChoices, Choices, DiskRef, Driver, InstanceNetwork,
-    MemberChoice, MemberObserved, Membership, Observed,
+    MemberChoice, MemberObserved, Membership, Observed, Status, LOCAL_POOL,
 };
 use muster_proto::trust::NetInterface;
 
 use crate::error::{Errors, PreseedErrors};
-use crate::schema::{CephDisks, DiskFilter, LocalDisk, Media, MemberSpec, Preseed};
+use crate::schema::{CephDisks, DiskFilter, LocalDisk, LocalDriver, Media, MemberSpec, Preseed};
 
 /// What `muster init` knows when it resolves the file.
 #[derive(Debug, Clone, Default)]
@@ -183,8 +183,26 @@ pub fn resolve(p: &Preseed, inv: &Inventory) -> Result<Resolved, PreseedErrors> 
 
     let mut members: Vec<MemberChoice> = members.into_iter().map(|(m, _)| m).collect();
     let any_disk = members.iter().any(|m| m.local_disk.is_some());
-    let local_driver = best_local_driver(&inv.observed, &names, any_disk);
-    if any_disk && local_driver == Driver::Dir {
+    let chosen = p.storage.local.driver.map(LocalDriver::driver);
+    if let Some(driver) = chosen {
+        check_local_driver(driver, &inv.observed, &names, &members, &mut errors);
+        if driver != Driver::Dir {
+            for (i, spec) in p.members.iter().enumerate() {
+                if spec.disks.local == Some(LocalDisk::Dir) {
+                    errors.add(
+                        format!("members[{i}].disks.local"),
+                        spec.label().as_deref(),
+                        format!(
+                            "dir contradicts storage.local.driver ({driver}): one pool has one \
+                             driver on every member"
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    let local_driver = chosen.unwrap_or_else(|| best_local_driver(&inv.observed, &names, any_disk));
+    if any_disk && local_driver == Driver::Dir && chosen.is_none() {
         let dropped: Vec<String> = members
             .iter_mut()
             .filter_map(|m| {
@@ -213,6 +231,69 @@ pub fn resolve(p: &Preseed, inv: &Inventory) -> Result<Resolved, PreseedErrors> 
         ceph,
     };
     errors.finish(Resolved { choices, warnings })
+}
+
+/// `storage.local.driver` works on every member, fits the disks given,
+/// and does not contradict a `local` pool already created.
+fn check_local_driver(
+    driver: Driver,
+    observed: &Observed,
+    names: &[&str],
+    members: &[MemberChoice],
+    errors: &mut Errors,
+) {
+    const KEY: &str = "storage.local.driver";
+    for name in names {
+        let Some(obs) = observed.members.get(*name) else {
+            continue;
+        };
+        if !obs.lxd.supports(driver) {
+            let why = if driver == Driver::Lvm && obs.lxd.device_mapper == Some(false) {
+                "its kernel has no device-mapper, which LXD's lvm driver needs".to_owned()
+            } else {
+                let works: Vec<&str> = Driver::LOCAL_PREFERENCE
+                    .into_iter()
+                    .chain([Driver::Dir])
+                    .filter(|d| obs.lxd.supports(*d))
+                    .map(Driver::as_str)
+                    .collect();
+                format!("its LXD offers {} only", works.join(", "))
+            };
+            errors.add(
+                KEY,
+                Some(name),
+                format!("{driver} does not work on {name}: {why}"),
+            );
+        }
+        if let Some(pool) = observed.local_pool(name) {
+            if pool.status == Status::Created && pool.driver != driver.as_str() {
+                errors.add(
+                    KEY,
+                    Some(name),
+                    format!(
+                        "the pool {LOCAL_POOL} exists already with driver {} and may hold \
+                         instances: muster never deletes it; leave the key out (or set it to \
+                         {}), or move what is on it and delete it (`lxc storage delete \
+                         {LOCAL_POOL}`) first",
+                        pool.driver, pool.driver
+                    ),
+                );
+            }
+        }
+    }
+    if driver == Driver::Dir {
+        for m in members.iter().filter(|m| m.local_disk.is_some()) {
+            errors.add(
+                KEY,
+                Some(&m.name),
+                format!(
+                    "dir keeps the pool in a directory of the OS disk and takes no disk, but {} \
+                     gives one (disks.local): leave one of the two out",
+                    m.name
+                ),
+            );
+        }
+    }
 }
 
 fn find_member<'a>(

@@ -235,6 +235,38 @@ impl<'de> Deserialize<'de> for CephDisks {
 pub struct StorageSpec {
     #[serde(default)]
     pub ceph: Option<CephSpec>,
+    #[serde(default)]
+    pub local: LocalStorageSpec,
+}
+
+/// `storage.local`: the `local` pool, one per member, one driver for all.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalStorageSpec {
+    /// Left out: the best of zfs, lvm and btrfs that works on every member
+    /// (dir when none does, or when no member gives a disk).
+    #[serde(default)]
+    pub driver: Option<LocalDriver>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalDriver {
+    Zfs,
+    Lvm,
+    Btrfs,
+    Dir,
+}
+
+impl LocalDriver {
+    pub fn driver(self) -> muster_plan::Driver {
+        match self {
+            LocalDriver::Zfs => muster_plan::Driver::Zfs,
+            LocalDriver::Lvm => muster_plan::Driver::Lvm,
+            LocalDriver::Btrfs => muster_plan::Driver::Btrfs,
+            LocalDriver::Dir => muster_plan::Driver::Dir,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -627,3 +627,75 @@ fn load_reads_a_file() {
         "{e}"
     );
 }
+
+#[test]
+fn storage_local_driver_chooses_the_driver_where_it_works() {
+    let mut inv = inventory();
+    let text = |driver: &str, disks: &str| {
+        format!(
+            "storage:\n  local:\n    driver: {driver}\nmembers:\n  - name: s1\n{disks}  - name: s2\n"
+        )
+    };
+    let r = resolved(&text("dir", ""), &inv);
+    assert_eq!(r.choices.local_driver, Driver::Dir);
+    for m in inv.observed.members.values_mut() {
+        m.lxd.storage_drivers = vec!["dir".into(), "lvm".into()];
+    }
+    let disk = "    disks: {local: /dev/sdb}\n";
+    assert_eq!(
+        resolved(&text("lvm", disk), &inv).choices.local_driver,
+        Driver::Lvm
+    );
+    inv.observed
+        .members
+        .get_mut("s2")
+        .unwrap()
+        .lxd
+        .device_mapper = Some(false);
+    assert_eq!(
+        resolve_errors(&text("lvm", disk), &inv),
+        [
+            "storage.local.driver (s2): lvm does not work on s2: its kernel has no device-mapper, \
+          which LXD's lvm driver needs"
+        ]
+    );
+    assert_eq!(
+        resolve_errors(&text("zfs", disk), &inv),
+        [
+            "storage.local.driver (s1): zfs does not work on s1: its LXD offers lvm, dir only",
+            "storage.local.driver (s2): zfs does not work on s2: its LXD offers dir only"
+        ]
+    );
+    let e = resolve_errors(&text("dir", disk), &inv);
+    assert!(
+        e.len() == 1 && e[0].contains("dir keeps the pool in a directory"),
+        "{e:?}"
+    );
+    assert!(errors_of(&text("ceph", ""))[0].contains("storage.local.driver"));
+}
+
+#[test]
+fn storage_local_driver_never_contradicts_a_created_pool() {
+    let mut inv = inventory();
+    for m in inv.observed.members.values_mut() {
+        m.lxd.pools.insert(
+            "local".into(),
+            muster_plan::PoolObserved {
+                driver: "zfs".into(),
+                status: muster_plan::Status::Created,
+            },
+        );
+    }
+    let text = "storage:\n  local:\n    driver: dir\nmembers:\n  - name: s1\n";
+    let e = resolve_errors(text, &inv);
+    assert!(
+        e.len() == 1 && e[0].contains("the pool local exists already with driver zfs"),
+        "{e:?}"
+    );
+    // Pending definitions (a stopped run's) do not bind: the plan replaces
+    // them.
+    for m in inv.observed.members.values_mut() {
+        m.lxd.pools.get_mut("local").unwrap().status = muster_plan::Status::Pending;
+    }
+    assert_eq!(resolved(text, &inv).choices.local_driver, Driver::Dir);
+}

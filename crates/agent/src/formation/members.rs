@@ -117,6 +117,14 @@ impl World for Members<'_> {
         match &step.kind {
             StepKind::SetHttpsAddress { address } => lxd.set_https_address(address).await?,
             StepKind::BootstrapCluster => lxd.bootstrap_cluster(&state.me.name).await?,
+            StepKind::DeletePendingPool { pool, .. } => {
+                if let Err(e) = lxd.delete_storage_pool(pool).await {
+                    // A killed run's delete may have gone through.
+                    if lxd.storage_pool(pool, None).await?.is_some() {
+                        return Err(e.into());
+                    }
+                }
+            }
             StepKind::CreatePoolPending {
                 pool,
                 driver,
