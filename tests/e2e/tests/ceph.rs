@@ -30,9 +30,14 @@
 //!   HEALTH_OK, the objects written before read on s4; removing it again is
 //!   refused as a stranger's;
 //! - `muster maintenance s4 on`: noout on its CRUSH host, LXD evacuates it
-//!   (its container on `local` stopped), `muster status` shows both; on
-//!   again has nothing to do; off restores it (the container runs again)
-//!   and clears noout; off when not in maintenance is refused.
+//!   (its container on `local` no longer runs there), `muster status`
+//!   shows both; on again has nothing to do; off restores it (the
+//!   container runs on it again)
+//!   and clears noout; off when not in maintenance is refused;
+//! - the pools lowered to 2 copies (as the refusal above advises), s4 dies
+//!   (its agent, LXD and Ceph daemons killed): `muster remove s4` is refused
+//!   without --force; with it s4 is gone from LXD, Ceph and the trust
+//!   stores, and the data is whole on s1 and s2.
 //!
 //! A second lab of three servers forms Incus and Ceph the same way: the
 //! `remote` pool's Ceph driver on Incus.
@@ -69,7 +74,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 11] = [
+    let cases: [Case<Trial>; 12] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(a_wipe_without_the_members_consent_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
@@ -81,6 +86,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
         case!(a_removal_that_is_not_safe_is_refused),
         case!(a_member_is_removed_from_lxd_ceph_and_trust),
         case!(a_member_in_maintenance_keeps_its_osds_in_and_comes_back),
+        case!(a_dead_member_is_removed_with_force),
     ];
     common::run_cases(&t, &cases);
     lab.down().expect("tear the lab down");
@@ -449,23 +455,34 @@ fn a_fourth_server_joins_as_a_ceph_client_then_lxd(t: &Trial) {
     assert!(again.contains("nothing to do"), "{again}");
 }
 
-fn the_cluster_stays_writable_without_one_member(t: &Trial) {
-    // s3's daemons, by the pid files their config names.
-    let run_dir = conf(t, 3).with_file_name("run");
+/// SIGKILLs `server`'s Ceph daemons of `kinds` ("mon", "osd", "mgr"), by
+/// the pid files their config names: how many.
+fn kill_ceph_daemons(t: &Trial, server: usize, kinds: &[&str]) -> usize {
+    let run_dir = conf(t, server).with_file_name("run");
     let mut stopped = 0;
-    for entry in fs::read_dir(&run_dir).expect("s3's Ceph run directory") {
+    for entry in fs::read_dir(&run_dir).expect("the Ceph run directory") {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if !(name.starts_with("ceph-mon.") || name.starts_with("ceph-osd."))
-            || !name.ends_with(".pid")
-        {
+        let kind = name
+            .strip_prefix("ceph-")
+            .and_then(|n| n.split('.').next())
+            .unwrap_or_default();
+        if !kinds.contains(&kind) || !name.ends_with(".pid") {
             continue;
         }
         let pid: i32 = fs::read_to_string(&path).unwrap().trim().parse().unwrap();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL)
-            .unwrap_or_else(|e| panic!("kill {name} ({pid}): {e}"));
-        stopped += 1;
+        match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::SIGKILL) {
+            Ok(()) => stopped += 1,
+            // A pid file left by a daemon that ended already.
+            Err(nix::errno::Errno::ESRCH) => {}
+            Err(e) => panic!("kill {name} ({pid}): {e}"),
+        }
     }
+    stopped
+}
+
+fn the_cluster_stays_writable_without_one_member(t: &Trial) {
+    let stopped = kill_ceph_daemons(t, 3, &["mon", "osd"]);
     assert_eq!(stopped, 3, "s3 should run a mon and two OSDs");
     let object = t.files.join("object");
     let c1 = conf(t, 1);
@@ -564,13 +581,7 @@ fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
     }
 
     // LXD's view, from the others and from s3.
-    let mut left: Vec<String> =
-        t.rt.block_on(t.lxd(1).cluster_members())
-            .unwrap()
-            .into_iter()
-            .map(|m| m.server_name)
-            .collect();
-    left.sort();
+    let left = t.lxd_members(1);
     assert_eq!(left, ["s1", "s2", "s4"]);
     assert!(!t.clustered(3), "s3's LXD still thinks it is clustered");
     // Ceph's view.
@@ -619,10 +630,12 @@ fn lxc(t: &Trial, args: &[&str]) -> String {
     run_ok(t, 1, &argv)
 }
 
-fn container_status(t: &Trial, name: &str) -> String {
+/// The container's status and the member it is on.
+fn container_state(t: &Trial, name: &str) -> (String, String) {
     let list: serde_json::Value =
         serde_json::from_str(&lxc(t, &["list", name, "--format", "json"])).unwrap();
-    list[0]["status"].as_str().unwrap_or_default().to_owned()
+    let field = |key: &str| list[0][key].as_str().unwrap_or_default().to_owned();
+    (field("status"), field("location"))
 }
 
 fn member_status(t: &Trial, name: &str) -> String {
@@ -667,9 +680,18 @@ fn a_member_in_maintenance_keeps_its_osds_in_and_comes_back(t: &Trial) {
         out.contains("Keep s4's OSDs in Ceph while it is down"),
         "{out}"
     );
-    assert!(out.contains(&format!("Evacuate s4: stop {name}")), "{out}");
+    assert!(
+        out.contains(&format!("Evacuate s4: LXD moves {name}")),
+        "{out}"
+    );
     assert_eq!(member_status(t, "s4"), "Evacuated");
-    assert_eq!(container_status(t, name), "Stopped");
+    // LXD 5.0 copies it to another member (or stops it, as the
+    // instance's cluster.evacuate says): it runs on s4 no more.
+    let during = container_state(t, name);
+    assert!(
+        during.0 != "Running" || during.1 != "s4",
+        "{name} still runs on s4: {during:?}"
+    );
     assert!(noout_on(t, "s4"));
     let shown = status(t, 2);
     let host = shown
@@ -698,9 +720,89 @@ fn a_member_in_maintenance_keeps_its_osds_in_and_comes_back(t: &Trial) {
     assert_eq!(member_status(t, "s4"), "Online");
     assert!(!noout_on(t, "s4"));
     let deadline = Instant::now() + Duration::from_secs(60);
-    while container_status(t, name) != "Running" {
-        assert!(Instant::now() < deadline, "{name} did not start again");
+    while container_state(t, name) != ("Running".to_owned(), "s4".to_owned()) {
+        assert!(
+            Instant::now() < deadline,
+            "{name} is not running on s4 again: {:?}",
+            container_state(t, name)
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
     lxc(t, &["delete", "--force", name]);
+}
+
+fn a_dead_member_is_removed_with_force(t: &Trial) {
+    let c1 = conf(t, 1);
+    // New pools too, else Ceph warns that 2 OSDs are fewer than its default.
+    run_ok(
+        t,
+        1,
+        &[
+            "ceph",
+            "-c",
+            path_str(&c1),
+            "config",
+            "set",
+            "global",
+            "osd_pool_default_size",
+            "2",
+        ],
+    );
+    let pools = ceph_json(t, 1, &["osd", "pool", "ls"]);
+    for pool in pools.as_array().expect("pools") {
+        let pool = pool.as_str().unwrap();
+        for (key, value) in [("size", "2"), ("min_size", "1")] {
+            run_ok(
+                t,
+                1,
+                &[
+                    "ceph",
+                    "-c",
+                    path_str(&conf(t, 1)),
+                    "osd",
+                    "pool",
+                    "set",
+                    pool,
+                    key,
+                    value,
+                ],
+            );
+        }
+    }
+    wait_healthy(t);
+    assert!(
+        kill_ceph_daemons(t, 4, &["osd", "mgr"]) >= 1,
+        "s4 ran no OSD"
+    );
+    t.lab
+        .stop_agent(4, Signal::SIGKILL)
+        .expect("kill s4's agent");
+    t.lab.kill_lxd(4, false).expect("kill s4's LXD");
+
+    let refused = remove_refused(t, 1, &["s4"]);
+    assert!(refused.contains("s4 does not answer"), "{refused}");
+    let out = run_ok(t, 1, &["muster", "remove", "s4", "--force", "--yes"]);
+    assert!(out.contains("from the cluster's side (force)"), "{out}");
+    assert!(!out.contains("Stop s4's Ceph daemons"), "{out}");
+    let left = t.lxd_members(1);
+    assert_eq!(left, ["s1", "s2"]);
+    let tree = ceph_json(t, 1, &["osd", "tree"]);
+    let mut hosts = crush_hosts(&tree);
+    hosts.sort();
+    assert_eq!(hosts, ["s1", "s2"], "{tree}");
+    osds_up_and_in(t, 2);
+    for server in [1, 2] {
+        let trusted = run_ok(t, server, &["muster", "members", "--json"]);
+        assert!(
+            !trusted.contains("\"s4\""),
+            "s{server} still trusts s4: {trusted}"
+        );
+    }
+    wait_healthy(t);
+    let back = t.files.join("hello.after-force");
+    rados(t, 2, &conf(t, 2), &["get", "hello", path_str(&back)]);
+    assert_eq!(
+        fs::read(&back).unwrap(),
+        fs::read(t.files.join("object")).unwrap()
+    );
 }

@@ -1,6 +1,7 @@
 //! Cluster formation end to end, in one lab of four real servers, each
 //! with a real musterd and a real LXD in its namespace: `muster init
-//! --preseed` forms a one-member cluster on s4, rejects bad input before
+//! --preseed` forms a one-member cluster on s4 (after a stopped run left
+//! its pool pending with another driver), rejects bad input before
 //! changing anything, resumes after the initiator dies right after the
 //! bootstrap and after a joiner dies between its token and its join, and
 //! forms the three-member cluster s1, s2, s3: every member sees three
@@ -8,7 +9,10 @@
 //! uses them, an instance record can be created on each member, and a
 //! busybox container runs on each member with an address from its bridge.
 //! Last, s3 dies (its agent and LXD killed): `muster remove s3` is refused
-//! without --force, and with it s3 is gone from LXD and the trust stores.
+//! without --force, and with it s3 is gone from LXD and the trust stores
+//! (its instance record with it); then s3 is reinstalled (a new identity,
+//! a fresh LXD) and the same `muster init` takes it back under its name,
+//! a container running on it.
 //!
 //! The joiners enroll zero-touch (an enrollment passphrase in their
 //! musterd.toml). Crashes are agents killed from outside (SIGKILL by pid) at
@@ -47,7 +51,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     let t = Trial::new(&lab);
     t.enroll_all();
 
-    let cases: [Case<Trial>; 9] = [
+    let cases: [Case<Trial>; 10] = [
         case!(a_single_server_forms_a_one_member_cluster),
         case!(an_unknown_key_is_rejected_by_the_cli),
         case!(an_unknown_member_is_rejected_before_any_change),
@@ -57,6 +61,7 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
         case!(the_cluster_is_formed_on_every_member),
         case!(a_container_runs_on_every_member),
         case!(a_dead_member_is_removed_with_force),
+        case!(a_reinstalled_server_takes_the_dead_members_place),
     ];
     common::run_cases(&t, &cases);
 
@@ -101,10 +106,43 @@ fn formation_on_incus_in_a_lab_of_three_servers() {
     lab.down().expect("tear the lab down");
 }
 
+/// s4 alone, first as a run that stopped at its `local` pool having
+/// defined it as lvm (killed as the pool's definition starts, then the
+/// lvm definition made by hand: what the earlier run with lvm chosen left
+/// on a kernel without device-mapper); the rerun with the preseed's own
+/// choice (dir) deletes the pending definition and makes the pool as
+/// chosen.
 fn a_single_server_forms_a_one_member_cluster(t: &Trial) {
     let preseed = t.preseed("s4-alone.yaml", 4, &member(4));
+    t.init_killing(4, &preseed, step_starts("Define storage pool local"), 4);
+    t.lab.start_agent(4).expect("start s4's agent again");
+    let lxc = |args: &[&str]| {
+        t.lab
+            .exec(
+                Target::Server(4),
+                std::iter::once("lxc").chain(args.iter().copied()),
+            )
+            .unwrap()
+    };
+    // The killed run may have got its definition in.
+    lxc(&["storage", "delete", "local"]);
+    let made = lxc(&["storage", "create", "local", "lvm", "--target", "s4"]);
+    assert!(made.status.success(), "{made:?}");
+    let pending = t.rt.block_on(t.lxd(4).storage_pool("local", None)).unwrap();
+    assert!(
+        pending
+            .as_ref()
+            .is_some_and(|p| p.driver == "lvm" && p.status == "Pending"),
+        "{pending:?}"
+    );
     let out = t.init_ok(4, &preseed);
-    assert!(out.contains("Bootstrap the LXD cluster with s4"), "{out}");
+    assert!(
+        out.contains(
+            "Delete the definitions of storage pool local (lvm) an earlier run left pending: dir \
+             is chosen now"
+        ),
+        "{out}"
+    );
     assert!(out.contains("the cluster is formed"), "{out}");
     assert!(t.clustered(4));
     let lxd = t.lxd(4);
@@ -112,7 +150,11 @@ fn a_single_server_forms_a_one_member_cluster(t: &Trial) {
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].server_name, "s4");
     let pool = t.rt.block_on(lxd.storage_pool("local", None)).unwrap();
-    assert_eq!(pool.expect("pool local").status, "Created");
+    let pool = pool.expect("pool local");
+    assert_eq!(
+        (pool.status.as_str(), pool.driver.as_str()),
+        ("Created", "dir")
+    );
     // Run again: nothing to do, and never "already initialized".
     let again = t.init_ok(4, &preseed);
     assert!(again.contains("nothing to do"), "{again}");
@@ -255,30 +297,36 @@ fn a_container_runs_on_every_member(t: &Trial) {
     t.containers_run_on(&[1, 2, 3], "local");
 }
 
+/// Waits until `server`'s LXD sees exactly `want` online.
+fn sees_online(t: &Trial, server: usize, want: &[&str]) {
+    let lxd = t.lxd(server);
+    // Heartbeats mark a new member online within seconds.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let members = t.rt.block_on(lxd.cluster_members()).unwrap();
+        let mut online: Vec<String> = members
+            .iter()
+            .filter(|m| m.is_online())
+            .map(|m| m.server_name.clone())
+            .collect();
+        online.sort();
+        if online == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "s{server} sees online: {online:?}\n{}",
+            t.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 fn the_cluster_is_formed_on_every_member(t: &Trial) {
     let want = ["s1", "s2", "s3"];
     for server in 1..=3 {
         let lxd = t.lxd(server);
-        // Heartbeats mark a new member online within seconds.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let members = t.rt.block_on(lxd.cluster_members()).unwrap();
-            let mut online: Vec<String> = members
-                .iter()
-                .filter(|m| m.is_online())
-                .map(|m| m.server_name.clone())
-                .collect();
-            online.sort();
-            if online == want {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "s{server} sees online: {online:?}\n{}",
-                t.logs()
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        sees_online(t, server, &want);
         let pool = t.rt.block_on(lxd.storage_pool("local", None)).unwrap();
         let pool = pool.expect("pool local");
         assert_eq!(pool.status, "Created");
@@ -353,13 +401,7 @@ fn a_dead_member_is_removed_with_force(t: &Trial) {
     assert!(text.contains("from the cluster's side (force)"), "{text}");
     assert!(text.contains("muster members forget s1"), "{text}");
     for server in [1, 2] {
-        let mut names: Vec<String> =
-            t.rt.block_on(t.lxd(server).cluster_members())
-                .unwrap()
-                .into_iter()
-                .map(|m| m.server_name)
-                .collect();
-        names.sort();
+        let names = t.lxd_members(server);
         assert_eq!(names, ["s1", "s2"], "s{server}");
         let trusted = t
             .lab
@@ -368,4 +410,27 @@ fn a_dead_member_is_removed_with_force(t: &Trial) {
         let trusted = String::from_utf8_lossy(&trusted.stdout);
         assert!(!trusted.contains("\"s3\""), "s{server}: {trusted}");
     }
+}
+
+fn a_reinstalled_server_takes_the_dead_members_place(t: &Trial) {
+    // A fresh install: a new identity (so a new certificate) and LXD.
+    let state = &t.lab.server(3).state_dir;
+    for entry in fs::read_dir(state).expect("s3's state directory") {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            fs::remove_dir_all(&path).unwrap();
+        } else {
+            fs::remove_file(&path).unwrap();
+        }
+    }
+    t.lab.reinstall_lxd(3).expect("reinstall s3's LXD");
+    t.lab.start_agent(3).expect("start s3's agent");
+    let out = t.init_ok(1, &main_preseed(t));
+    assert!(out.contains("the cluster is formed"), "{out}");
+    for server in 1..=3 {
+        sees_online(t, server, &["s1", "s2", "s3"]);
+    }
+    let names = t.rt.block_on(t.lxd(1).instance_names()).unwrap();
+    assert!(!names.contains(&"c-s3".to_owned()), "{names:?}");
+    t.containers_run_on(&[3], "local");
 }

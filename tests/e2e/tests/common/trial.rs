@@ -217,6 +217,18 @@ impl<'a> Trial<'a> {
             .with_operation_timeout(Duration::from_secs(60))
     }
 
+    /// The members `server`'s LXD lists, sorted.
+    pub fn lxd_members(&self, server: usize) -> Vec<String> {
+        let members = self.rt.block_on(self.lxd(server).cluster_members());
+        let mut names: Vec<String> = members
+            .expect("GET /1.0/cluster/members")
+            .into_iter()
+            .map(|m| m.server_name)
+            .collect();
+        names.sort();
+        names
+    }
+
     pub fn clustered(&self, server: usize) -> bool {
         let lxd = self.lxd(server);
         self.rt
