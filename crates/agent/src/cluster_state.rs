@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, Kind};
 use crate::trust_store::write_atomic;
 
 pub(crate) const FILE: &str = "cluster.json";
@@ -32,6 +33,37 @@ pub(crate) struct ClusterMember {
     pub fingerprint: String,
     /// Its LXD is in the cluster.
     pub joined: bool,
+}
+
+/// The preseed the cluster was formed with, without its session (see
+/// `muster_preseed::merge`): what `muster add` adds members to.
+const PRESEED: &str = "preseed.yaml";
+
+pub(crate) fn save_preseed(state_dir: &Path, text: &str) -> std::io::Result<()> {
+    write_atomic(state_dir, PRESEED, text.as_bytes())
+}
+
+/// `None` when this server has formed no cluster (or one before muster
+/// kept its preseed).
+pub(crate) fn load_preseed(state_dir: &Path) -> std::io::Result<Option<String>> {
+    match std::fs::read_to_string(state_dir.join(PRESEED)) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `muster remove`: the removed member leaves the kept preseed, so that a
+/// server of that name can be added again.
+pub(crate) fn forget_in_preseed(state_dir: &Path, name: &str) -> Result<(), Error> {
+    let internal =
+        |e: String| Error::new(Kind::Internal, format!("the kept preseed {PRESEED}: {e}"));
+    let Some(kept) = load_preseed(state_dir).map_err(|e| internal(e.to_string()))? else {
+        return Ok(());
+    };
+    let left =
+        muster_preseed::merge::remove_member(&kept, name).map_err(|e| internal(e.to_string()))?;
+    save_preseed(state_dir, &left).map_err(|e| internal(e.to_string()))
 }
 
 pub(crate) fn path(state_dir: &Path) -> PathBuf {
@@ -82,5 +114,17 @@ mod tests {
         assert_eq!(back.members, state.members);
         assert!(back.formed);
         assert!(back.updated_unix > 0);
+    }
+
+    #[test]
+    fn a_removed_member_leaves_the_kept_preseed() {
+        let dir = tempfile::tempdir().unwrap();
+        // No cluster formed here: nothing to forget.
+        forget_in_preseed(dir.path(), "s2").unwrap();
+        assert_eq!(load_preseed(dir.path()).unwrap(), None);
+        save_preseed(dir.path(), "members:\n- name: s1\n- name: s2\n").unwrap();
+        forget_in_preseed(dir.path(), "s2").unwrap();
+        let kept = load_preseed(dir.path()).unwrap().unwrap();
+        assert!(kept.contains("s1") && !kept.contains("s2"), "{kept}");
     }
 }

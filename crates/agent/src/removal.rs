@@ -181,10 +181,14 @@ async fn run_step(
         }
         RemovalStep::Release => forget_on(state, target, &state.me.name).await,
         RemovalStep::ForgetOn { on } => forget_on(state, on, target).await,
-        RemovalStep::ForgetHere => match crate::trust::forget(state, target) {
-            Err(e) if e.kind == Kind::NotFound => Ok(()),
-            other => other.map(drop),
-        },
+        RemovalStep::ForgetHere => {
+            // Before the trust goes, which is what a rerun plans from.
+            crate::cluster_state::forget_in_preseed(&state.state_dir, target)?;
+            match crate::trust::forget(state, target) {
+                Err(e) if e.kind == Kind::NotFound => Ok(()),
+                other => other.map(drop),
+            }
+        }
     }
 }
 

@@ -101,6 +101,20 @@ pub enum Command {
     /// so running the same command after a failure finishes the job.
     Init(InitArgs),
 
+    /// Add servers to the cluster this server formed.
+    ///
+    /// FILE lists only the new members, as `members:` of a preseed file
+    /// (their disks for the `local` pool and Ceph, their network), and
+    /// optionally the `session` that pairs them; the cluster-wide settings
+    /// are those it was formed with. The agent adds them to the preseed it
+    /// kept from `muster init` and carries out the plan as `init` does:
+    /// trust, each new member's Ceph client config, its LXD join with the
+    /// pools' member config, its OSDs on the chosen disks, and monitors up
+    /// to three (five from five members on). Run it on the server that
+    /// formed the cluster; a server `muster remove` took out can be added
+    /// again under its name (a replacement for a dead one).
+    Add(AddArgs),
+
     /// Show the cluster as this server's LXD sees it: members (online or
     /// not), storage pools and networks.
     Status(JsonArgs),
@@ -115,11 +129,13 @@ pub enum Command {
     /// answer). After you confirm (type its name, or pass --yes) it carries
     /// the plan out, step by step: the member's instances are evacuated to
     /// other members, its OSDs taken out and Ceph's copying of their data
-    /// waited for (with progress), its Ceph daemons stopped and their data,
+    /// waited for (with progress), it leaves the LXD cluster (its LXD
+    /// becomes standalone), its Ceph daemons are stopped and their data,
     /// labels and config removed, its OSDs purged, its monitor and manager
-    /// removed, then it leaves the LXD cluster (its LXD becomes standalone)
-    /// and it and the other members forget each other. Running the same
-    /// command again after a failure finishes the job.
+    /// removed, and it and the other members forget each other. Running the
+    /// same command again after a failure finishes the job. To replace a
+    /// dead server, remove it with --force, then pair the new one and run
+    /// `muster init` again with it.
     Remove(RemoveArgs),
 
     /// Put a member in maintenance, or take it out: `muster maintenance
@@ -198,6 +214,21 @@ pub struct InitArgs {
         default_value = "",
         hide_default_value = true
     )]
+    pub preseed: PathBuf,
+
+    /// Print the plan and stop: nothing is changed.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the agent's progress events as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The new members (YAML: `members:` and optionally `session:`).
+    #[arg(long, value_name = "FILE")]
     pub preseed: PathBuf,
 
     /// Print the plan and stop: nothing is changed.

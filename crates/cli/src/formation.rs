@@ -1,55 +1,75 @@
-//! `muster init` and `muster status`: the local agent does the work; this
+//! `muster init`, `muster add` and `muster status`: the local agent does the work; this
 //! reads the preseed, shows the agent's progress as it streams, and prints
 //! the cluster's state.
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use muster_preseed::PassphraseSource;
+use muster_preseed::{PassphraseSource, Preseed, PreseedErrors};
 use muster_proto::formation::{paths, CephStatus, ClusterStatus, InitEvent, InitRequest};
 
 use crate::agent::AgentClient;
-use crate::args::InitArgs;
+use crate::args::{AddArgs, InitArgs};
 use crate::output::Output;
 
 pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.preseed)
-        .with_context(|| format!("cannot read the preseed file {}", args.preseed.display()))?;
-    // Checked here too, so that a bad file is reported before anything
-    // starts; the agent checks it again.
-    let preseed = muster_preseed::parse(&text).map_err(|e| {
+    let request = read_preseed(&args.preseed, args.dry_run, muster_preseed::parse)?;
+    let client = AgentClient::new(socket)?;
+    let response = client.post_stream(paths::INIT, &request).await?;
+    follow(response, args.json, "muster init", &mut |_| ()).await
+}
+
+pub(crate) async fn add(socket: &Path, args: AddArgs) -> anyhow::Result<()> {
+    let request = read_preseed(
+        &args.preseed,
+        args.dry_run,
+        muster_preseed::merge::parse_addition,
+    )?;
+    let client = AgentClient::new(socket)?;
+    let response = client.post_stream(paths::ADD, &request).await?;
+    follow(response, args.json, "muster add", &mut |_| ()).await
+}
+
+/// The request for the preseed file at `path`, checked here with `parse`
+/// so that a bad file is reported before anything starts (the agent checks
+/// it again), with the session passphrase its `passphrase_file` names.
+fn read_preseed(
+    path: &Path,
+    dry_run: bool,
+    parse: fn(&str) -> Result<Preseed, PreseedErrors>,
+) -> anyhow::Result<InitRequest> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the preseed file {}", path.display()))?;
+    let preseed = parse(&text).map_err(|e| {
         anyhow!(
             "{} is not a valid preseed file, nothing was changed:\n{e}",
-            args.preseed.display()
+            path.display()
         )
     })?;
     let passphrase = match preseed.session().passphrase {
-        Some(PassphraseSource::File(path)) => {
+        Some(PassphraseSource::File(file)) => {
             // Relative to the preseed file, like every path written in it.
-            let path = match args.preseed.parent() {
-                Some(dir) if path.is_relative() => dir.join(path),
-                _ => path,
+            let file = match path.parent() {
+                Some(dir) if file.is_relative() => dir.join(file),
+                _ => file,
             };
-            let passphrase = crate::trust::read_passphrase_file(&path)?;
+            let passphrase = crate::trust::read_passphrase_file(&file)?;
             // The agent would refuse it when it opens the session.
             muster_preseed::check_passphrase(&passphrase).map_err(|e| {
                 anyhow!(
                     "session.passphrase_file ({}): {e}. Nothing was changed.",
-                    path.display()
+                    file.display()
                 )
             })?;
             Some(passphrase)
         }
         _ => None,
     };
-    let request = InitRequest {
+    Ok(InitRequest {
         preseed: text,
         passphrase,
-        dry_run: args.dry_run,
-    };
-    let client = AgentClient::new(socket)?;
-    let response = client.post_stream(paths::INIT, &request).await?;
-    follow(response, args.json, "muster init", &mut |_| ()).await
+        dry_run,
+    })
 }
 
 /// Prints a run's progress as the agent streams it ([`InitEvent`] lines),

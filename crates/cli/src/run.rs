@@ -32,6 +32,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::init_tui::run(&cli.socket, &args).await
         }
         Command::Init(args) => crate::formation::init(&cli.socket, args).await,
+        Command::Add(args) => crate::formation::add(&cli.socket, args).await,
         Command::Status(args) => crate::formation::status(&cli.socket, args.json).await,
         Command::Remove(args) => crate::removal::remove(&cli.socket, args).await,
         Command::Maintenance(args) => crate::removal::maintenance(&cli.socket, args).await,

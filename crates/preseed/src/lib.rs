@@ -15,6 +15,7 @@
 //! Pure apart from [`load`] reading the file.
 
 mod error;
+pub mod merge;
 mod parse;
 mod resolve;
 mod schema;

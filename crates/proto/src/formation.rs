@@ -20,6 +20,10 @@ pub mod paths {
     /// POST, unix socket: run `muster init` ([`super::InitRequest`]); the
     /// answer is newline-delimited JSON, one [`super::InitEvent`] a line.
     pub const INIT: &str = "/v1/init";
+    /// POST, unix socket: run `muster add` ([`super::InitRequest`] whose
+    /// preseed lists only the new members, and optionally their session),
+    /// on the server that formed the cluster; answered as `INIT` is.
+    pub const ADD: &str = "/v1/add";
     /// GET, unix socket: the cluster as this server's LXD sees it
     /// ([`super::ClusterStatus`]).
     pub const STATUS: &str = "/v1/status";

@@ -81,7 +81,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
         case!(a_container_runs_on_every_member),
         case!(a_member_whose_lxd_was_reinstalled_joins_again),
-        case!(a_fourth_server_joins_as_a_ceph_client_then_lxd),
+        case!(a_fourth_server_is_added_as_a_ceph_client_then_lxd),
         case!(the_cluster_stays_writable_without_one_member),
         case!(a_removal_that_is_not_safe_is_refused),
         case!(a_member_is_removed_from_lxd_ceph_and_trust),
@@ -424,10 +424,17 @@ fn a_member_whose_lxd_was_reinstalled_joins_again(t: &Trial) {
     assert!(again.contains("nothing to do"), "{again}");
 }
 
-fn a_fourth_server_joins_as_a_ceph_client_then_lxd(t: &Trial) {
-    let members = format!("{}  - name: s4\n", members(t, true));
-    let preseed = t.preseed("ceph-and-s4.yaml", 1, &members);
-    let out = t.init_ok(1, &preseed);
+fn a_fourth_server_is_added_as_a_ceph_client_then_lxd(t: &Trial) {
+    // Refused before anything changes: a member the cluster has, a
+    // cluster-wide setting.
+    let known = t.addition("s3-twice.yaml", "  - name: s3\n");
+    let refused = t.muster(1, "add", &known, &[]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("s3 is already a member"),
+        "{err}"
+    );
+    let out = t.muster_ok(1, "add", &t.addition("s4.yaml", "  - name: s4\n"));
     let configure = out
         .find("Configure s4 as a Ceph client")
         .unwrap_or_else(|| panic!("s4 was not made a Ceph client:\n{out}"));
@@ -451,7 +458,9 @@ fn a_fourth_server_joins_as_a_ceph_client_then_lxd(t: &Trial) {
         fs::read(&back).unwrap(),
         fs::read(t.files.join("object")).unwrap()
     );
-    let again = t.init_ok(1, &preseed);
+    // The kept preseed now lists s4: init with the whole cluster agrees.
+    let members = format!("{}  - name: s4\n", members(t, true));
+    let again = t.init_ok(1, &t.preseed("ceph-and-s4.yaml", 1, &members));
     assert!(again.contains("nothing to do"), "{again}");
 }
 

@@ -425,8 +425,12 @@ fn a_reinstalled_server_takes_the_dead_members_place(t: &Trial) {
     }
     t.lab.reinstall_lxd(3).expect("reinstall s3's LXD");
     t.lab.start_agent(3).expect("start s3's agent");
-    let out = t.init_ok(1, &main_preseed(t));
+    // The dead s3 was removed; the new one is added under its name.
+    let out = t.muster_ok(1, "add", &t.addition("s3-again.yaml", &member(3)));
     assert!(out.contains("the cluster is formed"), "{out}");
+    // The kept preseed now matches the original one.
+    let again = t.init_ok(1, &main_preseed(t));
+    assert!(again.contains("nothing to do"), "{again}");
     for server in 1..=3 {
         sees_online(t, server, &["s1", "s2", "s3"]);
     }

@@ -35,16 +35,64 @@ const OBSERVE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `muster init`: runs it, streaming its progress to `events`, which end
 /// with `Done` or `Failed`. One run at a time.
 pub(crate) async fn init(state: State, req: InitRequest, events: mpsc::Sender<InitEvent>) {
+    guarded(&state, "muster init", events, async |progress| {
+        run(&state, &req, progress).await
+    })
+    .await
+}
+
+/// `muster add`: the preseed this server formed the cluster with, its
+/// members and the request's (new members and their session), carried
+/// out as `init` is.
+pub(crate) async fn add(state: State, req: InitRequest, events: mpsc::Sender<InitEvent>) {
+    let add = async |progress: &Progress| {
+        let kept = cluster_state::load_preseed(&state.state_dir)
+            .map_err(|e| {
+                Failure::input(format!(
+                    "cannot read the preseed kept in {}: {e}",
+                    state.state_dir.display()
+                ))
+            })?
+            .ok_or_else(|| {
+                Failure::input(
+                    "this server has not formed a cluster with `muster init` (it keeps the \
+                     cluster's preseed): run `muster add` on the server that did. A cluster \
+                     formed before muster kept it grows by running `muster init` again with \
+                     the new members added to its preseed. Nothing was changed.",
+                )
+            })?;
+        let preseed = muster_preseed::merge::add_members(&kept, &req.preseed).map_err(|e| {
+            Failure::input(format!(
+                "the file of new members is not valid, nothing was changed:\n{e}"
+            ))
+        })?;
+        let merged = InitRequest {
+            preseed,
+            ..req.clone()
+        };
+        run(&state, &merged, progress).await
+    };
+    guarded(&state, "muster add", events, add).await
+}
+
+/// Runs `run` unless init or add is already running, streaming its
+/// progress and its end to `events`.
+async fn guarded(
+    state: &State,
+    what: &str,
+    events: mpsc::Sender<InitEvent>,
+    run: impl AsyncFnOnce(&Progress) -> Result<String, Failure>,
+) {
     let progress = Progress(events);
     let end = match state.init_running.try_lock() {
-        Ok(_running) => match run(&state, &req, &progress).await {
+        Ok(_running) => match run(&progress).await {
             Ok(message) => InitEvent::Done { message },
             Err(failure) => failure.into_event(),
         },
-        Err(_) => Failure::input("muster init is already running on this server").into_event(),
+        Err(_) => Failure::input(format!("{what} is already running on this server")).into_event(),
     };
     if let InitEvent::Failed { message, .. } = &end {
-        tracing::warn!(%message, "muster init failed");
+        tracing::warn!(%message, "{what} failed");
     }
     progress.send(end).await;
 }
@@ -152,7 +200,8 @@ async fn run(state: &State, req: &InitRequest, progress: &Progress) -> Result<St
         .any(|m| m.name.as_deref() == Some(me.as_str()))
     {
         return Err(Failure::input(format!(
-            "this server ({me}) is not among the preseed's members (by name): the initiator is a              member too. Nothing was changed."
+            "this server ({me}) is not among the preseed's members (by name): the initiator \
+             is a member too. Nothing was changed."
         )));
     }
     establish_trust(state, &preseed, req, progress).await?;
@@ -188,6 +237,9 @@ async fn run(state: &State, req: &InitRequest, progress: &Progress) -> Result<St
         }
     };
     let (applied, ()) = tokio::join!(applied, forwarded);
+    if let Ok(Outcome::Formed { .. }) = applied {
+        keep_preseed(state, &req.preseed);
+    }
     match applied {
         Ok(Outcome::DryRun) => Ok("dry run: nothing was changed".into()),
         Ok(Outcome::Formed {
@@ -382,6 +434,18 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
 
 /// Records what this run learnt: the members, their LXD addresses and
 /// agents' fingerprints, who is in the cluster, whether it is formed.
+/// Kept for `muster add`; a failure to keep it does not undo the cluster.
+fn keep_preseed(state: &Shared, text: &str) {
+    let kept = muster_preseed::merge::to_keep(text)
+        .map_err(|e| e.to_string())
+        .and_then(|kept| {
+            cluster_state::save_preseed(&state.state_dir, &kept).map_err(|e| e.to_string())
+        });
+    if let Err(error) = kept {
+        tracing::warn!(%error, "cannot keep the cluster's preseed: muster add will refuse");
+    }
+}
+
 fn save_state(state: &Shared, choices: &Choices, observed: &Observed, formed: bool) {
     let names: Vec<&str> = choices.members.iter().map(|m| m.name.as_str()).collect();
     let members = choices

@@ -79,6 +79,7 @@ pub(crate) fn local_router(state: AppState) -> Router {
         .route(&paths::trusted_member("{name}"), delete(trust::forget))
         .route(fpaths::LXD, get(local::lxd))
         .route(fpaths::INIT, post(runs::init))
+        .route(fpaths::ADD, post(runs::add))
         .route(rpaths::REMOVE, post(runs::remove))
         .route(MAINTENANCE_PATH, post(runs::maintenance))
         .route(fpaths::STATUS, get(local::status))

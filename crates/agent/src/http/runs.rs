@@ -1,4 +1,4 @@
-//! The operator's long runs, `POST /v1/init`, `/v1/remove` and
+//! The operator's long runs, `POST /v1/init`, `/v1/add`, `/v1/remove` and
 //! `/v1/maintenance`: the answer streams the run's progress as
 //! newline-delimited JSON.
 
@@ -22,6 +22,13 @@ pub(super) async fn init(
     JsonBody(req): JsonBody<InitRequest>,
 ) -> Response {
     streamed(|events| crate::formation::init(state, req, events))
+}
+
+pub(super) async fn add(
+    State(state): State<AppState>,
+    JsonBody(req): JsonBody<InitRequest>,
+) -> Response {
+    streamed(|events| crate::formation::add(state, req, events))
 }
 
 pub(super) async fn remove(

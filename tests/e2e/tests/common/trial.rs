@@ -88,35 +88,62 @@ impl<'a> Trial<'a> {
 
     /// A preseed file for `members`, s1 first unless `initiator` says.
     pub fn preseed(&self, name: &str, initiator: usize, members: &str) -> PathBuf {
-        let passphrase = self.secret("session", ENROLLMENT);
         let text = format!(
             "# written by an end-to-end test (tests/e2e/tests/common/trial.rs)\n\
-             session:\n  passphrase_file: {}\n  enrollment: true\n  timeout: 2m\n\
+             {}\
              initiator: s{initiator}\n\
              members:\n{members}\
              network:\n  cluster_interface: eth0\n  instances:\n    name: lxdbr0\n    ipv4: {}\n    ipv6: none\n",
-            passphrase.display(),
+            self.session(),
             self.bridge,
         );
+        self.write_file(name, &text)
+    }
+
+    /// A file of new members for `muster add`, with the trial's session.
+    pub fn addition(&self, name: &str, members: &str) -> PathBuf {
+        let text = format!("{}members:\n{members}", self.session());
+        self.write_file(name, &text)
+    }
+
+    fn session(&self) -> String {
+        let passphrase = self.secret("session", ENROLLMENT);
+        format!(
+            "session:\n  passphrase_file: {}\n  enrollment: true\n  timeout: 2m\n",
+            passphrase.display()
+        )
+    }
+
+    fn write_file(&self, name: &str, text: &str) -> PathBuf {
         let path = self.files.join(name);
         fs::write(&path, text).expect("write a preseed");
         path
     }
 
     pub fn init(&self, server: usize, preseed: &Path, extra: &[&str]) -> Output {
-        let mut argv = vec!["muster", "init", "--preseed", path_str(preseed)];
+        self.muster(server, "init", preseed, extra)
+    }
+
+    /// `muster COMMAND --preseed FILE EXTRA...` on `server`.
+    pub fn muster(&self, server: usize, command: &str, file: &Path, extra: &[&str]) -> Output {
+        let mut argv = vec!["muster", command, "--preseed", path_str(file)];
         argv.extend_from_slice(extra);
         self.lab
             .exec(Target::Server(server), argv)
-            .expect("run muster init in the lab")
+            .expect("run muster in the lab")
     }
 
     pub fn init_ok(&self, server: usize, preseed: &Path) -> String {
-        let out = self.init(server, preseed, &[]);
+        self.muster_ok(server, "init", preseed)
+    }
+
+    /// `muster COMMAND --preseed FILE` succeeds on `server`; its output.
+    pub fn muster_ok(&self, server: usize, command: &str, file: &Path) -> String {
+        let out = self.muster(server, command, file, &[]);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
             out.status.success(),
-            "s{server}: muster init failed:\n{stdout}\n{}\n{}",
+            "s{server}: muster {command} failed:\n{stdout}\n{}\n{}",
             String::from_utf8_lossy(&out.stderr),
             self.logs()
         );
