@@ -13,8 +13,8 @@ use crate::args::InitArgs;
 use crate::output::Output;
 
 pub(crate) async fn init(socket: &Path, args: InitArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.preseed)
-        .with_context(|| format!("cannot read the preseed file {}", args.preseed.display()))?;
+    // At most the size a preseed may be, plus a byte to tell it is more.
+    let text = muster_preseed::read(&args.preseed)?;
     // Checked here too, so that a bad file is reported before anything
     // starts; the agent checks it again.
     let preseed = muster_preseed::parse(&text).map_err(|e| {
