@@ -23,7 +23,7 @@ use muster_plan::{
 use muster_proto::formation::{CephHostStatus, CephOsdStatus, CephStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{CephConfig, CephDaemons, CephRoot};
+use crate::config::{CephConfig, CephDaemons, CephRoot, DisksConfig};
 use crate::error::{Error, ErrorChain, Kind};
 
 /// A monitor joining the quorum or an OSD coming up: Ceph's own waits are
@@ -43,13 +43,16 @@ pub(crate) struct CephLocal {
     daemons: CephDaemons,
     mon_data_avail_warn: Option<u8>,
     osd_memory_target: Option<u64>,
+    /// How this server's disks are scanned: an OSD goes only on a device
+    /// the scan lists ([`crate::disks::check_osd_device`]).
+    disks: DisksConfig,
     /// One step at a time on this member: two OSD creations must not race
     /// for the same id, a mon must not be made twice.
     busy: tokio::sync::Mutex<()>,
 }
 
 impl CephLocal {
-    pub(crate) fn new(name: &str, config: &CephConfig) -> CephLocal {
+    pub(crate) fn new(name: &str, config: &CephConfig, disks: &DisksConfig) -> CephLocal {
         let paths = match &config.root {
             CephRoot::System => MemberPaths::system(),
             CephRoot::Dir(dir) => MemberPaths::under(dir),
@@ -68,6 +71,7 @@ impl CephLocal {
             daemons: config.daemons,
             mon_data_avail_warn: config.mon_data_avail_warn,
             osd_memory_target: config.osd_memory_target,
+            disks: disks.clone(),
             busy: tokio::sync::Mutex::new(()),
         }
     }
@@ -201,6 +205,11 @@ pub(crate) async fn run_step(
     req: CephStepRequest,
 ) -> Result<CephStepResponse, Error> {
     let _busy = ceph.busy.lock().await;
+    if let CephAction::CreateOsd { device } = &req.action {
+        // Whatever the caller names: only a disk or partition of this
+        // server that a wipe would not refuse, looked at now.
+        crate::disks::check_osd_device(&ceph.name, &ceph.disks, device).await?;
+    }
     let conf = ceph.conf(&req.settings);
     let keyring = req.admin_keyring.into_bytes();
     let member = match &req.action {

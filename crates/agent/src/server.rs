@@ -139,7 +139,7 @@ impl Agent {
             state_dir: config.state_dir.clone(),
             lxd: crate::lxd::LxdLocal::new(name.as_str(), config.lxd.socket.clone()),
             init_running: tokio::sync::Mutex::new(()),
-            ceph: crate::ceph::CephLocal::new(name.as_str(), &config.ceph),
+            ceph: crate::ceph::CephLocal::new(name.as_str(), &config.ceph, &config.disks),
         });
 
         let https = Handle::new();

@@ -57,6 +57,28 @@ pub(crate) fn is_uuid(s: &str) -> bool {
         })
 }
 
+/// Refuses anything but a block device at `device` (followed through
+/// links): what an OSD may be made on.
+pub fn require_block_device(device: &Path) -> Result<(), CephError> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = fs::metadata(device).io("inspecting", device)?.file_type();
+    let what = if kind.is_block_device() {
+        return Ok(());
+    } else if kind.is_file() {
+        "a regular file"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_dir() {
+        "a directory"
+    } else {
+        "neither a disk nor a partition"
+    };
+    Err(CephError::NotABlockDevice {
+        device: device.to_owned(),
+        what: what.to_owned(),
+    })
+}
+
 /// Reads the first [`EDGE`] bytes (fewer on a smaller device).
 pub fn read_head(device: &Path) -> Result<Vec<u8>, CephError> {
     let f = File::open(device).io("opening", device)?;

@@ -39,6 +39,12 @@ pub enum CephError {
     #[error("{} is not free: {reason}; choose another device or ask for it to be wiped", device.display())]
     DeviceInUse { device: PathBuf, reason: String },
 
+    /// An OSD goes on a disk or a partition, nothing else: a regular file,
+    /// `/dev/null` or a directory given as the device (or a link to one)
+    /// is refused before anything reads, wipes or chowns it.
+    #[error("{} is not a block device ({what}): an OSD needs a disk or a partition of this server", device.display())]
+    NotABlockDevice { device: PathBuf, what: String },
+
     #[error(transparent)]
     Wipe(#[from] muster_disks::WipeError),
 

@@ -124,6 +124,9 @@ pub struct CephMember {
     /// packages' units run the daemons as `ceph` ([`ceph_user`]); `None`
     /// leaves them to whoever runs this (the lab runs daemons as root).
     pub owner: Option<(u32, u32)>,
+    /// Only the unit tests' members (their devices are files) skip the
+    /// block device check of [`CephMember::ensure_osd`].
+    pub(crate) files_as_devices: bool,
 }
 
 /// The `ceph` user and group the packages create, when they exist.
@@ -210,6 +213,7 @@ impl CephMember {
             supervisor,
             wait_timeout: Duration::from_secs(90),
             owner: None,
+            files_as_devices: false,
         }
     }
 
@@ -650,11 +654,16 @@ impl CephMember {
     /// Makes `osd` an OSD of the cluster and starts it, unless it already
     /// is one: an OSD data directory of this member pointing at the device,
     /// or a BlueStore label naming an OSD of the cluster, means it is.
+    /// Anything but a block device is refused first, before it is read,
+    /// wiped or given to the daemons' owner.
     pub fn ensure_osd(&self, osd: &OsdSpec) -> Result<OsdOutcome, CephError> {
         match osd.encryption {
             Encryption::None => {}
         }
         let device = fs::canonicalize(&osd.device).io("resolving", &osd.device)?;
+        if !self.files_as_devices {
+            device::require_block_device(&device)?;
+        }
         for (id, target) in self.local_osds()? {
             if fs::canonicalize(&target).ok().as_deref() == Some(device.as_path()) {
                 let outcome = self.start_osd(id)?;
@@ -989,6 +998,68 @@ mod tests {
         };
         assert_eq!(f.member.ensure_osd(&wiped).unwrap().id, 0);
         assert!(fs::read(&dev).unwrap().iter().all(|b| *b == 0));
+    }
+
+    #[test]
+    fn an_osd_is_never_made_on_what_is_not_a_block_device() {
+        let mut f = fixture("osd-not-block");
+        // As the agent's member is: devices checked, given to an owner.
+        f.member.files_as_devices = false;
+        f.member.owner = Some((
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        ));
+        let file = disk(&f, b"\x53\xefsomething");
+        let to_file = f.dir.join("by-id-file");
+        let to_null = f.dir.join("by-id-null");
+        symlink(&file, &to_file).unwrap();
+        symlink("/dev/null", &to_null).unwrap();
+        let cases: [(&Path, &str); 5] = [
+            (&file, "a regular file"),
+            (&to_file, "a regular file"),
+            (Path::new("/dev/null"), "a character device"),
+            (&to_null, "a character device"),
+            (&f.dir, "a directory"),
+        ];
+        for (given, what) in cases {
+            // Even with a wipe asked for: nothing reads, wipes or chowns it.
+            let spec = OsdSpec {
+                wipe: true,
+                ..OsdSpec::new(given)
+            };
+            match f.member.ensure_osd(&spec).unwrap_err() {
+                CephError::NotABlockDevice {
+                    device,
+                    what: found,
+                } => {
+                    assert_eq!(device, fs::canonicalize(given).unwrap());
+                    assert_eq!(found, what, "{}", given.display());
+                }
+                e => panic!("{}: {e}", given.display()),
+            }
+        }
+        assert!(f.rec.lines().is_empty(), "nothing runs");
+        assert!(fs::read(&file).unwrap().starts_with(b"\x53\xefsomething"));
+        assert_eq!(fs::read_dir(&f.member.paths().work_dir).unwrap().count(), 0);
+        let e = f.member.ensure_osd(&OsdSpec::new(&file)).unwrap_err();
+        assert!(
+            e.to_string()
+                .ends_with("is not a block device (a regular file): an OSD needs a disk or a partition of this server"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_block_device_passes_the_check() {
+        // Only looked at (stat), never opened: any block node in /dev.
+        let Some(block) = fs::read_dir("/dev").unwrap().flatten().find(|e| {
+            use std::os::unix::fs::FileTypeExt;
+            e.file_type().is_ok_and(|t| t.is_block_device())
+        }) else {
+            eprintln!("no block device in /dev here: the positive case did not run");
+            return;
+        };
+        device::require_block_device(&block.path()).unwrap();
     }
 
     fn label(uuid: &str) -> Vec<u8> {

@@ -245,16 +245,13 @@ impl CephMember {
 /// directory the `ceph` user owns: root wipes nothing that user could not
 /// already write (the OSD's own device), whatever the link was changed to.
 fn own_device(data: &Path, link: &Path) -> Option<std::path::PathBuf> {
-    use std::os::unix::fs::FileTypeExt;
     let link = if link.is_relative() {
         data.join(link)
     } else {
         link.to_owned()
     };
     let device = fs::canonicalize(link).ok()?;
-    if !fs::metadata(&device).ok()?.file_type().is_block_device() {
-        return None;
-    }
+    crate::device::require_block_device(&device).ok()?;
     let uuid = fs::read_to_string(data.join("fsid")).ok()?;
     let head = crate::device::read_head(&device).ok()?;
     labelled_for(&head, &uuid).then_some(device)

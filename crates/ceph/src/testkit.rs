@@ -60,7 +60,9 @@ pub(crate) fn bare(test: &str) -> Fixture {
     let rec = Arc::new(Recorder::default());
     let sup = Arc::new(FakeSupervisor::default());
     let spec = MemberSpec::new("s1", "10.0.0.1".parse().unwrap(), paths);
-    let member = CephMember::new(spec, rec.clone(), sup.clone());
+    let mut member = CephMember::new(spec, rec.clone(), sup.clone());
+    // The tests' devices are files.
+    member.files_as_devices = true;
     Fixture {
         dir,
         rec,

@@ -38,8 +38,8 @@ fn read_preseed(
     dry_run: bool,
     parse: fn(&str) -> Result<Preseed, PreseedErrors>,
 ) -> anyhow::Result<InitRequest> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the preseed file {}", path.display()))?;
+    // At most the size a preseed may be, plus a byte to tell it is more.
+    let text = muster_preseed::read(path)?;
     let preseed = parse(&text).map_err(|e| {
         anyhow!(
             "{} is not a valid preseed file, nothing was changed:\n{e}",

@@ -12,8 +12,12 @@
 //!    data without a wipe, members in another LXD cluster, filters that match
 //!    nothing. Its result is the plan's [`muster_plan::Choices`].
 //!
-//! Pure apart from [`load`] reading the file.
+//! Input beyond the [`bounds`] (size, alias expansion) is refused before
+//! it is parsed.
+//!
+//! Pure apart from [`load`] and [`read`] reading the file.
 
+pub mod bounds;
 mod error;
 pub mod merge;
 mod parse;
@@ -26,6 +30,7 @@ pub mod fixtures;
 #[cfg(test)]
 mod tests;
 
+pub use bounds::{read, InputError};
 pub use error::{PreseedError, PreseedErrors};
 pub use parse::{check_passphrase, load, parse, PassphraseSource, Session};
 pub use resolve::{resolve, Inventory, KnownMember, Resolved};

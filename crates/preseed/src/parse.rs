@@ -10,25 +10,27 @@ use muster_proto::trust::{MAX_SESSION_SECS, MIN_SESSION_SECS};
 use serde::de::DeserializeOwned;
 use serde_norway::Value;
 
+use crate::bounds::{self, InputError};
 use crate::error::{Errors, PreseedError, PreseedErrors};
 use crate::schema::{
     CephDisks, DiskFilter, LocalDisk, MemberSpec, NetworkSpec, Preseed, Secret, SessionSpec,
     StorageSpec,
 };
 
-/// Reads and checks a preseed file (the only I/O in this crate).
+/// Reads and checks a preseed file (with [`read`](crate::read), the only
+/// I/O in this crate).
 pub fn load(path: &Path) -> Result<Preseed, PreseedErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        PreseedErrors(vec![PreseedError::new(
-            "",
-            format!("cannot read {}: {e}", path.display()),
-        )])
-    })?;
-    parse(&text)
+    parse(&bounds::read(path).map_err(refused)?)
+}
+
+fn refused(e: InputError) -> PreseedErrors {
+    PreseedErrors(vec![PreseedError::new("", e.to_string())])
 }
 
 /// Checks a preseed file's text on its own: every error found, or the file.
+/// Text beyond the [bounds](crate::bounds) is refused before it is parsed.
 pub fn parse(text: &str) -> Result<Preseed, PreseedErrors> {
+    bounds::check(text).map_err(refused)?;
     let value: Value = serde_norway::from_str(text).map_err(|e| {
         // libyaml's message already says where.
         PreseedErrors(vec![PreseedError::new("", format!("not valid YAML: {e}"))])

@@ -699,3 +699,129 @@ fn storage_local_driver_never_contradicts_a_created_pool() {
     }
     assert_eq!(resolved(text, &inv).choices.local_driver, Driver::Dir);
 }
+
+/// Ten levels of ten aliases each: 10^10 values from about 1 KB.
+fn billion_laughs() -> String {
+    let mut text = String::from("a0: &a0 [lol]\n");
+    for i in 1..=10 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text.push_str("members: [{name: s1}]\n");
+    text
+}
+
+#[test]
+fn a_billion_laughs_is_refused_quickly() {
+    let text = billion_laughs();
+    let started = std::time::Instant::now();
+    let e = errors_of(&text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("anchors and aliases"), "{e:?}");
+    assert!(e[0].contains(&bounds::MAX_EXPANDED.to_string()), "{e:?}");
+    // The walk stops at the bound: milliseconds, not the minutes (and
+    // gigabytes) of building the values.
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn one_long_string_repeated_by_aliases_is_refused() {
+    // Few values, but each alias repeats 20 KB of text.
+    let long = "x".repeat(20_000);
+    let text = format!(
+        "session: {{passphrase: &p {long}}}\nx: [*p, *p, *p, *p]\nmembers: [{{name: s1}}]\n"
+    );
+    assert!(text.len() < bounds::MAX_BYTES);
+    let e = errors_of(&text);
+    assert!(e[0].contains("anchors and aliases"), "{e:?}");
+}
+
+#[test]
+fn a_few_small_aliases_pass_the_bound() {
+    // Refused as an unknown key, not for its aliases: the bound lets a
+    // small repetition through.
+    let text = format!("{MINIMAL}x: &x [a, b, c]\ny: [*x, *x, *x]\n");
+    let e = errors_of(&text);
+    assert!(e.iter().all(|e| !e.contains("aliases")), "{e:?}");
+    assert!(e.iter().any(|e| e.contains("unknown key `x`")), "{e:?}");
+}
+
+#[test]
+fn a_file_without_aliases_expands_to_less_than_its_size() {
+    // What makes MAX_EXPANDED safe for any file within MAX_BYTES.
+    for text in [EXAMPLE, MINIMAL] {
+        let size = bounds::expanded_size(text, usize::MAX).unwrap();
+        assert!(size < text.len(), "{size} >= {}", text.len());
+    }
+    // The densest YAML there is: a value per two bytes.
+    let dense = format!("[{}]", vec!["0"; 10_000].join(","));
+    assert!(bounds::expanded_size(&dense, usize::MAX).unwrap() <= dense.len());
+    let empties = "-\n".repeat(10_000);
+    assert!(bounds::expanded_size(&empties, usize::MAX).unwrap() <= empties.len());
+}
+
+#[test]
+fn text_larger_than_the_cap_is_refused_before_parsing() {
+    // Not YAML at all: refused for its size, not its syntax.
+    let text = "{".repeat(bounds::MAX_BYTES + 1);
+    let e = errors_of(&text);
+    assert_eq!(
+        e,
+        [format!(
+            "the preseed is {} bytes, more than the 32 KiB a preseed file may be: list fewer \
+             members, or choose disks with filters instead of listing them",
+            bounds::MAX_BYTES + 1
+        )]
+    );
+}
+
+#[test]
+fn read_refuses_a_file_larger_than_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.yaml");
+    std::fs::write(
+        &path,
+        format!("{MINIMAL}#{}\n", "x".repeat(bounds::MAX_BYTES)),
+    )
+    .unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    let e = read(&path).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "the preseed file {} is {size} bytes, more than the 32 KiB",
+            path.display()
+        )),
+        "{e}"
+    );
+    assert_eq!(load(&path).unwrap_err().messages(), [e]);
+    // At the cap exactly, it is read.
+    std::fs::write(&path, format!("{MINIMAL}#{}\n", "x".repeat(100))).unwrap();
+    assert!(read(&path).is_ok());
+}
+
+#[test]
+fn read_stops_after_the_cap() {
+    // An endless file: read whole, this would never end.
+    let e = read(std::path::Path::new("/dev/zero"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("the preseed file /dev/zero is larger, more than the 32 KiB"),
+        "{e}"
+    );
+}
+
+#[test]
+fn read_refuses_a_file_that_is_not_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("binary.yaml");
+    std::fs::write(&path, [0xff, 0xfe, 0x00]).unwrap();
+    assert_eq!(
+        read(&path).unwrap_err().to_string(),
+        format!("{} is not UTF-8 text", path.display())
+    );
+}
