@@ -32,7 +32,7 @@ pub const MAX_EXPANDED: usize = 2 * MAX_BYTES;
 /// Why a preseed's input is refused before it is parsed.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read the preseed file {}", path.display())]
     Read { path: PathBuf, source: io::Error },
     #[error(
         "{} is {}, more than the {} KiB a preseed file may be: list fewer members, \

@@ -24,7 +24,12 @@ pub fn load(path: &Path) -> Result<Preseed, PreseedErrors> {
 }
 
 fn refused(e: InputError) -> PreseedErrors {
-    PreseedErrors(vec![PreseedError::new("", e.to_string())])
+    // The message with its cause (why the file cannot be read).
+    let message = match std::error::Error::source(&e) {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    };
+    PreseedErrors(vec![PreseedError::new("", message)])
 }
 
 /// Checks a preseed file's text on its own: every error found, or the file.

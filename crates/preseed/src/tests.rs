@@ -623,7 +623,10 @@ fn load_reads_a_file() {
     let missing = dir.path().join("nope.yaml");
     let e = load(&missing).unwrap_err().to_string();
     assert!(
-        e.starts_with(&format!("cannot read {}: ", missing.display())),
+        e.starts_with(&format!(
+            "cannot read the preseed file {}: ",
+            missing.display()
+        )),
         "{e}"
     );
 }
