@@ -19,78 +19,16 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use muster_trust::{Fingerprint, PinSet};
-use serde::{Deserialize, Serialize};
+pub use muster_trust_file::{check_name, parse, render, Member, Parsed, Role};
 
 /// The file, in the state directory.
 pub const TRUST_FILE: &str = "trust.json";
-/// Bumped on an incompatible change of the file's layout.
-const FORMAT_VERSION: u32 = 1;
 /// Addresses kept per member: enough for a few interfaces and a move.
 const MAX_ADDRESSES: usize = 8;
 /// Where the file is copied, as it was, when an entry had to be left out.
 const DAMAGED_COPY: &str = "trust.json.damaged";
-
-/// What a trusted peer may ask of this server.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// It joined this server's session: it may read, never change.
-    #[default]
-    Member,
-    /// This server joined its session: it drives this server (LXD join,
-    /// Ceph steps, wipes).
-    Controller,
-}
-
-/// One trusted member.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Member {
-    pub name: String,
-    pub fingerprint: Fingerprint,
-    /// Its HTTPS API, most recently working first.
-    pub addresses: Vec<SocketAddr>,
-    /// Seconds since the Unix epoch.
-    pub added_unix: u64,
-    /// Stores written before roles existed read as members: the least power.
-    #[serde(default)]
-    pub role: Role,
-}
-
-impl Member {
-    pub fn new(name: String, fingerprint: Fingerprint, address: SocketAddr, role: Role) -> Member {
-        let added_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Member {
-            name,
-            fingerprint,
-            addresses: vec![address],
-            added_unix,
-            role,
-        }
-    }
-
-    pub fn to_wire(&self) -> muster_proto::trust::Member {
-        muster_proto::trust::Member {
-            name: self.name.clone(),
-            fingerprint: self.fingerprint.to_string(),
-            addresses: self.addresses.iter().map(ToString::to_string).collect(),
-            added_unix: self.added_unix,
-            controller: self.role == Role::Controller,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrustFile {
-    version: u32,
-    members: Vec<Member>,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrustStoreError {
@@ -127,77 +65,6 @@ pub enum TrustStoreError {
          again"
     )]
     NameTaken { name: String, old: String },
-}
-
-/// The rule for every name muster trusts: a server name (a DNS label), the
-/// same rule mDNS records and the trust store's file are read with.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if muster_discovery::record::is_valid_server_name(name.as_bytes()) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name:?} is not a server name (letters, digits and '-', at most 63)"
-        ))
-    }
-}
-
-/// A parsed store: the usable members, and why each other entry was left
-/// out.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Parsed {
-    pub members: Vec<Member>,
-    pub left_out: Vec<String>,
-}
-
-/// Parses the text of a trust store. Pure; `Err` (a file that is not a
-/// trust store at all) is the reason, for [`TrustStoreError::Corrupt`].
-pub fn parse(text: &str) -> Result<Parsed, String> {
-    let file: TrustFile = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    if file.version != FORMAT_VERSION {
-        return Err(format!(
-            "format version {} is not {FORMAT_VERSION}: it was written by another muster",
-            file.version
-        ));
-    }
-    let mut parsed = Parsed::default();
-    for (i, m) in file.members.into_iter().enumerate() {
-        let problem = if let Err(why) = check_name(&m.name) {
-            Some(format!("member {} left out: {why}", i + 1))
-        } else if parsed.members.iter().any(|o| o.name == m.name) {
-            Some(format!(
-                "member {} left out: {} appears twice",
-                i + 1,
-                m.name
-            ))
-        } else if parsed
-            .members
-            .iter()
-            .any(|o| o.fingerprint == m.fingerprint)
-        {
-            Some(format!(
-                "member {} ({}) left out: another member has its certificate",
-                i + 1,
-                m.name
-            ))
-        } else {
-            None
-        };
-        match problem {
-            Some(p) => parsed.left_out.push(p),
-            None => parsed.members.push(m),
-        }
-    }
-    Ok(parsed)
-}
-
-/// The text of a trust store. Pure.
-pub fn render(members: &[Member]) -> String {
-    let file = TrustFile {
-        version: FORMAT_VERSION,
-        members: members.to_vec(),
-    };
-    // Strings, numbers and addresses always serialize.
-    serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
 }
 
 /// The members, the file they live in and the pin set the TLS verifiers
