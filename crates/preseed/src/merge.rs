@@ -116,6 +116,8 @@ fn foreign_keys(addition: &Mapping) -> Vec<PreseedError> {
 }
 
 fn mapping(text: &str) -> Result<Mapping, PreseedErrors> {
+    // The same bounds as `parse`: the text comes from the operator's file.
+    crate::bounds::check(text).map_err(crate::parse::refused)?;
     match serde_norway::from_str(text) {
         Ok(Value::Mapping(m)) => Ok(m),
         Ok(_) => Err(one("", "the document is not a mapping of keys".into())),
@@ -205,6 +207,15 @@ storage:
                 .to_string();
         assert!(err.contains("network"), "{err}");
         assert!(parse_addition("members:\n  - name: s3\n").is_ok());
+    }
+
+    #[test]
+    fn an_addition_is_bounded_as_a_preseed_is() {
+        let kept = to_keep(FORMED).unwrap();
+        let err = add_members(&kept, &crate::tests::billion_laughs())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("anchors and aliases"), "{err}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn load(path: &Path) -> Result<Preseed, PreseedErrors> {
     parse(&bounds::read(path).map_err(refused)?)
 }
 
-fn refused(e: InputError) -> PreseedErrors {
+pub(crate) fn refused(e: InputError) -> PreseedErrors {
     // The message with its cause (why the file cannot be read).
     let message = match std::error::Error::source(&e) {
         Some(cause) => format!("{e}: {cause}"),

@@ -185,21 +185,7 @@ pub fn resolve(p: &Preseed, inv: &Inventory) -> Result<Resolved, PreseedErrors> 
     let any_disk = members.iter().any(|m| m.local_disk.is_some());
     let chosen = p.storage.local.driver.map(LocalDriver::driver);
     if let Some(driver) = chosen {
-        check_local_driver(driver, &inv.observed, &names, &members, &mut errors);
-        if driver != Driver::Dir {
-            for (i, spec) in p.members.iter().enumerate() {
-                if spec.disks.local == Some(LocalDisk::Dir) {
-                    errors.add(
-                        format!("members[{i}].disks.local"),
-                        spec.label().as_deref(),
-                        format!(
-                            "dir contradicts storage.local.driver ({driver}): one pool has one \
-                             driver on every member"
-                        ),
-                    );
-                }
-            }
-        }
+        check_local_driver(driver, p, &inv.observed, &names, &members, &mut errors);
     }
     let local_driver = chosen.unwrap_or_else(|| best_local_driver(&inv.observed, &names, any_disk));
     if any_disk && local_driver == Driver::Dir && chosen.is_none() {
@@ -233,10 +219,12 @@ pub fn resolve(p: &Preseed, inv: &Inventory) -> Result<Resolved, PreseedErrors> 
     errors.finish(Resolved { choices, warnings })
 }
 
-/// `storage.local.driver` works on every member, fits the disks given,
-/// and does not contradict a `local` pool already created.
+/// `storage.local.driver` works on every member, fits the disks given
+/// (and no member's `disks.local: dir` contradicts it), and does not
+/// contradict a `local` pool already created.
 fn check_local_driver(
     driver: Driver,
+    p: &Preseed,
     observed: &Observed,
     names: &[&str],
     members: &[MemberChoice],
@@ -281,7 +269,20 @@ fn check_local_driver(
             }
         }
     }
-    if driver == Driver::Dir {
+    if driver != Driver::Dir {
+        for (i, spec) in p.members.iter().enumerate() {
+            if spec.disks.local == Some(LocalDisk::Dir) {
+                errors.add(
+                    format!("members[{i}].disks.local"),
+                    spec.label().as_deref(),
+                    format!(
+                        "dir contradicts {KEY} ({driver}): one pool has one driver on every \
+                         member"
+                    ),
+                );
+            }
+        }
+    } else {
         for m in members.iter().filter(|m| m.local_disk.is_some()) {
             errors.add(
                 KEY,

@@ -704,7 +704,7 @@ fn storage_local_driver_never_contradicts_a_created_pool() {
 }
 
 /// Ten levels of ten aliases each: 10^10 values from about 1 KB.
-fn billion_laughs() -> String {
+pub(crate) fn billion_laughs() -> String {
     let mut text = String::from("a0: &a0 [lol]\n");
     for i in 1..=10 {
         let refs = vec![format!("*a{}", i - 1); 10].join(", ");
