@@ -134,8 +134,8 @@ pub enum Command {
     /// labels and config removed, its OSDs purged, its monitor and manager
     /// removed, and it and the other members forget each other. Running the
     /// same command again after a failure finishes the job. To replace a
-    /// dead server, remove it with --force, then pair the new one and run
-    /// `muster init` again with it.
+    /// dead server, remove it with --force, then `muster add` the new one
+    /// under its name.
     Remove(RemoveArgs),
 
     /// Put a member in maintenance, or take it out: `muster maintenance

@@ -611,12 +611,8 @@ impl<'a> Planner<'a> {
             );
         }
         let forget = stale.is_some();
-        let status = move |l: &LxdObserved| {
-            l.pools
-                .get(LOCAL_POOL)
-                .filter(|_| !forget)
-                .map(|p| p.status)
-        };
+        let known = Self::pool_status(LOCAL_POOL);
+        let status = move |l: &LxdObserved| if forget { None } else { known(l) };
         self.spread(
             status,
             |m| StepKind::CreatePoolPending {

@@ -15,7 +15,8 @@
 //! - s3's LXD reinstalled (its state gone, the cluster still listing it):
 //!   the rerun removes the stale member and joins s3 again, with the pool
 //!   `remote` made on it through its join;
-//! - s4 added to the formed cluster: made a Ceph client before it joins
+//! - `muster add` refuses s3 (a member already), then adds s4 to the
+//!   formed cluster: made a Ceph client before it joins
 //!   LXD (which makes the pool `remote` on it as it joins), then able to
 //!   read the cluster's objects;
 //! - s3's monitor and OSDs stopped: s1 and s2 keep a quorum and take a
@@ -425,8 +426,7 @@ fn a_member_whose_lxd_was_reinstalled_joins_again(t: &Trial) {
 }
 
 fn a_fourth_server_is_added_as_a_ceph_client_then_lxd(t: &Trial) {
-    // Refused before anything changes: a member the cluster has, a
-    // cluster-wide setting.
+    // Refused before anything changes: a member the cluster has.
     let known = t.addition("s3-twice.yaml", "  - name: s3\n");
     let refused = t.muster(1, "add", &known, &[]);
     let err = String::from_utf8_lossy(&refused.stderr);
@@ -767,7 +767,7 @@ fn a_dead_member_is_removed_with_force(t: &Trial) {
                 &[
                     "ceph",
                     "-c",
-                    path_str(&conf(t, 1)),
+                    path_str(&c1),
                     "osd",
                     "pool",
                     "set",

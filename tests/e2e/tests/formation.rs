@@ -11,8 +11,8 @@
 //! Last, s3 dies (its agent and LXD killed): `muster remove s3` is refused
 //! without --force, and with it s3 is gone from LXD and the trust stores
 //! (its instance record with it); then s3 is reinstalled (a new identity,
-//! a fresh LXD) and the same `muster init` takes it back under its name,
-//! a container running on it.
+//! a fresh LXD) and `muster add` takes it back under its name, a
+//! container running on it.
 //!
 //! The joiners enroll zero-touch (an enrollment passphrase in their
 //! musterd.toml). Crashes are agents killed from outside (SIGKILL by pid) at

@@ -432,8 +432,6 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
     })
 }
 
-/// Records what this run learnt: the members, their LXD addresses and
-/// agents' fingerprints, who is in the cluster, whether it is formed.
 /// Kept for `muster add`; a failure to keep it does not undo the cluster.
 fn keep_preseed(state: &Shared, text: &str) {
     let kept = muster_preseed::merge::to_keep(text)
@@ -446,6 +444,8 @@ fn keep_preseed(state: &Shared, text: &str) {
     }
 }
 
+/// Records what this run learnt: the members, their LXD addresses and
+/// agents' fingerprints, who is in the cluster, whether it is formed.
 fn save_state(state: &Shared, choices: &Choices, observed: &Observed, formed: bool) {
     let names: Vec<&str> = choices.members.iter().map(|m| m.name.as_str()).collect();
     let members = choices
