@@ -1,5 +1,7 @@
 //! The run loop: observe, plan, carry out the first step, again.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use muster_plan::{Observed, Plan, Step, StepKind};
 use tokio::sync::mpsc;
 
@@ -74,60 +76,39 @@ pub async fn apply<W: World>(
     }
 }
 
-/// Carries out the plan's first step, and the join its token is for.
+/// Carries out the plan's first step, and the join its token is for; or,
+/// when the plan starts with steps that each touch only their own member's
+/// Ceph, all of those, each member's in order and members side by side.
 async fn carry_out<W: World>(
     world: &W,
     plan: &Plan,
     tally: &mut Tally,
     events: &mpsc::Sender<Event>,
 ) -> Result<(), ApplyError> {
+    let beside: Vec<&Step> = plan
+        .steps
+        .iter()
+        .take_while(|s| runs_beside_others(&s.kind))
+        .collect();
+    if beside.len() > 1 {
+        return side_by_side(world, &beside, tally, events).await;
+    }
     let mut steps = plan.steps.iter();
     let mut token: Option<(String, W::Token)> = None;
     while let Some(step) = steps.next() {
         let index = tally.start(step);
-        let _ = events
-            .send(Event::Started {
-                index,
-                step: step.clone(),
-            })
-            .await;
-        let failed = |cause: Cause| ApplyError::Step {
-            index,
-            member: step.member.clone(),
-            step: step.description.clone(),
-            cause,
-        };
-        match &step.kind {
-            StepKind::IssueToken { joiner } => {
-                let issued = world.issue_token(joiner).await.map_err(failed)?;
-                if issued.earlier {
-                    let message = format!("{joiner}: using the join token issued earlier");
-                    let _ = events.send(Event::Info(message)).await;
-                }
-                token = Some((joiner.clone(), issued.token));
-            }
+        let held = match &step.kind {
             StepKind::JoinCluster { joiner, .. } => {
-                let Some((_, issued)) = token.as_ref().filter(|(j, _)| j == joiner) else {
-                    return Err(failed(
-                        format!(
-                            "{joiner} has no join token: the plan joins members only after \
-                             issuing one"
-                        )
-                        .into(),
-                    ));
-                };
-                world.join(step, issued).await.map_err(failed)?;
-                token = None;
+                token.take().filter(|(j, _)| j == joiner).map(|(_, t)| t)
             }
-            StepKind::WipeDisk { disk, .. } => {
-                world.wipe(&step.member, disk).await.map_err(failed)?
+            _ => None,
+        };
+        if let Some(issued) = run_one(world, step, index, held.as_ref(), events).await? {
+            if let StepKind::IssueToken { joiner } = &step.kind {
+                token = Some((joiner.clone(), issued));
             }
-            kind if is_ceph(kind) => world.ceph(step).await.map_err(failed)?,
-            _ => world.lxd(step).await.map_err(failed)?,
         }
-        tracing::debug!(index, member = %step.member, step = %step.description, "step done");
         tally.ticked += 1;
-        let _ = events.send(Event::Ticked { index }).await;
         // Only a token is held for the next step; anything else is seen by
         // observing again.
         let joins_next = matches!(
@@ -139,6 +120,116 @@ async fn carry_out<W: World>(
         }
     }
     Ok(())
+}
+
+/// Steps that may run while other members run theirs: once the monitors
+/// are made, a member's client config, manager and OSDs touch only that
+/// member (an OSD's id comes from the monitors, which hand out each id
+/// once). OSDs made one after another were most of a formation's time.
+fn runs_beside_others(kind: &StepKind) -> bool {
+    matches!(
+        kind,
+        StepKind::CephConfigure { .. } | StepKind::CephAddMgr | StepKind::CephCreateOsd { .. }
+    )
+}
+
+/// Runs `steps` a chain per member: a member's steps in plan order, the
+/// chains at the same time. After a failure no chain starts another step;
+/// those under way end first, so that nothing is left half made by us, and
+/// the failure reported is the first in plan order.
+async fn side_by_side<W: World>(
+    world: &W,
+    steps: &[&Step],
+    tally: &mut Tally,
+    events: &mpsc::Sender<Event>,
+) -> Result<(), ApplyError> {
+    let mut chains: Vec<Vec<(usize, &Step)>> = Vec::new();
+    for step in steps {
+        let index = tally.start(step);
+        match chains.iter_mut().find(|c| c[0].1.member == step.member) {
+            Some(chain) => chain.push((index, step)),
+            None => chains.push(vec![(index, step)]),
+        }
+    }
+    let stopped = AtomicBool::new(false);
+    let stopped = &stopped;
+    let ends = futures_util::future::join_all(chains.into_iter().map(|chain| async move {
+        let mut done = 0;
+        for (index, step) in chain {
+            if stopped.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Err(e) = run_one(world, step, index, None, events).await {
+                stopped.store(true, Ordering::SeqCst);
+                return (done, Some((index, e)));
+            }
+            done += 1;
+        }
+        (done, None)
+    }))
+    .await;
+    tally.ticked += ends.iter().map(|(done, _)| done).sum::<usize>();
+    match ends
+        .into_iter()
+        .filter_map(|(_, e)| e)
+        .min_by_key(|(i, _)| *i)
+    {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Runs one step, reporting its start and end. A join needs `token`; a
+/// token step hands back what it issued.
+async fn run_one<W: World>(
+    world: &W,
+    step: &Step,
+    index: usize,
+    token: Option<&W::Token>,
+    events: &mpsc::Sender<Event>,
+) -> Result<Option<W::Token>, ApplyError> {
+    let _ = events
+        .send(Event::Started {
+            index,
+            step: step.clone(),
+        })
+        .await;
+    let failed = |cause: Cause| ApplyError::Step {
+        index,
+        member: step.member.clone(),
+        step: step.description.clone(),
+        cause,
+    };
+    let mut issued_now = None;
+    match (&step.kind, token) {
+        (StepKind::IssueToken { joiner }, _) => {
+            let issued = world.issue_token(joiner).await.map_err(failed)?;
+            if issued.earlier {
+                let message = format!("{joiner}: using the join token issued earlier");
+                let _ = events.send(Event::Info(message)).await;
+            }
+            issued_now = Some(issued.token);
+        }
+        (StepKind::JoinCluster { .. }, Some(token)) => {
+            world.join(step, token).await.map_err(failed)?
+        }
+        (StepKind::JoinCluster { joiner, .. }, None) => {
+            return Err(failed(
+                format!(
+                    "{joiner} has no join token: the plan joins members only after issuing one"
+                )
+                .into(),
+            ))
+        }
+        (StepKind::WipeDisk { disk, .. }, _) => {
+            world.wipe(&step.member, disk).await.map_err(failed)?
+        }
+        (kind, _) if is_ceph(kind) => world.ceph(step).await.map_err(failed)?,
+        _ => world.lxd(step).await.map_err(failed)?,
+    }
+    tracing::debug!(index, member = %step.member, step = %step.description, "step done");
+    let _ = events.send(Event::Ticked { index }).await;
+    Ok(issued_now)
 }
 
 fn is_ceph(kind: &StepKind) -> bool {

@@ -5,9 +5,10 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use muster_disks::Disk;
 use muster_plan::{
-    Choices, DiskRef, Driver, InstanceNetwork, LxdObserved, MemberChoice, MemberObserved,
-    NetworkObserved, Observed, PoolObserved, Status, Step, StepKind,
+    CephChoices, CephConfigObserved, Choices, DiskRef, Driver, InstanceNetwork, LxdObserved,
+    MemberChoice, MemberObserved, NetworkObserved, Observed, PoolObserved, Status, Step, StepKind,
 };
 use tokio::sync::mpsc;
 
@@ -29,6 +30,11 @@ struct Memory {
     also: Mutex<Vec<(String, Effect)>>,
     joining: AtomicUsize,
     most_joining: AtomicUsize,
+    /// The members with a Ceph step under way.
+    in_ceph: Mutex<Vec<String>>,
+    most_in_ceph: AtomicUsize,
+    /// A member was seen running two Ceph steps at once.
+    member_overlapped: std::sync::atomic::AtomicBool,
 }
 
 fn ip(i: usize) -> IpAddr {
@@ -65,6 +71,31 @@ fn fresh(n: usize) -> (Memory, Choices) {
         network: InstanceNetwork::default(),
         ceph: None,
     };
+    (memory, choices)
+}
+
+/// `n` fresh servers with Ceph chosen: `disks[i]` Ceph disks on s(i+1),
+/// named apart across members (sdb, sdc, ...) so that each OSD step's
+/// description is its own.
+fn fresh_with_ceph(disks: &[usize]) -> (Memory, Choices) {
+    let (memory, mut choices) = fresh(disks.len());
+    choices.ceph = Some(CephChoices {
+        cephfs: false,
+        public_network: None,
+        cluster_network: None,
+    });
+    let mut observed = memory.observed.lock().unwrap();
+    let mut letters = b'b'..;
+    for (m, &count) in choices.members.iter_mut().zip(disks) {
+        let member = observed.members.get_mut(&m.name).unwrap();
+        member.lxd.storage_drivers.push("ceph".into());
+        for _ in 0..count {
+            let name = format!("sd{}", letters.next().unwrap() as char);
+            m.ceph_disks.push(DiskRef::new(format!("/dev/{name}")));
+            member.disks.push(Disk::blank(&name, 100 << 30));
+        }
+    }
+    drop(observed);
     (memory, choices)
 }
 
@@ -166,6 +197,31 @@ impl Memory {
                     device(&[("type", "nic"), ("name", "eth0"), ("network", network)]),
                 );
             }
+            StepKind::CephBootstrapMon { .. } => {
+                observed.ceph.fsid = Some("f00d".into());
+                observed.ceph.mons.insert(me);
+            }
+            StepKind::CephAddMon { .. } => {
+                observed.ceph.mons.insert(me);
+            }
+            StepKind::CephConfigure { mon_hosts } => {
+                let config = CephConfigObserved {
+                    fsid: "f00d".into(),
+                    mon_hosts: mon_hosts.clone(),
+                    admin_keyring: true,
+                };
+                observed.ceph.configs.insert(me, config);
+            }
+            StepKind::CephAddMgr => {
+                observed.ceph.mgrs.insert(me);
+            }
+            StepKind::CephCreateOsd { disk } => {
+                let osds = observed.ceph.osds.entry(me).or_default();
+                osds.insert(disk.path.clone());
+            }
+            StepKind::CephCreatePool { pool, .. } => {
+                observed.ceph.pools.insert(pool.clone());
+            }
             other => return Err(format!("not in this world: {other:?}").into()),
         }
         for (description, effect) in self.also.lock().unwrap().iter() {
@@ -215,7 +271,24 @@ impl World for Memory {
     }
 
     async fn ceph(&self, step: &Step) -> Result<(), Cause> {
-        Err(format!("no Ceph in this world: {}", step.description).into())
+        self.call(format!("ceph {} {}", step.member, step.description));
+        {
+            let mut in_ceph = self.in_ceph.lock().unwrap();
+            if in_ceph.contains(&step.member) {
+                self.member_overlapped.store(true, Ordering::SeqCst);
+            }
+            in_ceph.push(step.member.clone());
+            self.most_in_ceph.fetch_max(in_ceph.len(), Ordering::SeqCst);
+        }
+        // Let the other members' steps start meanwhile, if they may.
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        let result = self.change(step);
+        let mut in_ceph = self.in_ceph.lock().unwrap();
+        let mine = in_ceph.iter().position(|m| *m == step.member).unwrap();
+        in_ceph.remove(mine);
+        result
     }
 
     async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {
@@ -478,4 +551,101 @@ async fn a_dry_run_only_announces_the_plan() {
         matches!(rx.recv().await, Some(Event::Planned { warnings, .. }) if warnings == ["careful"])
     );
     assert_eq!(memory.calls(), ["observe"]);
+}
+
+/// The Ceph steps started, by member, in the order they started.
+fn ceph_started(events: &[Event]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Started { step, .. } if step.description.contains("Ceph") => {
+                Some((step.member.clone(), step.description.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn osds_of_different_members_are_made_side_by_side_each_members_in_order() {
+    let (memory, choices) = fresh_with_ceph(&[1, 2, 1]);
+    let (result, events) = run(&memory, &choices).await;
+    let steps = announced(&events);
+    assert!(
+        matches!(result.unwrap(), Outcome::Formed { ticked, .. } if ticked == steps),
+        "{events:#?}"
+    );
+    assert_eq!(memory.most_in_ceph.load(Ordering::SeqCst), 3);
+    assert!(!memory.member_overlapped.load(Ordering::SeqCst));
+    // Every member's steps in the plan's order: client, manager, OSDs.
+    let plan_order: Vec<(String, String)> = events
+        .iter()
+        .find_map(|e| match e {
+            Event::Planned { plan, .. } => Some(plan.steps.clone()),
+            _ => None,
+        })
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.member, s.description))
+        .filter(|(_, d)| d.contains("Ceph"))
+        .collect();
+    let started = ceph_started(&events);
+    for member in ["s1", "s2", "s3"] {
+        let of = |steps: &[(String, String)]| -> Vec<String> {
+            steps
+                .iter()
+                .filter(|(m, _)| m == member)
+                .map(|(_, d)| d.clone())
+                .collect()
+        };
+        assert_eq!(of(&started), of(&plan_order), "{member}");
+    }
+    // The monitors one at a time, before anything else of Ceph; the pool
+    // after every OSD.
+    let position = |what: &str| started.iter().rposition(|(_, d)| d.contains(what));
+    let last_mon = position("monitor on").unwrap();
+    let first_other = started
+        .iter()
+        .position(|(_, d)| !d.contains("monitor on"))
+        .unwrap();
+    assert!(last_mon < first_other, "{started:#?}");
+    assert!(position("OSD").unwrap() < position("Ceph pool").unwrap());
+    let mons = memory
+        .calls()
+        .into_iter()
+        .filter(|c| c.contains("monitor on"))
+        .count();
+    assert_eq!(mons, 3);
+}
+
+#[tokio::test]
+async fn a_failure_beside_other_steps_stops_the_run_names_it_and_a_rerun_finishes() {
+    let (memory, choices) = fresh_with_ceph(&[1, 2, 1]);
+    // s2's first OSD fails: its second is not started, and nothing after
+    // the OSDs is.
+    let failing = "Create a Ceph OSD on /dev/sdc";
+    *memory.fail.lock().unwrap() = Some(failing.into());
+    let (first, events) = run(&memory, &choices).await;
+    let err = first.unwrap_err();
+    assert_eq!(err.step(), Some(("s2", failing)), "{err}");
+    let started = ceph_started(&events);
+    assert!(
+        !started.iter().any(|(_, d)| d.contains("/dev/sdd")),
+        "{started:#?}"
+    );
+    assert!(!started.iter().any(|(_, d)| d.contains("Ceph pool")));
+    // What was under way beside it was finished and counted.
+    let (ticked, _) = counted(&events);
+    let started_count = events
+        .iter()
+        .filter(|e| matches!(e, Event::Started { .. }))
+        .count();
+    assert_eq!(ticked.len(), started_count - 1);
+
+    let (second, events) = run(&memory, &choices).await;
+    let left = announced(&events);
+    assert!(matches!(second.unwrap(), Outcome::Formed { ticked, .. } if ticked == left));
+    let osds = &memory.observed.lock().unwrap().ceph.osds;
+    let made: usize = osds.values().map(|d| d.len()).sum();
+    assert_eq!(made, 4, "{osds:?}");
 }

@@ -42,15 +42,24 @@ fn main() {
     assert!(dry.status.success(), "{dry:?}");
     let trust = started.elapsed();
 
-    let (total, split) = timed_init(&t, &preseed);
+    let timing = timed_init(&t, &preseed);
     println!(
         "muster init with Ceph on 3 servers (1 disk each): {:.1} s (trust and plan before it: \
          {:.1} s)",
-        total.as_secs_f64(),
+        timing.total.as_secs_f64(),
         trust.as_secs_f64()
     );
-    for (kind, took) in &split {
-        println!("  {kind:<28} {:>6.1} s", took.as_secs_f64());
+    println!(
+        "  no step running (observing and planning): {:.1} s",
+        timing.idle.as_secs_f64()
+    );
+    println!("  {:<34} {:>8} {:>8}", "kind of step", "steps", "span");
+    for (kind, (busy, span)) in &timing.kinds {
+        println!(
+            "  {kind:<34} {:>6.1} s {:>6.1} s",
+            busy.as_secs_f64(),
+            span.as_secs_f64()
+        );
     }
     for (kind, rss) in daemon_memory(&lab) {
         println!(
@@ -64,11 +73,20 @@ fn main() {
     lab.down().expect("tear the lab down");
 }
 
-/// The run's wall time and the time of its steps by kind.
-fn timed_init(
-    t: &Trial,
-    preseed: &std::path::Path,
-) -> (Duration, BTreeMap<&'static str, Duration>) {
+/// Where a run's time went.
+struct Timing {
+    total: Duration,
+    /// Time with no step running: observing, planning, reporting.
+    idle: Duration,
+    /// By kind of step: the steps' own times added up, and the span from
+    /// the first one's start to the last one's end (shorter than the sum
+    /// where steps overlap).
+    kinds: BTreeMap<&'static str, (Duration, Duration)>,
+}
+
+/// Runs `muster init` and times its steps from its progress, which may
+/// have several steps running at once.
+fn timed_init(t: &Trial, preseed: &std::path::Path) -> Timing {
     let mut cmd = t
         .lab
         .command(
@@ -81,20 +99,34 @@ fn timed_init(
         .stdout(Stdio::piped())
         .spawn()
         .expect("start muster init");
-    let mut split: BTreeMap<&'static str, Duration> = BTreeMap::new();
-    let mut current: Option<(&'static str, Instant)> = None;
+    let mut running: BTreeMap<usize, (&'static str, Instant)> = BTreeMap::new();
+    let mut spans: BTreeMap<&'static str, (Duration, Instant, Instant)> = BTreeMap::new();
+    let mut idle = Duration::ZERO;
+    let mut idle_since = Some(started);
     let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     for line in lines.map_while(Result::ok) {
         let Ok(event) = serde_json::from_str::<InitEvent>(&line) else {
             continue;
         };
+        let now = Instant::now();
         match event {
-            InitEvent::Step { description, .. } => {
-                current = Some((kind(&description), Instant::now()))
+            InitEvent::Step {
+                index, description, ..
+            } => {
+                if let Some(since) = idle_since.take() {
+                    idle += now - since;
+                }
+                running.insert(index, (kind(&description), now));
             }
-            InitEvent::StepDone { .. } => {
-                if let Some((kind, since)) = current.take() {
-                    *split.entry(kind).or_default() += since.elapsed();
+            InitEvent::StepDone { index } => {
+                if let Some((kind, since)) = running.remove(&index) {
+                    let span = spans.entry(kind).or_insert((Duration::ZERO, since, now));
+                    span.0 += now - since;
+                    span.1 = span.1.min(since);
+                    span.2 = now;
+                }
+                if running.is_empty() {
+                    idle_since = Some(now);
                 }
             }
             InitEvent::Failed { message, .. } => panic!("muster init failed: {message}"),
@@ -103,7 +135,15 @@ fn timed_init(
     }
     let status = child.wait().expect("wait for muster init");
     assert!(status.success(), "muster init: {status}");
-    (started.elapsed(), split)
+    let total = started.elapsed();
+    if let Some(since) = idle_since {
+        idle += Instant::now() - since;
+    }
+    let kinds = spans
+        .into_iter()
+        .map(|(kind, (busy, first, last))| (kind, (busy, last - first)))
+        .collect();
+    Timing { total, idle, kinds }
 }
 
 fn kind(description: &str) -> &'static str {

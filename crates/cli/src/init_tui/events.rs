@@ -103,7 +103,9 @@ pub(super) struct InitEvents {
     dry_run: bool,
     /// Step index (of this run) to member and description.
     steps: BTreeMap<usize, (String, String)>,
-    running: Option<usize>,
+    /// Steps started and not done: several run at once where members
+    /// make their Ceph daemons side by side.
+    running: BTreeSet<usize>,
     planned: bool,
     ended: bool,
 }
@@ -114,7 +116,7 @@ impl InitEvents {
             local: local.to_owned(),
             dry_run,
             steps: BTreeMap::new(),
-            running: None,
+            running: BTreeSet::new(),
             planned: false,
             ended: false,
         }
@@ -136,15 +138,13 @@ impl InitEvents {
                 member,
                 description,
             } => {
-                self.running = Some(index);
+                self.running.insert(index);
                 self.steps
                     .insert(index, (member.clone(), description.clone()));
                 vec![progress(member, description, StepStatus::Running)]
             }
             InitEvent::StepDone { index } => {
-                if self.running == Some(index) {
-                    self.running = None;
-                }
+                self.running.remove(&index);
                 match self.steps.get(&index) {
                     Some((member, step)) => {
                         vec![progress(member.clone(), step.clone(), StepStatus::Done)]
@@ -201,7 +201,10 @@ impl InitEvents {
             return vec![World::PlanFailed(message)];
         }
         let (member, step) = at
-            .or_else(|| self.running.and_then(|i| self.steps.get(&i).cloned()))
+            .or_else(|| {
+                let first = self.running.first()?;
+                self.steps.get(first).cloned()
+            })
             .unwrap_or_else(|| (self.local.clone(), INIT_STEP.to_owned()));
         vec![progress(member, step, StepStatus::Failed(message))]
     }

@@ -311,6 +311,17 @@ fn a_failure_lands_on_its_step() {
     events.on(step(1, "s2", "Join"));
     assert_eq!(events.on(failed(None, None)), [at("s2", "Join", no())]);
 
+    // Several running side by side, one of them done: the one still
+    // running.
+    let mut events = InitEvents::new("s1", false);
+    events.on(step(7, "s2", "Create a Ceph OSD on /dev/sdb"));
+    events.on(step(8, "s3", "Create a Ceph OSD on /dev/sdc"));
+    events.on(InitEvent::StepDone { index: 8 });
+    assert_eq!(
+        events.on(failed(None, None)),
+        [at("s2", "Create a Ceph OSD on /dev/sdb", no())]
+    );
+
     // Nothing running: shown under init itself.
     let mut events = InitEvents::new("s1", false);
     assert_eq!(events.on(failed(None, None)), [at("s1", INIT_STEP, no())]);
