@@ -221,6 +221,13 @@ impl Sessions {
         }
     }
 
+    /// Whether a server named `name` joined the current session.
+    pub fn has_joined(&self, name: &str) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|c| c.session.joined().iter().any(|j| j.name == name))
+    }
+
     /// Whether a joiner of the open session may take over `name`, trusted
     /// now with another certificate.
     pub fn may_replace(&self, name: &str) -> bool {

@@ -89,14 +89,33 @@ fn http_client(
 /// Whether a failed call failed because the server's certificate is not
 /// the pinned one.
 pub fn is_pin_mismatch(error: &(dyn std::error::Error + 'static)) -> bool {
+    rustls_error(error).is_some_and(|e| matches!(e, rustls::Error::InvalidCertificate(_)))
+}
+
+/// Whether a failed call failed because the server refused this server's
+/// client certificate: it does not pin it (rustls answers a verifier's
+/// refusal with one of these alerts).
+pub fn is_refused_by_peer(error: &(dyn std::error::Error + 'static)) -> bool {
+    use rustls::AlertDescription::{AccessDenied, BadCertificate, CertificateUnknown, UnknownCA};
+    rustls_error(error).is_some_and(|e| {
+        matches!(
+            e,
+            rustls::Error::AlertReceived(
+                AccessDenied | BadCertificate | CertificateUnknown | UnknownCA
+            )
+        )
+    })
+}
+
+fn rustls_error<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
     let mut current = Some(error);
     while let Some(e) = current {
-        if let Some(rustls::Error::InvalidCertificate(_)) = e.downcast_ref::<rustls::Error>() {
-            return true;
+        if let Some(found) = e.downcast_ref::<rustls::Error>() {
+            return Some(found);
         }
         current = inner(e);
     }
-    false
+    None
 }
 
 /// The next error down. An `io::Error` wrapping another error reports that

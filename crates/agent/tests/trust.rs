@@ -13,25 +13,13 @@ use muster_proto::trust::{
 };
 use muster_proto::{paths, ErrorBody};
 
-use common::{call_unix, get_unix};
+use common::{get, json, post};
 
 const PASS: &str = "correct horse battery staple anew";
 
 fn config(dir: &Path, name: &str) -> Config {
     let dir = dir.join(name);
     common::agent_config(name, dir.join("state"), dir.join("musterd.sock"))
-}
-
-fn json<T: serde::de::DeserializeOwned>(body: &str) -> T {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
-}
-
-fn post(agent: &Agent, path: &str, body: &str) -> (u16, String) {
-    call_unix(agent.socket_path(), "POST", path, Some(body)).unwrap()
-}
-
-fn get(agent: &Agent, path: &str) -> (u16, String) {
-    get_unix(agent.socket_path(), "GET", path).unwrap()
 }
 
 fn join_body(initiator: &Agent, passphrase: &str) -> String {

@@ -31,6 +31,8 @@ use members::Members;
 const UNSEEN_GRACE: Duration = Duration::from_secs(10);
 /// Reading a member's LXD and disks.
 const OBSERVE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Asking a member whether it trusts this server: a TLS handshake.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `muster init`: runs it, streaming its progress to `events`, which end
 /// with `Done` or `Failed`. One run at a time.
@@ -302,9 +304,29 @@ async fn establish_trust(
             })
             .collect()
     };
-    let waiting = missing(state);
+    // Pinned here is half of trust: a member whose join broke after this
+    // server stored it (before it got the Welcome) refuses this server. It
+    // joins again like a new one, and the same certificate is no conflict.
+    let mut distrusting = distrusting(state, preseed).await;
+    let mut waiting = missing(state);
+    waiting.extend(distrusting.iter().cloned());
     if waiting.is_empty() {
         return Ok(());
+    }
+    if !distrusting.is_empty() {
+        progress
+            .info(format!(
+                "{} {} this server but not the other way round (a join that did not finish): \
+                 waiting for {} to join again",
+                distrusting.join(", "),
+                if distrusting.len() == 1 {
+                    "is trusted by"
+                } else {
+                    "are trusted by"
+                },
+                if distrusting.len() == 1 { "it" } else { "them" }
+            ))
+            .await;
     }
     let session = preseed.session();
     let passphrase = match (&req.passphrase, &session.passphrase) {
@@ -351,15 +373,25 @@ async fn establish_trust(
     let start = Instant::now();
     let deadline = start + session.timeout;
     let result = loop {
-        let left = missing(state);
-        if left.is_empty() {
+        let mut still = Vec::new();
+        for name in distrusting {
+            // Until it joins this session, asking again tells nothing new.
+            if !state.sessions.has_joined(&name) || refuses_us(state, &name).await {
+                still.push(name);
+            }
+        }
+        distrusting = still;
+        let unpinned = missing(state);
+        if unpinned.is_empty() && distrusting.is_empty() {
             break Ok(());
         }
         let now = Instant::now();
-        let unseen: Vec<&String> = left
+        // A member that refused this server was reached: it is known.
+        let unseen: Vec<&String> = unpinned
             .iter()
             .filter(|n| n.parse::<IpAddr>().is_err() && state.seen.endpoints_of(n).is_empty())
             .collect();
+        let left: Vec<String> = unpinned.iter().chain(&distrusting).cloned().collect();
         if now >= start + UNSEEN_GRACE && !unseen.is_empty() {
             break Err(Failure::input(format!(
                 "unknown member{} {}: no agent of that name is on the LAN (`muster peers` lists \
@@ -392,6 +424,49 @@ async fn establish_trust(
     result
 }
 
+/// Whether the preseed names the trusted member `name`, whose addresses
+/// are `addresses` (by name, or by address for a member given only so).
+fn names_member(preseed: &Preseed, name: &str, addresses: &[IpAddr]) -> bool {
+    preseed.members.iter().any(|m| {
+        m.name.as_deref() == Some(name)
+            || (m.name.is_none() && m.address.is_some_and(|a| addresses.contains(&a)))
+    })
+}
+
+/// The trusted members of the preseed that refuse this server's
+/// certificate.
+async fn distrusting(state: &Shared, preseed: &Preseed) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, addresses) in trusted(state) {
+        if name != state.me.name
+            && names_member(preseed, &name, &addresses)
+            && refuses_us(state, &name).await
+        {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Whether member `name` refuses this server's certificate. Any other
+/// failure is not an answer to that, and the calls that follow report it.
+async fn refuses_us(state: &Shared, name: &str) -> bool {
+    let probe =
+        request_member::<muster_proto::AgentInfo>(state, name, paths::INFO, None, PROBE_TIMEOUT)
+            .await;
+    matches!(probe, Err(e) if e.kind == Kind::Refused)
+}
+
+/// The trusted members, with the addresses of their agents.
+fn trusted(state: &Shared) -> Vec<(String, Vec<IpAddr>)> {
+    state
+        .trust()
+        .members()
+        .iter()
+        .map(|t| (t.name.clone(), t.addresses.iter().map(|a| a.ip()).collect()))
+        .collect()
+}
+
 /// This server and the trusted members the preseed names (by name or by
 /// address), with their interfaces, for the preseed's resolution.
 async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, Failure> {
@@ -403,18 +478,8 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
         addresses: Vec::new(),
         interfaces: local,
     }];
-    let trusted: Vec<(String, Vec<IpAddr>)> = state
-        .trust()
-        .members()
-        .iter()
-        .map(|t| (t.name.clone(), t.addresses.iter().map(|a| a.ip()).collect()))
-        .collect();
-    for (name, addresses) in trusted {
-        let named = preseed.members.iter().any(|m| {
-            m.name.as_deref() == Some(name.as_str())
-                || (m.name.is_none() && m.address.is_some_and(|a| addresses.contains(&a)))
-        });
-        if !named || name == me {
+    for (name, addresses) in trusted(state) {
+        if !names_member(preseed, &name, &addresses) || name == me {
             continue;
         }
         let interfaces: Vec<NetInterface> =

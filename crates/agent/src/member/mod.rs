@@ -79,6 +79,11 @@ pub(crate) async fn request_member<T: DeserializeOwned>(
                     format!("{name} ({endpoint}) answered {status}: {message}"),
                 ));
             }
+            // The server there holds the pinned certificate: it is the
+            // member, and other addresses would say the same.
+            Ok(Attempt::DistrustsUs) => {
+                return Err(distrusts_us(&state.me.name, name, endpoint));
+            }
             Err(problem) => {
                 tracing::info!(member = name, %endpoint, problem = %problem, "member address failed");
                 problems.push(format!("{endpoint}: {problem}"));
@@ -106,10 +111,29 @@ pub(crate) fn candidates(announced: &[SocketAddr], stored: &[SocketAddr]) -> Vec
     out
 }
 
+/// A member this server pins refused this server's certificate: half of
+/// a pairing whose Welcome never reached the member (it died, or the
+/// connection broke, after this server stored it). Joining again, with the
+/// same certificate, completes it; [`Kind::Refused`] tells callers that
+/// this is the case (see `formation::establish_trust`).
+fn distrusts_us(me: &str, name: &str, endpoint: SocketAddr) -> Error {
+    Error::new(
+        Kind::Refused,
+        format!(
+            "{name} ({endpoint}) does not trust {me}'s certificate, though {me} trusts {name}'s: \
+             its join did not finish (or {name} forgot {me}). Join again: `muster init` opens a \
+             session and waits for it (zero-touch enrollment retries by itself), or run \
+             `muster session open` here and `muster join` on {name}"
+        ),
+    )
+}
+
 enum Attempt<T> {
     Answered(T),
     /// The member itself answered with an error.
     Refused(StatusCode, String),
+    /// The member refused this server's certificate in the TLS handshake.
+    DistrustsUs,
 }
 
 async fn try_endpoint<T: DeserializeOwned>(
@@ -123,7 +147,11 @@ async fn try_endpoint<T: DeserializeOwned>(
         Some(body) => client.post(url).json(body),
         None => client.get(url),
     };
-    let response = request.send().await.map_err(|e| {
+    let response = match request.send().await {
+        Err(e) if tls::is_refused_by_peer(&e) => return Ok(Attempt::DistrustsUs),
+        sent => sent,
+    };
+    let response = response.map_err(|e| {
         if tls::is_pin_mismatch(&e) {
             "the server there presented a certificate that is not the one pinned for this member; \
              refused (is another server using its name or address?)"

@@ -55,7 +55,8 @@ pub(crate) enum JoinError {
     WrongPassphrase { endpoint: SocketAddr },
     #[error(
         "{endpoint} received this server's confirmation but did not welcome it ({reason}); \
-         nothing was trusted"
+         this server trusted nothing. The initiator may trust this server already: join again \
+         (with the same certificate that is no conflict) to finish"
     )]
     NoWelcome {
         endpoint: SocketAddr,

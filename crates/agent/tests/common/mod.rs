@@ -68,6 +68,20 @@ pub fn get_unix(socket: &Path, method: &str, path: &str) -> io::Result<(u16, Str
     call_unix(socket, method, path, None)
 }
 
+/// `GET path` on `agent`'s unix socket.
+pub fn get(agent: &muster_agent::Agent, path: &str) -> (u16, String) {
+    get_unix(agent.socket_path(), "GET", path).unwrap()
+}
+
+/// `POST path` with a JSON body on `agent`'s unix socket.
+pub fn post(agent: &muster_agent::Agent, path: &str, body: &str) -> (u16, String) {
+    call_unix(agent.socket_path(), "POST", path, Some(body)).unwrap()
+}
+
+pub fn json<T: serde::de::DeserializeOwned>(body: &str) -> T {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
 /// `METHOD path` with an optional JSON body over the unix socket.
 pub fn call_unix(
     socket: &Path,
@@ -77,7 +91,7 @@ pub fn call_unix(
 ) -> io::Result<(u16, String)> {
     let stream = UnixStream::connect(socket)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    request(stream, method, path, body)
+    request(stream, method, path, &[], body)
 }
 
 /// `GET path` over HTTPS as a member would call: presenting `client`'s
@@ -101,7 +115,13 @@ pub fn call_https(
     path: &str,
     body: Option<&str>,
 ) -> io::Result<(u16, String)> {
-    request(tls_stream(addr, client, fingerprint)?, method, path, body)
+    request(
+        tls_stream(addr, client, fingerprint)?,
+        method,
+        path,
+        &[],
+        body,
+    )
 }
 
 /// A TLS connection to `addr`, with `client`'s certificate or none,
@@ -136,16 +156,23 @@ pub fn tls_stream(
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
-fn request(
+/// `METHOD path` with extra `headers` and an optional JSON body on a
+/// connection already made: (status, body).
+pub fn request(
     mut stream: impl Read + Write,
     method: &str,
     path: &str,
+    headers: &[(String, String)],
     body: Option<&str>,
 ) -> io::Result<(u16, String)> {
     let body = body.unwrap_or("");
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: musterd\r\nConnection: close\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: musterd\r\nConnection: close\r\n{extra}\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
