@@ -436,16 +436,21 @@ fn names_member(preseed: &Preseed, name: &str, addresses: &[IpAddr]) -> bool {
 /// The trusted members of the preseed that refuse this server's
 /// certificate.
 async fn distrusting(state: &Shared, preseed: &Preseed) -> Vec<String> {
-    let mut out = Vec::new();
-    for (name, addresses) in trusted(state) {
-        if name != state.me.name
-            && names_member(preseed, &name, &addresses)
-            && refuses_us(state, &name).await
-        {
-            out.push(name);
-        }
-    }
-    out
+    let named: Vec<String> = trusted(state)
+        .into_iter()
+        .filter(|(name, addresses)| {
+            *name != state.me.name && names_member(preseed, name, addresses)
+        })
+        .map(|(name, _)| name)
+        .collect();
+    // All at once: a member that is down costs its timeout once, not once
+    // per member before it.
+    let refusals = futures_util::future::join_all(named.iter().map(|n| refuses_us(state, n))).await;
+    named
+        .into_iter()
+        .zip(refusals)
+        .filter_map(|(name, refuses)| refuses.then_some(name))
+        .collect()
 }
 
 /// Whether member `name` refuses this server's certificate. Any other
