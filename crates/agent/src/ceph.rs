@@ -503,9 +503,16 @@ pub(crate) async fn observe(
         if let Ok(member) = here.any_member() {
             // What cannot be read is planned again: those steps are
             // idempotent.
-            let read =
-                tokio::task::spawn_blocking(move || (member.pools().ok(), member.fs_dump().ok()))
-                    .await;
+            let read = tokio::task::spawn_blocking(move || {
+                // Two `ceph` commands before every step, each mostly the
+                // CLI's start: side by side.
+                std::thread::scope(|s| {
+                    let fs_map = s.spawn(|| member.fs_dump().ok());
+                    let pools = member.pools().ok();
+                    (pools, fs_map.join().ok().flatten())
+                })
+            })
+            .await;
             if let Ok((pools, fs_map)) = read {
                 ceph.pools = pools.into_iter().flatten().map(|p| p.pool_name).collect();
                 if let Some(map) = fs_map {
