@@ -14,10 +14,9 @@
 //! controller, the servers that joined it are members. Only a controller
 //! may make this server change anything.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use muster_trust::{Fingerprint, PinSet};
@@ -121,7 +120,7 @@ impl TrustStore {
             // it was for the operator (the first copy only).
             let copy = state_dir.join(DAMAGED_COPY);
             if !copy.exists() {
-                write_atomic(state_dir, DAMAGED_COPY, text.as_bytes()).map_err(|source| {
+                muster_durable_file::write(&copy, text.as_bytes(), 0o600).map_err(|source| {
                     TrustStoreError::Write {
                         path: copy.clone(),
                         source,
@@ -255,34 +254,15 @@ impl TrustStore {
     }
 
     fn save(&mut self, members: Vec<Member>) -> Result<(), TrustStoreError> {
-        write_atomic(&self.dir, TRUST_FILE, render(&members).as_bytes()).map_err(|source| {
-            TrustStoreError::Write {
+        muster_durable_file::write(&self.path(), render(&members).as_bytes(), 0o600).map_err(
+            |source| TrustStoreError::Write {
                 path: self.path(),
                 source,
-            }
-        })?;
+            },
+        )?;
         self.members = members;
         Ok(())
     }
-}
-
-/// Replaces `dir/name` with `bytes` so that a crash leaves either the old
-/// file or the new one: write a temporary file, fsync it, rename it over
-/// the old one, fsync the directory (which makes the rename durable).
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    // A leftover from a crash is simply overwritten.
-    let temp = dir.join(format!(".{name}.new"));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temp, dir.join(name))?;
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -377,7 +357,7 @@ mod tests {
             member("bad name", "b", "10.0.0.2:1"),
             member("s3", "c", "10.0.0.3:1"),
         ]);
-        write_atomic(dir.path(), TRUST_FILE, text.as_bytes()).unwrap();
+        muster_durable_file::write(&dir.path().join(TRUST_FILE), text.as_bytes(), 0o600).unwrap();
         let store = TrustStore::load(dir.path()).unwrap();
         assert_eq!(store.members().len(), 1);
         assert_eq!(store.left_out().len(), 1);
