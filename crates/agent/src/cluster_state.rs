@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Kind};
-use crate::trust_store::write_atomic;
 
 pub(crate) const FILE: &str = "cluster.json";
 
@@ -40,7 +39,7 @@ pub(crate) struct ClusterMember {
 const PRESEED: &str = "preseed.yaml";
 
 pub(crate) fn save_preseed(state_dir: &Path, text: &str) -> std::io::Result<()> {
-    write_atomic(state_dir, PRESEED, text.as_bytes())
+    muster_durable_file::write(&state_dir.join(PRESEED), text.as_bytes(), 0o600)
 }
 
 /// `None` when this server has formed no cluster (or one before muster
@@ -76,7 +75,7 @@ pub(crate) fn save(state_dir: &Path, state: &ClusterState) -> std::io::Result<()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let text = serde_json::to_vec_pretty(&state).map_err(std::io::Error::other)?;
-    write_atomic(state_dir, FILE, &text)
+    muster_durable_file::write(&path(state_dir), &text, 0o600)
 }
 
 #[cfg(test)]

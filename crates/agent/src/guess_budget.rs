@@ -23,8 +23,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use muster_trust::Fingerprint;
 use serde::{Deserialize, Serialize};
 
-use crate::trust_store::write_atomic;
-
 /// The file, in the state directory.
 pub(crate) const FILE: &str = "guess-budget.json";
 /// Bumped on an incompatible change of the file's layout.
@@ -215,12 +213,12 @@ impl GuessBudget {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         });
-        write_atomic(&self.dir, FILE, render(&guesses).as_bytes()).map_err(|error| {
-            BudgetError::Write {
+        muster_durable_file::write(&self.path(), render(&guesses).as_bytes(), 0o600).map_err(
+            |error| BudgetError::Write {
                 path: self.path(),
                 error,
-            }
-        })?;
+            },
+        )?;
         self.guesses = guesses;
         Ok(())
     }

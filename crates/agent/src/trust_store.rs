@@ -14,10 +14,9 @@
 //! controller, the servers that joined it are members. Only a controller
 //! may make this server change anything.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use muster_trust::{Fingerprint, PinSet};
@@ -121,7 +120,7 @@ impl TrustStore {
             // it was for the operator (the first copy only).
             let copy = state_dir.join(DAMAGED_COPY);
             if !copy.exists() {
-                write_atomic(state_dir, DAMAGED_COPY, text.as_bytes()).map_err(|source| {
+                muster_durable_file::write(&copy, text.as_bytes(), 0o600).map_err(|source| {
                     TrustStoreError::Write {
                         path: copy.clone(),
                         source,
@@ -255,34 +254,15 @@ impl TrustStore {
     }
 
     fn save(&mut self, members: Vec<Member>) -> Result<(), TrustStoreError> {
-        write_atomic(&self.dir, TRUST_FILE, render(&members).as_bytes()).map_err(|source| {
-            TrustStoreError::Write {
+        muster_durable_file::write(&self.path(), render(&members).as_bytes(), 0o600).map_err(
+            |source| TrustStoreError::Write {
                 path: self.path(),
                 source,
-            }
-        })?;
+            },
+        )?;
         self.members = members;
         Ok(())
     }
-}
-
-/// Replaces `dir/name` with `bytes` so that a crash leaves either the old
-/// file or the new one: write a temporary file, fsync it, rename it over
-/// the old one, fsync the directory (which makes the rename durable).
-pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    // A leftover from a crash is simply overwritten.
-    let temp = dir.join(format!(".{name}.new"));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&temp, dir.join(name))?;
-    File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
@@ -309,75 +289,13 @@ mod tests {
     }
 
     #[test]
-    fn text_round_trip() {
-        let members = vec![
-            member("s2", "b", "10.0.0.2:9443"),
-            member("s3", "c", "[fd00::3]:9443"),
-        ];
-        assert_eq!(parse(&render(&members)).unwrap().members, members);
-        assert_eq!(parse(&render(&[])).unwrap(), Parsed::default());
-    }
-
-    #[test]
-    fn damaged_text_is_refused_with_a_reason() {
-        let good = render(&[member("s2", "b", "10.0.0.2:9443")]);
-        let cases = [
-            ("", "EOF"),
-            (&good[..good.len() / 2], "EOF"),
-            ("{\"version\":2,\"members\":[]}", "format version 2"),
-            ("{\"version\":1}", "missing field `members`"),
-            ("{\"version\":1,\"members\":[],\"x\":1}", "unknown field"),
-        ];
-        for (text, reason) in cases {
-            let err = parse(text).unwrap_err();
-            assert!(err.contains(reason), "{text:?}: {err}");
-        }
-        let bad_fp = good.replace(fp("b").as_str(), "zz");
-        assert!(parse(&bad_fp).unwrap_err().contains("fingerprint"));
-        let bad_addr = good.replace("10.0.0.2:9443", "10.0.0.2");
-        assert!(parse(&bad_addr).unwrap_err().contains("socket address"));
-    }
-
-    #[test]
-    fn an_unusable_entry_is_left_out_and_the_others_kept() {
-        let twice = render(&[
-            member("s2", "b", "10.0.0.2:1"),
-            member("s2", "c", "10.0.0.3:1"),
-            member("s4", "d", "10.0.0.4:1"),
-        ]);
-        let parsed = parse(&twice).unwrap();
-        assert_eq!(parsed.left_out, ["member 2 left out: s2 appears twice"]);
-        let names: Vec<&str> = parsed.members.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["s2", "s4"]);
-        let shared = render(&[
-            member("s2", "b", "10.0.0.2:1"),
-            member("s3", "b", "10.0.0.3:1"),
-        ]);
-        assert_eq!(
-            parse(&shared).unwrap().left_out,
-            ["member 2 (s3) left out: another member has its certificate"]
-        );
-        // The name a hostile joiner once got through the handshake.
-        let bad_name = render(&[
-            member("evil/../x y", "b", "10.0.0.2:1"),
-            member("s3", "c", "10.0.0.3:1"),
-        ]);
-        let parsed = parse(&bad_name).unwrap();
-        assert!(
-            parsed.left_out[0].contains("not a server name"),
-            "{parsed:?}"
-        );
-        assert_eq!(parsed.members.len(), 1);
-    }
-
-    #[test]
     fn a_store_with_a_bad_entry_loads_and_keeps_a_copy() {
         let dir = tempfile::tempdir().unwrap();
         let text = render(&[
             member("bad name", "b", "10.0.0.2:1"),
             member("s3", "c", "10.0.0.3:1"),
         ]);
-        write_atomic(dir.path(), TRUST_FILE, text.as_bytes()).unwrap();
+        muster_durable_file::write(&dir.path().join(TRUST_FILE), text.as_bytes(), 0o600).unwrap();
         let store = TrustStore::load(dir.path()).unwrap();
         assert_eq!(store.members().len(), 1);
         assert_eq!(store.left_out().len(), 1);

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::error::CephError;
 
 /// A program to run, with its arguments and what to feed its stdin.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
     pub program: String,
     pub args: Vec<String>,
@@ -51,13 +51,45 @@ impl fmt::Display for Cmd {
     }
 }
 
+/// How many bytes a secret-bearing buffer holds, for `Debug`: a Cmd's stdin
+/// carries an OSD's cephx secret (`ceph osd new -i -`) and an output's
+/// stdout keys (`ceph-authtool --gen-print-key`, `ceph auth get`), and
+/// `Debug` ends up in logs and panic messages.
+struct Withheld(usize);
+
+impl fmt::Debug for Withheld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes, withheld: may hold a key>", self.0)
+    }
+}
+
+impl fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cmd")
+            .field("program", &self.program)
+            .field("args", &self.args)
+            .field("stdin", &self.stdin.as_ref().map(|s| Withheld(s.len())))
+            .finish()
+    }
+}
+
 /// What a program did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct CmdOutput {
     /// The exit code; `None` when a signal ended it.
     pub code: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+}
+
+impl fmt::Debug for CmdOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CmdOutput")
+            .field("code", &self.code)
+            .field("stdout", &Withheld(self.stdout.len()))
+            .field("stderr", &String::from_utf8_lossy(&self.stderr))
+            .finish()
+    }
 }
 
 impl CmdOutput {
@@ -255,6 +287,28 @@ pub(crate) mod recording {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        let key = "AQBsecretsecretsecretsecretsecret==";
+        let cmd = Cmd::new("ceph", ["osd", "new", "UUID", "-i", "-"])
+            .stdin(format!(r#"{{"cephx_secret":"{key}"}}"#));
+        let out = CmdOutput {
+            code: Some(0),
+            stdout: format!("[mgr.s1]\n\tkey = {key}\n").into_bytes(),
+            stderr: b"a warning".to_vec(),
+        };
+        for shown in [
+            format!("{cmd:?}"),
+            format!("{out:?}"),
+            format!("{cmd:#?}{out:#?}"),
+        ] {
+            assert!(!shown.contains(key), "{shown}");
+            assert!(!shown.contains("AQB"), "{shown}");
+        }
+        assert!(format!("{cmd:?}").contains("\"osd\", \"new\""));
+        assert!(format!("{out:?}").contains("a warning"));
+    }
 
     #[test]
     fn commands_show_as_a_shell_would_read_them() {

@@ -25,8 +25,9 @@ pub struct MemberPaths {
     pub mgr_root: PathBuf,
     pub osd_root: PathBuf,
     pub mds_root: PathBuf,
-    /// Scratch files of the steps (monmap, keyrings in the making) and the
-    /// records that let an interrupted OSD creation resume.
+    /// Scratch files of the steps (monmap, keyrings in the making), the
+    /// records that let an interrupted OSD creation resume and the OSDs'
+    /// device records: root's own, mode 0700.
     pub work_dir: PathBuf,
 }
 
@@ -58,7 +59,10 @@ impl MemberPaths {
             mgr_root: "/var/lib/ceph/mgr".into(),
             osd_root: "/var/lib/ceph/osd".into(),
             mds_root: "/var/lib/ceph/mds".into(),
-            work_dir: "/var/lib/ceph/muster".into(),
+            // Root's, not under /var/lib/ceph (the ceph user's: it could
+            // swap anything there for a link). The ceph-osd@ drop-in reads
+            // the OSDs' device records from here.
+            work_dir: "/var/lib/muster/ceph".into(),
         }
     }
 

@@ -3,13 +3,18 @@
 //! twice.
 
 use std::fs;
-use std::io::Write;
 use std::net::IpAddr;
-use std::os::unix::fs::{symlink, OpenOptionsExt, PermissionsExt};
+use std::os::fd::AsFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use nix::unistd::{fchown, fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
 use crate::command::{Cmd, CmdOutput, CommandRunner};
 use crate::conf::{render_conf, CephConf, MemberPaths};
@@ -152,19 +157,61 @@ pub fn new_uuid() -> Result<String, CephError> {
     Ok(s.trim().to_owned())
 }
 
-/// Writes a file whole or not at all (temporary file, fsync, rename).
+/// Writes a file whole or not at all, refusing a symbolic link there
+/// ([`muster_durable_file`]).
 fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), CephError> {
-    let tmp = path.with_extension("muster-tmp");
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(&tmp)
-        .io("creating", &tmp)?;
-    f.write_all(bytes).io("writing", &tmp)?;
-    f.sync_all().io("flushing", &tmp)?;
-    fs::rename(&tmp, path).io("renaming into place", path)
+    muster_durable_file::write(path, bytes, mode).io("writing", path)
+}
+
+/// A daemon's data directory, opened once for root's writes in it. Its
+/// parent belongs to the daemons' user, who can swap the directory for a
+/// link at any time: everything root does in it goes through this handle,
+/// and a link there is refused.
+fn data_dir(path: &Path) -> Result<muster_durable_file::Dir, CephError> {
+    muster_durable_file::Dir::open(path).io("opening", path)
+}
+
+fn write_in(
+    dir: &muster_durable_file::Dir,
+    path: &Path,
+    name: &str,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<(), CephError> {
+    dir.write(name.as_ref(), bytes, mode)
+        .io("writing", path.join(name))
+}
+
+/// Gives the tree under `dir` to `uid:gid` through descriptors, never by
+/// path and never through a link: the daemons' user can rename and swap
+/// what is in it while this runs, and root must not chown what a swapped
+/// name points to.
+fn give_tree(dir: &impl AsFd, uid: Uid, gid: Gid) -> std::io::Result<()> {
+    fchown(dir, Some(uid), Some(gid))?;
+    let mut listing = nix::dir::Dir::from_fd(dir.as_fd().try_clone_to_owned()?)?;
+    let names: Vec<_> = listing
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_owned())
+        .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
+        .collect();
+    for name in names {
+        fchownat(
+            dir,
+            name.as_c_str(),
+            Some(uid),
+            Some(gid),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match openat(dir, name.as_c_str(), flags, Mode::empty()) {
+            Ok(sub) => give_tree(&sub, uid, gid)?,
+            // Not a directory (or a link): its owner was set above.
+            Err(Errno::ENOTDIR | Errno::ELOOP | Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// A daemon's key, in its data directory.
@@ -222,20 +269,64 @@ impl CephMember {
         self
     }
 
-    /// Gives `path` (and, for a directory, everything in it) to the owner.
-    /// Symbolic links themselves are changed, never what they point to.
+    /// Gives the data directory `path` and everything in it to the owner
+    /// ([`give_tree`]).
     fn give(&self, path: &Path) -> Result<(), CephError> {
         let Some((uid, gid)) = self.owner else {
             return Ok(());
         };
-        std::os::unix::fs::lchown(path, Some(uid), Some(gid)).io("changing the owner of", path)?;
-        let meta = fs::symlink_metadata(path).io("inspecting", path)?;
-        if meta.is_dir() {
-            for entry in fs::read_dir(path).io("listing", path)? {
-                self.give(&entry.io("listing", path)?.path())?;
-            }
+        give_tree(&data_dir(path)?, Uid::from_raw(uid), Gid::from_raw(gid))
+            .io("changing the owner of", path)
+    }
+
+    /// Gives an OSD's device (a canonical path under /dev, which only root
+    /// changes) to the owner.
+    fn give_device(&self, device: &Path) -> Result<(), CephError> {
+        let Some((uid, gid)) = self.owner else {
+            return Ok(());
+        };
+        std::os::unix::fs::lchown(device, Some(uid), Some(gid)).io("changing the owner of", device)
+    }
+
+    /// Scratch space for keys and maps in the making: root's own (never
+    /// the daemons' user, who could otherwise plant a link where root is
+    /// about to write), 0700.
+    fn ensure_work_dir(&self) -> Result<(), CephError> {
+        let dir = &self.spec.paths.work_dir;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .io("creating", dir)?;
+        let meta = fs::symlink_metadata(dir).io("inspecting", dir)?;
+        if !meta.is_dir() || meta.uid() != nix::unistd::geteuid().as_raw() {
+            return Err(CephError::Invalid(format!(
+                "{} must be a directory owned by the user musterd runs as (it holds keys in the making); \
+                 remove it and run again",
+                dir.display()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).io("restricting", dir)?;
         }
         Ok(())
+    }
+
+    /// Names the device of `osd.ID` in root's own directory, for the
+    /// packaged ceph-osd@ drop-in: after a reboot it gives that device, and
+    /// only that one, to ceph (the OSD's `block` link is ceph's, so it
+    /// cannot be trusted to say which device that is).
+    pub(crate) fn device_record(&self, id: u32) -> PathBuf {
+        self.spec.paths.work_dir.join(format!("osd-{id}.device"))
+    }
+
+    fn record_device(&self, id: u32, stable_name: &Path) -> Result<(), CephError> {
+        let text = format!("{}\n", stable_name.display());
+        let record = self.device_record(id);
+        if fs::read_to_string(&record).ok().as_deref() == Some(text.as_str()) {
+            return Ok(());
+        }
+        write_atomic(&record, text.as_bytes(), 0o600)
     }
 
     pub fn name(&self) -> &str {
@@ -333,7 +424,6 @@ impl CephMember {
             &p.mgr_root,
             &p.osd_root,
             &p.mds_root,
-            &p.work_dir,
         ] {
             create_dir(dir)?;
             if let Some((uid, gid)) = self.owner {
@@ -341,6 +431,7 @@ impl CephMember {
                     .io("changing the owner of", dir)?;
             }
         }
+        self.ensure_work_dir()?;
         if let Some(parent) = p.conf.parent() {
             create_dir(parent)?;
         }
@@ -373,10 +464,10 @@ impl CephMember {
         if !self.mon_initialized() {
             let p = &self.spec.paths;
             if !p.admin_keyring.exists() {
-                // Beside the keyring: a rename cannot cross filesystems
-                // (/etc and /var may be two, and musterd's unit makes
-                // /etc/ceph a mount of its own).
-                let tmp = p.admin_keyring.with_extension("muster-tmp");
+                // Made in root's scratch directory, then written in place
+                // whole (a rename cannot cross filesystems: musterd's unit
+                // makes /etc/ceph a mount of its own).
+                let tmp = p.work_dir.join("admin.keyring");
                 let _ = fs::remove_file(&tmp);
                 self.run(Cmd::new(
                     "ceph-authtool",
@@ -400,7 +491,9 @@ impl CephMember {
                         "allow *",
                     ],
                 ))?;
-                fs::rename(&tmp, &p.admin_keyring).io("renaming into place", &p.admin_keyring)?;
+                let key = fs::read(&tmp).io("reading", &tmp)?;
+                write_atomic(&p.admin_keyring, &key, 0o600)?;
+                let _ = fs::remove_file(&tmp);
             }
             let keyring = p.work_dir.join("mon.keyring");
             let kr = keyring.display().to_string();
@@ -427,6 +520,7 @@ impl CephMember {
                 ],
             ))?;
             let monmap = p.work_dir.join("monmap");
+            let _ = fs::remove_file(&monmap);
             self.run(Cmd::new(
                 "monmaptool",
                 [
@@ -516,7 +610,7 @@ impl CephMember {
                 "--err-to-stderr=true",
             ],
         ))?;
-        write_atomic(&data.join(MKFS_DONE), b"", 0o644)?;
+        write_in(&data_dir(&data)?, &data, MKFS_DONE, b"", 0o644)?;
         self.give(&data)?;
         // The mon. secret now lives in the store only.
         let _ = fs::remove_file(keyring);
@@ -592,17 +686,14 @@ impl CephMember {
         let mut outcome = Outcome::AlreadyDone;
         if !has_key(data) {
             create_dir(data)?;
-            let keyring = data.join(KEYRING);
-            let tmp = data.join("keyring.muster-tmp");
-            let (entity, out) = (daemon.name(), tmp.display().to_string());
+            let entity = daemon.name();
             // get-or-create: an existing key (from an interrupted run) is
-            // returned as it is.
+            // returned as it is. On stdout, not `-o`: the ceph tool would
+            // follow a link the daemons' user put in the directory.
             let mut args = vec!["auth", "get-or-create", &entity];
             args.extend_from_slice(caps);
-            args.extend(["-o", &out]);
-            self.ceph(&args)?;
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).io("restricting", &tmp)?;
-            fs::rename(&tmp, &keyring).io("renaming into place", &keyring)?;
+            let keyring = self.ceph(&args)?.stdout;
+            write_in(&data_dir(data)?, data, KEYRING, &keyring, 0o600)?;
             self.give(data)?;
             outcome = Outcome::Done;
         }
@@ -666,6 +757,12 @@ impl CephMember {
         }
         for (id, target) in self.local_osds()? {
             if fs::canonicalize(&target).ok().as_deref() == Some(device.as_path()) {
+                // OSDs made before the record existed get it here, from
+                // the device checked above, not from the link.
+                self.record_device(
+                    id,
+                    &device::stable_name(Path::new(device::DEV_DISK), &device)?,
+                )?;
                 let outcome = self.start_osd(id)?;
                 return Ok(OsdOutcome {
                     id,
@@ -739,21 +836,28 @@ impl CephMember {
         })?;
         let data = self.spec.paths.osd_data(id);
         create_dir(&data)?;
+        let dir = data_dir(&data)?;
         let block = data.join("block");
-        if fs::symlink_metadata(&block).is_ok() {
-            fs::remove_file(&block).io("replacing", &block)?;
+        match unlinkat(&dir, "block", UnlinkatFlags::NoRemoveDir) {
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(std::io::Error::from(e)).io("replacing", &block),
         }
         // ceph-osd opens `block` at every start: it must still name this
         // device after a reboot.
         let name = device::stable_name(Path::new(device::DEV_DISK), &device)?;
-        symlink(&name, &block).io("linking", &block)?;
-        write_atomic(
-            &data.join(KEYRING),
+        symlinkat(&name, &dir, "block")
+            .map_err(std::io::Error::from)
+            .io("linking", &block)?;
+        self.record_device(id, &name)?;
+        write_in(
+            &dir,
+            &data,
+            KEYRING,
             format!("[osd.{id}]\n\tkey = {secret}\n").as_bytes(),
             0o600,
         )?;
         // mkfs runs as root, the daemon as the owner: both need the device.
-        self.give(&device)?;
+        self.give_device(&device)?;
         self.run(Cmd::new(
             "ceph-osd",
             [
@@ -770,7 +874,7 @@ impl CephMember {
                 "--err-to-stderr=true",
             ],
         ))?;
-        write_atomic(&data.join(MKFS_DONE), b"", 0o644)?;
+        write_in(&dir, &data, MKFS_DONE, b"", 0o644)?;
         self.give(&data)?;
         let _ = fs::remove_file(&record);
         self.start_osd(id)?;
@@ -919,6 +1023,7 @@ impl CephMember {
 mod tests {
     use super::*;
     use crate::testkit::{answer, fixture, recorded, Fixture};
+    use std::os::unix::fs::symlink;
 
     fn disk(f: &Fixture, content: &[u8]) -> PathBuf {
         let path = f.dir.join("disk");
@@ -973,12 +1078,108 @@ mod tests {
             "[osd.4]\n\tkey = AQBsecret==\n"
         );
         assert_eq!(*f.sup.log.lock().unwrap(), ["start osd.4"]);
+        assert_eq!(
+            fs::read_to_string(f.member.device_record(4)).unwrap(),
+            format!("{}\n", fs::read_link(data.join("block")).unwrap().display())
+        );
 
         // Again: recognised by its data directory, nothing runs.
         let again = f.member.ensure_osd(&OsdSpec::new(&dev)).unwrap();
         assert_eq!((again.id, again.outcome), (4, Outcome::AlreadyDone));
         assert_eq!(f.rec.lines().len(), 3);
         assert_eq!(f.member.local_osds().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn root_follows_no_link_the_daemons_user_plants() {
+        let f = fixture("no-follow");
+        let p = f.member.paths().clone();
+        let victim = f.dir.join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o644)).unwrap();
+
+        // A link at a key's place, in a directory the daemons' user owns.
+        let data = p.mgr_data("s1");
+        fs::create_dir_all(&data).unwrap();
+        symlink(&victim, data.join(KEYRING)).unwrap();
+        symlink(&victim, data.join(".keyring.muster-tmp")).unwrap();
+        answer(&f.rec, b"[mgr.s1]\n\tkey = AQBmgr==\n");
+        // has_key follows the link and sees a key: the dangling case is
+        // what a planted link looks like to the next step.
+        fs::remove_file(data.join(KEYRING)).unwrap();
+        symlink(f.dir.join("nothing"), data.join(KEYRING)).unwrap();
+        let e = f.member.ensure_mgr().unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+
+        // A data directory swapped for a link.
+        let mds = p.mds_data("s1");
+        let elsewhere = f.dir.join("elsewhere");
+        fs::create_dir_all(&elsewhere).unwrap();
+        fs::create_dir_all(&p.mds_root).unwrap();
+        symlink(&elsewhere, &mds).unwrap();
+        answer(&f.rec, b"[mds.s1]\n\tkey = AQBmds==\n");
+        let e = f.member.ensure_mds().unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+
+        // The admin keyring is never written through a link.
+        symlink(&victim, &p.admin_keyring).unwrap();
+        let e = f
+            .member
+            .install_admin_keyring(b"[client.admin]\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(
+            fs::metadata(&victim).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+    }
+
+    #[test]
+    fn giving_a_tree_changes_links_never_what_they_point_to() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("not root: giving files to another user cannot be tried here");
+            return;
+        }
+        let mut f = fixture("give");
+        let other = 54321;
+        f.member.owner = Some((other, other));
+        let data = f.dir.join("data");
+        fs::create_dir_all(data.join("sub")).unwrap();
+        fs::write(data.join("sub/file"), b"").unwrap();
+        let outside = f.dir.join("outside");
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("file"), b"").unwrap();
+        symlink(&outside, data.join("link")).unwrap();
+        f.member.give(&data).unwrap();
+        let uid = |p: &Path| fs::symlink_metadata(p).unwrap().uid();
+        for given in [&data, &data.join("sub/file"), &data.join("link")] {
+            assert_eq!(uid(given), other, "{}", given.display());
+        }
+        assert_eq!(uid(&outside), 0);
+        assert_eq!(uid(&outside.join("file")), 0);
+        // A link as the tree itself is refused.
+        let e = f.member.give(&data.join("link")).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert_eq!(uid(&outside), 0);
+    }
+
+    #[test]
+    fn the_work_directory_is_roots_own() {
+        let f = fixture("work-dir");
+        let work = &f.member.paths().work_dir;
+        fs::create_dir_all(work).unwrap();
+        fs::set_permissions(work, fs::Permissions::from_mode(0o755)).unwrap();
+        f.member.ensure_work_dir().unwrap();
+        assert_eq!(
+            fs::metadata(work).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        fs::remove_dir(work).unwrap();
+        symlink(&f.dir, work).unwrap();
+        let e = f.member.ensure_work_dir().unwrap_err();
+        assert!(e.to_string().contains("must be a directory"), "{e}");
     }
 
     #[test]
@@ -1215,21 +1416,19 @@ mod tests {
         let f = fixture("mds");
         let data = f.member.paths().mds_data("s1");
         assert!(!has_key(&data));
-        // What `ceph auth get-or-create -o` writes.
-        fs::create_dir_all(&data).unwrap();
-        fs::write(data.join("keyring.muster-tmp"), "[mds.s1]\n").unwrap();
+        // What `ceph auth get-or-create` prints.
+        answer(&f.rec, b"[mds.s1]\n\tkey = AQBmds==\n");
         assert_eq!(f.member.ensure_mds().unwrap(), Outcome::Done);
         let conf = f.member.paths().conf.display().to_string();
         assert_eq!(
             f.rec.lines(),
             [format!(
                 "ceph -c {conf} --connect-timeout 15 auth get-or-create mds.s1 \
-                 mon 'allow profile mds' osd 'allow rwx' mds allow mgr 'allow profile mds' \
-                 -o {}/keyring.muster-tmp",
-                data.display()
+                 mon 'allow profile mds' osd 'allow rwx' mds allow mgr 'allow profile mds'"
             )]
         );
         let keyring = data.join(KEYRING);
+        assert_eq!(fs::read(&keyring).unwrap(), b"[mds.s1]\n\tkey = AQBmds==\n");
         let mode = fs::metadata(&keyring).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(has_key(&data));

@@ -217,6 +217,7 @@ impl CephMember {
                 crate::device::wipe(&device)?;
             }
             remove_dir(&data)?;
+            let _ = fs::remove_file(self.device_record(id));
         }
         for (daemon, dir) in [
             (Daemon::mds(&name), p.mds_data(&name)),

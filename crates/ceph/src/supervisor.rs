@@ -115,7 +115,9 @@ pub trait Supervisor: Send + Sync {
 
 /// Production: the packages' units (`ceph-mon@ID` and so on), enabled so
 /// that they come back after a reboot. muster's package adds a drop-in to
-/// `ceph-osd@` that gives the OSD's device to `ceph` before each start:
+/// `ceph-osd@` that gives the OSD's device (as recorded by
+/// [`crate::CephMember::ensure_osd`], not as its `block` link says) to `ceph`
+/// before each start:
 /// nothing else does for a raw device (ceph-volume would, for its own LVM
 /// volumes), and after a reboot it is `root:disk` again.
 pub struct SystemdSupervisor {

@@ -4,9 +4,9 @@
 //! damaged file is reported, never overwritten.
 
 use std::fmt;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, DirBuilder, File};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use muster_trust::Fingerprint;
@@ -309,14 +309,19 @@ fn create(state_dir: &Path, dir: &Path, name: &str) -> Result<(), IdentityError>
         })?;
 
     let (cert_pem, key_pem) = generate(name)?;
-    write_new(&staging.join(KEY_FILE), key_pem.as_bytes(), 0o600)?;
-    write_new(&staging.join(CERT_FILE), cert_pem.as_bytes(), 0o644)?;
-    sync_dir(&staging)?;
-    fs::rename(&staging, dir).map_err(|source| IdentityError::Write {
-        path: dir.to_owned(),
-        source,
-    })?;
-    sync_dir(state_dir)
+    let write_error = |path: PathBuf| move |source| IdentityError::Write { path, source };
+    let files = muster_durable_file::Dir::open(&staging).map_err(write_error(staging.clone()))?;
+    // The key's mode is given at creation: it is never readable by others,
+    // not even for a moment.
+    for (file, pem, mode) in [(KEY_FILE, key_pem, 0o600), (CERT_FILE, cert_pem, 0o644)] {
+        files
+            .write(file.as_ref(), pem.as_bytes(), mode)
+            .map_err(write_error(staging.join(file)))?;
+    }
+    fs::rename(&staging, dir).map_err(write_error(dir.to_owned()))?;
+    muster_durable_file::Dir::open(state_dir)
+        .and_then(|d| d.sync())
+        .map_err(write_error(state_dir.to_owned()))
 }
 
 fn generate(name: &str) -> Result<(String, String), IdentityError> {
@@ -329,32 +334,6 @@ fn generate(name: &str) -> Result<(String, String), IdentityError> {
         .map_err(IdentityError::Generate)?;
     let cert = params.self_signed(&key).map_err(IdentityError::Generate)?;
     Ok((cert.pem(), key.serialize_pem()))
-}
-
-/// The mode is given at creation so the key is never readable by others,
-/// not even for a moment.
-fn write_new(path: &Path, contents: &[u8], mode: u32) -> Result<(), IdentityError> {
-    let write_error = |source| IdentityError::Write {
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .map_err(write_error)?;
-    file.write_all(contents).map_err(write_error)?;
-    file.sync_all().map_err(write_error)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), IdentityError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|source| IdentityError::Write {
-            path: dir.to_owned(),
-            source,
-        })
 }
 
 #[cfg(test)]

@@ -715,20 +715,12 @@ pub(crate) fn billion_laughs() -> String {
 }
 
 #[test]
-fn a_billion_laughs_is_refused_quickly() {
+fn a_billion_laughs_is_refused() {
     let text = billion_laughs();
-    let started = std::time::Instant::now();
     let e = errors_of(&text);
     assert_eq!(e.len(), 1, "{e:?}");
     assert!(e[0].contains("anchors and aliases"), "{e:?}");
     assert!(e[0].contains(&bounds::MAX_EXPANDED.to_string()), "{e:?}");
-    // The walk stops at the bound: milliseconds, not the minutes (and
-    // gigabytes) of building the values.
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[test]

@@ -142,3 +142,78 @@ pub fn render(members: &[Member]) -> String {
     // Strings, numbers and addresses always serialize.
     serde_json::to_string_pretty(&file).unwrap_or_default() + "\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fp(seed: &str) -> Fingerprint {
+        Fingerprint::of_der(seed.as_bytes())
+    }
+
+    fn member(name: &str, seed: &str, addr: &str) -> Member {
+        Member::new(name.into(), fp(seed), addr.parse().unwrap(), Role::Member)
+    }
+
+    #[test]
+    fn text_round_trip() {
+        let members = vec![
+            member("s2", "b", "10.0.0.2:9443"),
+            member("s3", "c", "[fd00::3]:9443"),
+        ];
+        assert_eq!(parse(&render(&members)).unwrap().members, members);
+        assert_eq!(parse(&render(&[])).unwrap(), Parsed::default());
+    }
+
+    #[test]
+    fn damaged_text_is_refused_with_a_reason() {
+        let good = render(&[member("s2", "b", "10.0.0.2:9443")]);
+        let cases = [
+            ("", "EOF"),
+            (&good[..good.len() / 2], "EOF"),
+            ("{\"version\":2,\"members\":[]}", "format version 2"),
+            ("{\"version\":1}", "missing field `members`"),
+            ("{\"version\":1,\"members\":[],\"x\":1}", "unknown field"),
+        ];
+        for (text, reason) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(reason), "{text:?}: {err}");
+        }
+        let bad_fp = good.replace(fp("b").as_str(), "zz");
+        assert!(parse(&bad_fp).unwrap_err().contains("fingerprint"));
+        let bad_addr = good.replace("10.0.0.2:9443", "10.0.0.2");
+        assert!(parse(&bad_addr).unwrap_err().contains("socket address"));
+    }
+
+    #[test]
+    fn an_unusable_entry_is_left_out_and_the_others_kept() {
+        let twice = render(&[
+            member("s2", "b", "10.0.0.2:1"),
+            member("s2", "c", "10.0.0.3:1"),
+            member("s4", "d", "10.0.0.4:1"),
+        ]);
+        let parsed = parse(&twice).unwrap();
+        assert_eq!(parsed.left_out, ["member 2 left out: s2 appears twice"]);
+        let names: Vec<&str> = parsed.members.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, ["s2", "s4"]);
+        let shared = render(&[
+            member("s2", "b", "10.0.0.2:1"),
+            member("s3", "b", "10.0.0.3:1"),
+        ]);
+        assert_eq!(
+            parse(&shared).unwrap().left_out,
+            ["member 2 (s3) left out: another member has its certificate"]
+        );
+        // The name a hostile joiner once got through the handshake.
+        let bad_name = render(&[
+            member("evil/../x y", "b", "10.0.0.2:1"),
+            member("s3", "c", "10.0.0.3:1"),
+        ]);
+        let parsed = parse(&bad_name).unwrap();
+        assert!(
+            parsed.left_out[0].contains("not a server name"),
+            "{parsed:?}"
+        );
+        assert_eq!(parsed.members.len(), 1);
+    }
+}

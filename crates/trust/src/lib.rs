@@ -15,6 +15,7 @@ pub mod limits;
 pub mod pake;
 pub mod passphrase;
 pub mod pin;
+pub mod source;
 mod wordlist;
 
 pub use fingerprint::{Fingerprint, FingerprintError};
@@ -26,4 +27,5 @@ pub use pake::{
 };
 pub use passphrase::{Passphrase, PassphraseError};
 pub use pin::{FirstContactVerifier, PinError, PinSet, PinnedClientVerifier, PinnedServerVerifier};
+pub use source::Source;
 pub use wordlist::WORDS;

@@ -23,6 +23,8 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
+
+use crate::source::Source;
 use std::time::{Duration, Instant};
 
 use curve25519_dalek::edwards::CompressedEdwardsY;
@@ -523,10 +525,11 @@ pub struct SessionConfig {
     pub lifetime: Duration,
     /// How long a joiner has between its Hello and its Finish.
     pub attempt_lifetime: Duration,
-    /// Handshakes between Hello and Finish, in all and per address: the
-    /// memory an unauthenticated party can make the initiator hold.
+    /// Handshakes between Hello and Finish, in all and per [`Source`] (an
+    /// IPv4 address, an IPv6 /64): the memory an unauthenticated party can
+    /// make the initiator hold.
     pub max_pending: usize,
-    pub max_pending_per_address: usize,
+    pub max_pending_per_source: usize,
     /// Hellos after which the session ends; bounds the replay memory.
     pub max_hellos: usize,
     pub limits: Limits,
@@ -538,7 +541,7 @@ impl Default for SessionConfig {
             lifetime: Duration::from_secs(30 * 60),
             attempt_lifetime: Duration::from_secs(60),
             max_pending: 64,
-            max_pending_per_address: 4,
+            max_pending_per_source: 4,
             max_hellos: 1000,
             limits: Limits::default(),
         }
@@ -740,9 +743,14 @@ impl InitiatorSession {
         self.pending
             .retain(|_, p| now < p.started + self.config.attempt_lifetime);
         let from = from.to_canonical();
-        let from_here = self.pending.values().filter(|p| p.from == from).count();
+        let source = Source::of(from);
+        let from_here = self
+            .pending
+            .values()
+            .filter(|p| Source::of(p.from) == source)
+            .count();
         if self.pending.len() >= self.config.max_pending
-            || from_here >= self.config.max_pending_per_address
+            || from_here >= self.config.max_pending_per_source
         {
             return Err(TrustError::Busy);
         }

@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 use tokio::time::Sleep;
 
+use muster_trust::Source;
+
 /// The bounds on HTTPS connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Limits {
@@ -48,22 +50,6 @@ pub(crate) const LIMITS: Limits = Limits {
 
 /// At most one warning a minute while connections are turned away.
 const REPORT_EVERY: Duration = Duration::from_secs(60);
-
-/// Where a connection comes from, as [`Limits::per_source`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Source {
-    V4(std::net::Ipv4Addr),
-    V6Net(u64),
-}
-
-impl Source {
-    fn of(ip: IpAddr) -> Source {
-        match ip.to_canonical() {
-            IpAddr::V4(v4) => Source::V4(v4),
-            IpAddr::V6(v6) => Source::V6Net((v6.to_bits() >> 64) as u64),
-        }
-    }
-}
 
 /// Why a connection was closed at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -1,5 +1,5 @@
 use super::*;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 const RIGHT: &str = "apple bread cloud dance eagle";
 const WRONG: &str = "apple bread cloud dance eager";
@@ -533,7 +533,7 @@ fn finish_from_another_address_neither_consumes_nor_counts() {
 fn too_many_pending_handshakes_are_refused() {
     let t0 = Instant::now();
     let mut s = session(t0);
-    let per_address = SessionConfig::default().max_pending_per_address;
+    let per_address = SessionConfig::default().max_pending_per_source;
     for _ in 0..per_address {
         let (_, hello) = JoinerAttempt::start(&pass(RIGHT), s.id(), ident("s2")).unwrap();
         s.hello(JOINER_ADDR, &hello, t0).unwrap();
@@ -550,12 +550,33 @@ fn too_many_pending_handshakes_are_refused() {
 }
 
 #[test]
+fn an_ipv6_64_counts_as_one_source_of_pending_handshakes() {
+    let t0 = Instant::now();
+    let mut s = session(t0);
+    let per_source = SessionConfig::default().max_pending_per_source;
+    let in_net = |net: u16, host: u16| IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, net, 0, 0, 0, host));
+    let mut hello_from = |from: IpAddr| {
+        let (_, hello) = JoinerAttempt::start(&pass(RIGHT), s.id(), ident("s2")).unwrap();
+        s.hello(from, &hello, t0)
+    };
+    let admitted = (1..=16)
+        .filter(|host| hello_from(in_net(1, *host)).is_ok())
+        .count();
+    assert_eq!(admitted, per_source, "16 addresses of one /64");
+    // Other /64s, even of the same /48, have slots of their own.
+    for net in 2..=4 {
+        hello_from(in_net(net, 1)).unwrap();
+    }
+    assert_eq!(hello_from(in_net(1, 99)).unwrap_err(), TrustError::Busy);
+}
+
+#[test]
 fn hello_bound_ends_the_session() {
     let t0 = Instant::now();
     let mut s = session_with(
         SessionConfig {
             max_hellos: 2,
-            max_pending_per_address: 10,
+            max_pending_per_source: 10,
             ..SessionConfig::default()
         },
         t0,
