@@ -51,11 +51,12 @@ fn formation_in_a_lab_of_four_servers_with_lxd() {
     let t = Trial::new(&lab);
     t.enroll_all();
 
-    let cases: [Case<Trial>; 10] = [
+    let cases: [Case<Trial>; 11] = [
         case!(a_single_server_forms_a_one_member_cluster),
         case!(an_unknown_key_is_rejected_by_the_cli),
         case!(an_unknown_member_is_rejected_before_any_change),
         case!(bad_disks_and_a_member_of_another_cluster_are_rejected_before_any_change),
+        case!(a_disk_gone_between_plan_and_apply_is_refused_before_any_change),
         case!(a_dry_run_prints_the_plan_and_changes_nothing),
         case!(init_resumes_after_the_initiator_and_a_joiner_die),
         case!(the_cluster_is_formed_on_every_member),
@@ -219,6 +220,40 @@ fn bad_disks_and_a_member_of_another_cluster_are_rejected_before_any_change(t: &
     assert!(err.contains("wipe"), "{err}");
 
     for server in 1..=3 {
+        assert!(!t.clustered(server), "s{server} was changed");
+    }
+}
+
+/// A chosen disk detached after the plan was shown (a disk pulled, a
+/// device gone): the run looks again before the first step and refuses,
+/// naming the disk, with nothing changed on any member.
+fn a_disk_gone_between_plan_and_apply_is_refused_before_any_change(t: &Trial) {
+    let s2 = t.lab.server(2);
+    let (disk, file) = (s2.disks[0].clone(), s2.disk_files[0].clone());
+    let members = format!(
+        "{}  - name: s2\n    disks:\n      local: {}\n",
+        member(1),
+        disk.display()
+    );
+    let preseed = t.preseed("pulled-disk.yaml", 1, &members);
+    let plan = t.init(1, &preseed, &["--dry-run"]);
+    assert!(plan.status.success(), "the plan: {plan:?}");
+
+    let losetup = |args: &[&str]| {
+        let out = std::process::Command::new("losetup")
+            .args(args)
+            .output()
+            .expect("run losetup");
+        assert!(out.status.success(), "losetup {args:?}: {out:?}");
+    };
+    losetup(&["--detach", path_str(&disk)]);
+    let err = t.init_fails(1, &preseed);
+    // Attached again where it was, for the cases after this one.
+    losetup(&[path_str(&disk), path_str(&file)]);
+    println!("with s2's disk detached after the plan: {}", err.trim());
+    assert!(err.contains("s2"), "{err}");
+    assert!(err.contains(path_str(&disk)), "{err}");
+    for server in 1..=2 {
         assert!(!t.clustered(server), "s{server} was changed");
     }
 }
