@@ -84,7 +84,18 @@ pub(crate) fn now_unix_ms() -> u64 {
 }
 
 pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError> {
-    let server = client.server().await?;
+    // All at once: one after another, these reads were most of the time an
+    // observation takes, and every step waits for one. The member list is
+    // asked for before it is known whether there is a cluster; its answer
+    // counts only in one.
+    let (server, pools, networks, profile, members) = tokio::join!(
+        client.server(),
+        client.storage_pools(),
+        client.networks(),
+        client.profile("default"),
+        client.cluster_members(),
+    );
+    let server = server?;
     let env = &server.environment;
     let me = env.server_name.clone();
     let clustered = env.server_clustered;
@@ -111,18 +122,13 @@ pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError>
         ..LxdObserved::default()
     };
     if clustered {
-        observed.cluster_members = client
-            .cluster_members()
-            .await?
-            .into_iter()
-            .map(|m| m.server_name)
-            .collect();
+        observed.cluster_members = members?.into_iter().map(|m| m.server_name).collect();
     }
     // In a cluster, a pool or network is listed cluster-wide; it is this
     // member's only where its locations name it (a pending definition
     // lists the members it was defined on).
     let mine = |locations: &[String]| !clustered || locations.is_empty() || locations.contains(&me);
-    for pool in client.storage_pools().await? {
+    for pool in pools? {
         if mine(&pool.locations) {
             observed.pools.insert(
                 pool.name,
@@ -133,7 +139,7 @@ pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError>
             );
         }
     }
-    for net in client.networks().await? {
+    for net in networks? {
         if net.managed && mine(&net.locations) {
             observed.networks.insert(
                 net.name,
@@ -144,7 +150,7 @@ pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError>
             );
         }
     }
-    observed.default_profile = client.profile("default").await?.devices;
+    observed.default_profile = profile?.devices;
     Ok(observed)
 }
 

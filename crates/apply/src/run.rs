@@ -19,8 +19,9 @@ pub struct Planned {
 /// Carries out what `planner` plans from the world as observed, step by
 /// step, until nothing is left (or, with `dry_run`, only announces the
 /// plan). Every step is planned from a fresh observation, but for the join
-/// that follows a token: the token is not seen by observing, so the join
-/// runs right after it, from the same plan. Progress goes to `events`; the
+/// that follows a token (the token is not seen by observing, so the join
+/// runs right after it, from the same plan) and the steps that cannot
+/// change what the next one was planned from ([`goes_on_unobserved`]). Progress goes to `events`; the
 /// run goes on if nobody listens.
 pub async fn apply<W: World>(
     world: &W,
@@ -76,7 +77,8 @@ pub async fn apply<W: World>(
     }
 }
 
-/// Carries out the plan's first step, and the join its token is for; or,
+/// Carries out the plan's first step, and the join its token is for, or
+/// the steps that go on from it unobserved ([`goes_on_unobserved`]); or,
 /// when the plan starts with steps that each touch only their own member's
 /// Ceph, all of those, each member's in order and members side by side.
 async fn carry_out<W: World>(
@@ -109,17 +111,40 @@ async fn carry_out<W: World>(
             }
         }
         tally.ticked += 1;
+        let Some(next) = steps.as_slice().first() else {
+            break;
+        };
         // Only a token is held for the next step; anything else is seen by
-        // observing again.
+        // observing again, unless this step cannot have changed what the
+        // next one was planned from.
         let joins_next = matches!(
-            (&token, steps.as_slice().first().map(|s| &s.kind)),
-            (Some((holder, _)), Some(StepKind::JoinCluster { joiner, .. })) if holder == joiner
+            (&token, &next.kind),
+            (Some((holder, _)), StepKind::JoinCluster { joiner, .. }) if holder == joiner
         );
-        if !joins_next {
+        if !joins_next && !goes_on_unobserved(&step.kind, &next.kind) {
             break;
         }
     }
     Ok(())
+}
+
+/// Whether `next` may follow `done` from the observation both were planned
+/// from: the definitions of one pool or network on one member after
+/// another, each touching only its own member's entry, which that
+/// observation saw missing. Observing the whole cluster again between them
+/// was most of a formation's time between steps.
+fn goes_on_unobserved(done: &StepKind, next: &StepKind) -> bool {
+    match (done, next) {
+        (
+            StepKind::CreatePoolPending { pool: a, .. },
+            StepKind::CreatePoolPending { pool: b, .. },
+        ) => a == b,
+        (
+            StepKind::CreateNetworkPending { network: a },
+            StepKind::CreateNetworkPending { network: b },
+        ) => a == b,
+        _ => false,
+    }
 }
 
 /// Steps that may run while other members run theirs: once the monitors

@@ -453,16 +453,16 @@ async fn a_rerun_after_a_failure_plans_only_what_is_left() {
 #[tokio::test]
 async fn a_step_found_done_when_its_turn_comes_is_skipped_and_counted() {
     let (memory, choices) = fresh(2);
-    // Something else defines the pool on s2 while s1's is defined.
+    // Something else defines the network on s2 while the pool is created.
     memory.also.lock().unwrap().push((
-        "Define storage pool local (dir) on s1".into(),
+        "Create storage pool local (dir) on every member".into(),
         Box::new(|o: &mut Observed| {
-            let pool = PoolObserved {
-                driver: "dir".into(),
+            let network = NetworkObserved {
+                kind: "bridge".into(),
                 status: Status::Pending,
             };
             let s2 = &mut o.members.get_mut("s2").unwrap().lxd;
-            s2.pools.insert("local".into(), pool);
+            s2.networks.insert("lxdbr0".into(), network);
         }),
     ));
     let (result, events) = run(&memory, &choices).await;
@@ -490,6 +490,64 @@ async fn a_step_found_done_when_its_turn_comes_is_skipped_and_counted() {
         _ => None,
     });
     assert_eq!(skipped_step.unwrap().member, "s2");
+}
+
+/// The calls from the first definition on `object` to the last.
+fn definitions<'c>(calls: &'c [String], object: &str) -> &'c [String] {
+    let is_def = |c: &String| c.starts_with(&format!("lxd Define {object}"));
+    let first = calls.iter().position(is_def).expect("a definition");
+    let last = calls.iter().rposition(is_def).expect("a definition");
+    &calls[first..=last]
+}
+
+#[tokio::test]
+async fn an_objects_definitions_on_every_member_follow_one_another_unobserved() {
+    let (memory, choices) = fresh(3);
+    let (result, _) = run(&memory, &choices).await;
+    result.unwrap();
+    let calls = memory.calls();
+    for object in ["storage pool local", "bridge network lxdbr0"] {
+        let run = definitions(&calls, object);
+        assert_eq!(run.len(), 3, "{object}: {calls:#?}");
+        assert!(!run.iter().any(|c| c == "observe"), "{calls:#?}");
+    }
+    // The create that follows each run is planned from a fresh look.
+    let create = calls
+        .iter()
+        .position(|c| c.starts_with("lxd Create storage pool local"))
+        .unwrap();
+    assert_eq!(calls[create - 1], "observe", "{calls:#?}");
+}
+
+#[tokio::test]
+async fn a_failed_definition_stops_the_run_before_the_next_members_and_a_rerun_finishes() {
+    let (memory, choices) = fresh(3);
+    *memory.fail.lock().unwrap() = Some("Define storage pool local (dir) on s2".into());
+    let (result, _) = run(&memory, &choices).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::Step { member, .. } if member == "s2"),
+        "{err:?}"
+    );
+    assert!(
+        !memory
+            .calls()
+            .iter()
+            .any(|c| c == "lxd Define storage pool local (dir) on s3"),
+        "s3's definition went on after s2's failed: {:#?}",
+        memory.calls()
+    );
+    let (result, _) = run(&memory, &choices).await;
+    result.unwrap();
+    let calls = memory.calls();
+    for member in ["s1", "s3"] {
+        let made = format!("lxd Define storage pool local (dir) on {member}");
+        assert_eq!(
+            calls.iter().filter(|c| **c == made).count(),
+            1,
+            "{member}'s definition is made once: {calls:#?}"
+        );
+    }
 }
 
 #[tokio::test]
