@@ -1,22 +1,29 @@
 //! Figures for cluster formation, printed, never asserted: the wall time of
 //! `muster init --preseed` forming an LXD cluster of N lab servers (N = 3
-//! and 5; trust is established first by a `--dry-run`, timed apart), beside
-//! the floor: the same LXD calls made directly with muster-lxd on a fresh
-//! lab of the same size (with the same wait for the cluster to settle
-//! before each join), and the ratio.
+//! and 5; trust is established first by a `--dry-run`, timed apart), split
+//! by kind of step with the time no step runs, and the peak resident
+//! memory of each musterd; beside it two floors, each the same LXD calls
+//! made directly with muster-lxd on a fresh lab of the same size (with the
+//! same wait for the cluster to settle before each join): in muster's
+//! order (the cluster first, then the pool, network and profile on every
+//! member), and in the order of LXD's "How to form a cluster" preseed (the
+//! pool, network and profile on the first server, which every joiner then
+//! inherits through its join); and the ratios.
 //!
-//! Run as root: `cargo bench -p muster-e2e --bench formation`.
+//! Run as root, after `cargo build --release --workspace --bins`:
+//! `cargo bench -p muster-e2e --bench formation`.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+mod timing;
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use muster_lab::{Lab, LabSpec, Signal, Target};
+use common::trial::Trial;
+use muster_lab::{Lab, LabSpec};
 use muster_lxd::{JoinInputs, LxdClient, NetworksPost, ProfilePut, StoragePoolsPost};
-
-const PASSPHRASE: &str = "formation benchmark enrollment passphrase";
+use timing::{agents_peak_kib, mib, trust_then_timed_init};
 
 fn main() {
     if let Err(e) = muster_lab::require_root() {
@@ -24,16 +31,19 @@ fn main() {
         std::process::exit(1);
     }
     for servers in [3, 5] {
-        let (trust, init) = with_muster(servers);
-        let floor = direct(servers);
+        let muster = with_muster(servers).as_secs_f64();
+        let after = direct(servers, Order::ObjectsAfterJoins);
+        let first = direct(servers, Order::ObjectsFirst);
         println!(
-            "formation of {servers} servers: muster init {:.2} s (before it, the --dry-run that \
-             establishes trust and plans: {:.2} s), the same LXD calls made directly {:.2} s, \
-             ratio {:.2}",
-            init.as_secs_f64(),
-            trust.as_secs_f64(),
-            floor.as_secs_f64(),
-            init.as_secs_f64() / floor.as_secs_f64()
+            "  the same LXD calls made directly: in muster's order {:.2} s, the objects first \
+             {:.2} s",
+            after.as_secs_f64(),
+            first.as_secs_f64(),
+        );
+        println!(
+            "  ratio to muster: {:.2} (muster's order), {:.2} (the objects first)",
+            muster / after.as_secs_f64(),
+            muster / first.as_secs_f64(),
         );
     }
 }
@@ -48,67 +58,62 @@ fn lab(servers: usize) -> Lab {
     .expect("bring the lab up")
 }
 
-fn bridge(lab: &Lab) -> String {
-    let lan: u8 = lab.subnet().split('.').nth(2).unwrap().parse().unwrap();
-    format!("10.231.{}.1/24", if lan == 247 { 248 } else { 247 })
-}
-
-fn secret(path: &Path) {
-    fs::write(path, format!("{PASSPHRASE}\n")).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
-}
-
-/// (dry run with trust, real run) of `muster init`.
-fn with_muster(servers: usize) -> (Duration, Duration) {
+/// Forms the cluster with `muster init`, prints where its time went, and
+/// hands back its wall time.
+fn with_muster(servers: usize) -> Duration {
     let lab = lab(servers);
-    let file = lab.dir().join("enrollment");
-    secret(&file);
-    for n in 2..=servers {
-        let config = &lab.server(n).config;
-        let text = fs::read_to_string(config).unwrap();
-        let text = format!(
-            "enrollment_passphrase_file = \"{}\"\n{text}",
-            file.display()
-        );
-        fs::write(config, text).unwrap();
-        lab.stop_agent(n, Signal::SIGTERM).unwrap();
-        lab.start_agent(n).unwrap();
-    }
+    let t = Trial::new(&lab);
+    t.enroll_all();
     let members: String = (1..=servers).map(|n| format!("  - name: s{n}\n")).collect();
-    let preseed: PathBuf = lab.dir().join("preseed.yaml");
-    fs::write(
-        &preseed,
-        format!(
-            "session:\n  passphrase_file: {}\n  enrollment: true\n  timeout: 2m\n\
-             members:\n{members}\
-             network:\n  cluster_interface: eth0\n  instances:\n    ipv4: {}\n",
-            file.display(),
-            bridge(&lab)
-        ),
-    )
-    .unwrap();
-    let run = |extra: &[&str]| {
-        let mut argv = vec!["muster", "init", "--preseed", preseed.to_str().unwrap()];
-        argv.extend_from_slice(extra);
-        let start = Instant::now();
-        let out = lab.exec(Target::Server(1), argv).unwrap();
-        assert!(
-            out.status.success(),
-            "muster init failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        start.elapsed()
-    };
-    let trust = run(&["--dry-run"]);
-    let init = run(&[]);
+    let preseed = t.preseed("preseed.yaml", 1, &members);
+    let (trust, timing) = trust_then_timed_init(&t, &preseed, kind);
+    println!(
+        "formation of {servers} servers: muster init {:.2} s (before it, the --dry-run that \
+         establishes trust and plans: {:.2} s)",
+        timing.total.as_secs_f64(),
+        trust.as_secs_f64(),
+    );
+    timing.print();
+    let peaks = agents_peak_kib(&lab);
+    println!(
+        "  peak resident memory of musterd (s1 first): {}",
+        mib(&peaks)
+    );
     lab.down().unwrap();
-    (trust, init)
+    timing.total
 }
 
-/// The same LXD calls muster makes, straight from here.
-fn direct(servers: usize) -> Duration {
+fn kind(description: &str) -> &'static str {
+    let has = |s: &str| description.contains(s);
+    if has("default profile") {
+        "default profile"
+    } else if has("join token") || has("Join the LXD cluster") {
+        "tokens and joins"
+    } else if has("core.https_address") || has("Bootstrap") {
+        "address and bootstrap"
+    } else if has("storage pool") {
+        "local pool"
+    } else if has("bridge network") {
+        "instance network"
+    } else {
+        "other"
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Muster's: the cluster, then each object defined on every member and
+    /// created.
+    ObjectsAfterJoins,
+    /// The LXD document's preseed: the objects on the first server alone,
+    /// then the cluster, which each joiner's join brings them to.
+    ObjectsFirst,
+}
+
+/// The LXD calls muster makes, straight from here, in `order`.
+fn direct(servers: usize, order: Order) -> Duration {
     let lab = lab(servers);
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t = Trial::new(&lab);
     let clients: Vec<LxdClient> = lab
         .servers()
         .iter()
@@ -121,10 +126,38 @@ fn direct(servers: usize) -> Duration {
         .collect();
     let names: Vec<String> = lab.servers().iter().map(|s| s.name.clone()).collect();
     let address = |i: usize| format!("{}:8443", lab.servers()[i].ip);
-    let bridge = bridge(&lab);
+    let pool = StoragePoolsPost {
+        name: "local".into(),
+        driver: "dir".into(),
+        ..StoragePoolsPost::default()
+    };
+    let pending = NetworksPost {
+        name: "lxdbr0".into(),
+        kind: "bridge".into(),
+        ..NetworksPost::default()
+    };
+    let network = NetworksPost {
+        config: BTreeMap::from([
+            ("ipv4.address".into(), t.bridge().to_owned()),
+            ("ipv4.nat".into(), "true".into()),
+            ("ipv6.address".into(), "none".into()),
+        ]),
+        ..pending.clone()
+    };
+    let boot = &clients[0];
+    let profile = || async {
+        let mut profile: ProfilePut = boot.profile("default").await.unwrap().to_put();
+        profile.set_root_disk("local");
+        profile.set_eth0("lxdbr0");
+        boot.update_profile("default", &profile).await.unwrap();
+    };
     let start = Instant::now();
-    rt.block_on(async {
-        let boot = &clients[0];
+    t.rt.block_on(async {
+        if order == Order::ObjectsFirst {
+            boot.create_storage_pool(&pool, None).await.unwrap();
+            boot.create_network(&network, None).await.unwrap();
+            profile().await;
+        }
         boot.set_https_address(&address(0)).await.unwrap();
         boot.bootstrap_cluster(&names[0]).await.unwrap();
         let certificate = boot.server().await.unwrap().environment.certificate;
@@ -147,36 +180,17 @@ fn direct(servers: usize) -> Duration {
                 .await
                 .unwrap();
         }
-        let pool = StoragePoolsPost {
-            name: "local".into(),
-            driver: "dir".into(),
-            ..StoragePoolsPost::default()
-        };
-        for name in &names {
-            boot.create_storage_pool(&pool, Some(name)).await.unwrap();
+        if order == Order::ObjectsAfterJoins {
+            for name in &names {
+                boot.create_storage_pool(&pool, Some(name)).await.unwrap();
+            }
+            boot.create_storage_pool(&pool, None).await.unwrap();
+            for name in &names {
+                boot.create_network(&pending, Some(name)).await.unwrap();
+            }
+            boot.create_network(&network, None).await.unwrap();
+            profile().await;
         }
-        boot.create_storage_pool(&pool, None).await.unwrap();
-        let pending = NetworksPost {
-            name: "lxdbr0".into(),
-            kind: "bridge".into(),
-            ..NetworksPost::default()
-        };
-        for name in &names {
-            boot.create_network(&pending, Some(name)).await.unwrap();
-        }
-        let network = NetworksPost {
-            config: BTreeMap::from([
-                ("ipv4.address".into(), bridge.clone()),
-                ("ipv4.nat".into(), "true".into()),
-                ("ipv6.address".into(), "none".into()),
-            ]),
-            ..pending
-        };
-        boot.create_network(&network, None).await.unwrap();
-        let mut profile: ProfilePut = boot.profile("default").await.unwrap().to_put();
-        profile.set_root_disk("local");
-        profile.set_eth0("lxdbr0");
-        boot.update_profile("default", &profile).await.unwrap();
     });
     let took = start.elapsed();
     lab.down().unwrap();

@@ -54,6 +54,11 @@ impl<'a> Trial<'a> {
         }
     }
 
+    /// The instance network's gateway address and prefix ("10.231.247.1/24").
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
     /// What every address on the instance network starts with.
     pub fn bridge_prefix(&self) -> String {
         let host = self.bridge.rsplit_once('.').map_or("", |(net, _)| net);
