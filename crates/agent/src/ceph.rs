@@ -6,6 +6,7 @@
 //! on its member; the initiator only sends the cluster's settings (fsid,
 //! monitors, networks) and the admin key along, over pinned mutual TLS.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{CephConfig, CephDaemons, CephRoot, DisksConfig};
 use crate::error::{Error, ErrorChain, Kind};
+use crate::member::post_member;
+use crate::shared::Shared;
 
 /// A monitor joining the quorum or an OSD coming up: Ceph's own waits are
 /// bounded below this.
@@ -282,6 +285,9 @@ pub(crate) async fn removal_view(ceph: &CephLocal) -> Result<Option<CephRemovalO
     let m = on_member(ceph, |member| member.membership()).await?;
     Ok(Some(CephRemovalObserved {
         mons: m.mons,
+        mon_addrs: m.mon_addrs,
+        // The members' own files: read through their agents by the caller.
+        configs: BTreeMap::new(),
         quorum: m.quorum,
         mgrs: m.mgrs,
         osds: m
@@ -454,6 +460,17 @@ pub(crate) async fn apply(
         return Ok(None);
     }
     Ok(Some(req))
+}
+
+/// Carries out a Ceph step of a plan on `member`: here, or through its
+/// agent.
+pub(crate) async fn carry_out(state: &Shared, member: &str, kind: &StepKind) -> Result<(), Error> {
+    let Some(req) = apply(&state.ceph, member, kind).await? else {
+        return Ok(());
+    };
+    let path = muster_proto::formation::paths::CEPH_STEP;
+    post_member::<CephStepResponse>(state, member, path, &req, STEP_TIMEOUT).await?;
+    Ok(())
 }
 
 /// Fills `observed.ceph` from every member's local state (`states`) and,

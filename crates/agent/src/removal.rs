@@ -7,11 +7,15 @@
 //! finished by running the same command again, which observes anew and
 //! plans only what is left.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use muster_ceph::PgProgress;
-use muster_plan::{plan_removal, RemovalChoices, RemovalObserved, RemovalPlan, RemovalStep};
-use muster_proto::formation::InitEvent;
+use muster_ceph::{LocalState, PgProgress};
+use muster_plan::{
+    plan_removal, RemovalChoices, RemovalObserved, RemovalPlan, RemovalStep, StepKind,
+};
+use muster_proto::formation::{paths as fpaths, InitEvent};
 use muster_proto::removal::{
     paths as rpaths, CephLeaveRequest, ForgetRequest, ForgetResponse, RemoveRequest,
 };
@@ -89,7 +93,8 @@ async fn carry_out(
     let show = |step: &RemovalStep| Shown {
         member: if step.on_target() {
             target.to_owned()
-        } else if let RemovalStep::ForgetOn { on } = step {
+        } else if let RemovalStep::ForgetOn { on } | RemovalStep::CephReconfigure { on, .. } = step
+        {
             on.clone()
         } else {
             state.me.name.clone()
@@ -110,10 +115,10 @@ async fn carry_out(
 async fn observe(state: &Shared, target: &str) -> Result<RemovalObserved, Error> {
     let (lxd_members, instances, remote_pools) =
         crate::lxd::member_view(&state.lxd, target).await?;
-    let ceph = crate::ceph::removal_view(&state.ceph).await?;
+    let mut ceph = crate::ceph::removal_view(&state.ceph).await?;
     let (trusted, others_trusted, controller) = {
         let trust = state.trust();
-        let others = trust
+        let others: Vec<String> = trust
             .members()
             .iter()
             .map(|m| m.name.clone())
@@ -126,10 +131,24 @@ async fn observe(state: &Shared, target: &str) -> Result<RemovalObserved, Error>
             .map(|m| m.name.clone());
         (trust.get(target).is_some(), others, controller)
     };
-    let agent_reachable = trusted
-        && request_member::<AgentInfo>(state, target, paths::INFO, None, REACH_TIMEOUT)
-            .await
-            .is_ok();
+    let reach_target = async {
+        trusted
+            && request_member::<AgentInfo>(state, target, paths::INFO, None, REACH_TIMEOUT)
+                .await
+                .is_ok()
+    };
+    let mut members = others_trusted.clone();
+    members.push(state.me.name.clone());
+    let read_configs = async {
+        match ceph {
+            Some(_) => client_configs(state, &members).await,
+            None => BTreeMap::new(),
+        }
+    };
+    let (agent_reachable, configs) = tokio::join!(reach_target, read_configs);
+    if let Some(ceph) = ceph.as_mut() {
+        ceph.configs = configs;
+    }
     Ok(RemovalObserved {
         target: target.to_owned(),
         here: state.me.name.clone(),
@@ -142,6 +161,37 @@ async fn observe(state: &Shared, target: &str) -> Result<RemovalObserved, Error>
         controller,
         ceph,
     })
+}
+
+/// The monitors each member's Ceph config names, every member read at
+/// once: `None` for one that did not answer, nothing for one with no
+/// config (not a Ceph client).
+async fn client_configs(
+    state: &Shared,
+    members: &[String],
+) -> BTreeMap<String, Option<BTreeSet<IpAddr>>> {
+    let reads = members.iter().map(|name| async move {
+        let read = if *name == state.me.name {
+            crate::ceph::local_state(&state.ceph).await
+        } else {
+            request_member::<LocalState>(state, name, fpaths::CEPH, None, REACH_TIMEOUT).await
+        };
+        if let Err(error) = &read {
+            tracing::info!(member = %name, %error, "cannot read a member's Ceph config");
+        }
+        (name, read)
+    });
+    futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .filter_map(|(name, read)| match read {
+            Ok(LocalState { conf: None, .. }) => None,
+            Ok(LocalState {
+                conf: Some(conf), ..
+            }) => Some((name.clone(), Some(conf.mon_hosts.into_iter().collect()))),
+            Err(_) => Some((name.clone(), None)),
+        })
+        .collect()
 }
 
 async fn run_step(
@@ -175,6 +225,12 @@ async fn run_step(
         RemovalStep::CephRemoveMgr => {
             let name = target.to_owned();
             crate::ceph::on_member(ceph, move |m| m.remove_mgr(&name)).await
+        }
+        RemovalStep::CephReconfigure { on, mon_hosts } => {
+            let kind = StepKind::CephConfigure {
+                mon_hosts: mon_hosts.clone(),
+            };
+            crate::ceph::carry_out(state, on, &kind).await
         }
         RemovalStep::LxdRemove { force } => {
             crate::lxd::remove_member(&state.lxd, target, *force).await

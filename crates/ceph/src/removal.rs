@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
+use std::net::IpAddr;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -18,6 +19,8 @@ use crate::supervisor::Daemon;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Membership {
     pub mons: BTreeSet<String>,
+    /// Each monitor's address on the public network, by name.
+    pub mon_addrs: BTreeMap<String, IpAddr>,
     pub quorum: BTreeSet<String>,
     /// Managers with a key (`mgr.NAME` in `ceph auth ls`).
     pub mgrs: BTreeSet<String>,
@@ -110,6 +113,12 @@ impl CephMember {
             .collect();
         Ok(Membership {
             mons: quorum.monmap.mons.iter().map(|m| m.name.clone()).collect(),
+            mon_addrs: quorum
+                .monmap
+                .mons
+                .iter()
+                .filter_map(|m| Some((m.name.clone(), m.ip()?)))
+                .collect(),
             quorum: quorum.quorum_names.into_iter().collect(),
             mgrs: auth
                 .auth_dump

@@ -105,6 +105,18 @@ pub struct EntityAddr {
     pub addr: String,
 }
 
+impl MonInfo {
+    /// Its address on the public network: the IP its v2 and v1 addresses
+    /// share (`None` when the map gives none that parses).
+    pub fn ip(&self) -> Option<std::net::IpAddr> {
+        self.public_addrs
+            .addrvec
+            .iter()
+            .find_map(|a| a.addr.parse::<std::net::SocketAddr>().ok())
+            .map(|a| a.ip())
+    }
+}
+
 impl QuorumStatus {
     /// The monitors in the map (in quorum or not).
     pub fn mon_names(&self) -> Vec<&str> {
@@ -396,6 +408,18 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["v2", "v1"]);
         assert!(s1.public_addrs.addrvec[0].addr.ends_with(":3300"));
+        assert_eq!(s1.ip(), Some("10.231.25.11".parse().unwrap()));
+        let v6 = MonInfo {
+            rank: 0,
+            name: "s6".into(),
+            public_addrs: AddrVec {
+                addrvec: vec![EntityAddr {
+                    kind: "v2".into(),
+                    addr: "[fd00::6]:3300".into(),
+                }],
+            },
+        };
+        assert_eq!(v6.ip(), Some("fd00::6".parse().unwrap()));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -63,11 +64,18 @@ impl fmt::Display for InstanceObserved {
     }
 }
 
-/// Ceph as its monitors report it.
+/// Ceph as its monitors report it, and the members' client configs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CephRemovalObserved {
     /// Every monitor of the monitor map, by name.
     pub mons: BTreeSet<String>,
+    /// Each monitor's address on the public network, from the monitor map.
+    #[serde(default)]
+    pub mon_addrs: BTreeMap<String, IpAddr>,
+    /// The monitors each member's `ceph.conf` names (`mon host`), for the
+    /// members with a config; `None` for one whose agent did not answer.
+    #[serde(default)]
+    pub configs: BTreeMap<String, Option<BTreeSet<IpAddr>>>,
     /// The monitors in quorum now.
     pub quorum: BTreeSet<String>,
     /// Managers the cluster knows (active and standbys).
@@ -117,6 +125,9 @@ pub enum RemovalStep {
     CephRemoveMon,
     /// Cluster side: `ceph mgr fail` and `ceph auth del mgr.NAME`.
     CephRemoveMgr,
+    /// Member `on` (this server or another) rewrites its `ceph.conf` to
+    /// name these monitors: the ones left.
+    CephReconfigure { on: String, mon_hosts: Vec<IpAddr> },
     /// This server's LXD: `DELETE /1.0/cluster/members/NAME` (`force=1`
     /// for a dead member).
     LxdRemove { force: bool },
@@ -158,6 +169,13 @@ impl RemovalStep {
             }
             RemovalStep::CephRemoveMon => format!("Remove {target}'s Ceph monitor"),
             RemovalStep::CephRemoveMgr => format!("Remove {target}'s Ceph manager"),
+            RemovalStep::CephReconfigure { on, mon_hosts } => {
+                let hosts: Vec<String> = mon_hosts.iter().map(IpAddr::to_string).collect();
+                format!(
+                    "Point {on}'s Ceph config at the monitors left: {}",
+                    hosts.join(", ")
+                )
+            }
             RemovalStep::LxdRemove { force: false } => {
                 format!("Remove {target} from the LXD cluster (its LXD becomes standalone)")
             }
@@ -363,6 +381,9 @@ pub fn plan_removal(
     }
     if let Some(ceph) = &obs.ceph {
         ceph.retire_steps(target, alive, &mut steps);
+        // Before trust goes: a rerun finds the configs left to rewrite
+        // only while the target is still someone's member.
+        ceph.client_steps(target, &mut steps);
     }
     if obs.trusted {
         if obs.agent_reachable {
@@ -489,6 +510,36 @@ impl CephRemovalObserved {
             steps.push(RemovalStep::CephRemoveMgr);
         }
     }
+
+    /// Every other member's config that names other monitors than those
+    /// left (the target's among them) is rewritten: a client tries each
+    /// address of `mon host`, and LXD's Ceph driver reads that config.
+    /// Planned from what the configs say, not from whether the target had
+    /// a monitor, so a rerun after the monitor went still rewrites them.
+    fn client_steps(&self, target: &str, steps: &mut Vec<RemovalStep>) {
+        let left: BTreeSet<IpAddr> = self
+            .mon_addrs
+            .iter()
+            .filter(|(name, _)| *name != target)
+            .map(|(_, ip)| *ip)
+            .collect();
+        // A monitor map without addresses gives nothing to write: the
+        // configs keep what they name.
+        if left.is_empty() {
+            return;
+        }
+        for (member, named) in &self.configs {
+            // A config that could not be read is rewritten all the same:
+            // every member is a client, and if it still does not answer,
+            // the step fails and the same command resumes.
+            if member != target && named.as_ref() != Some(&left) {
+                steps.push(RemovalStep::CephReconfigure {
+                    on: member.clone(),
+                    mon_hosts: left.iter().copied().collect(),
+                });
+            }
+        }
+    }
 }
 
 /// Two instances of the tests: `web` with its root on `local`, `db` on
@@ -540,11 +591,27 @@ mod tests {
         }
     }
 
-    /// Four members with a mon on s1-s3, an OSD each, a pool of 3 copies.
+    /// Member `sN`'s address on Ceph's public network.
+    fn ip(name: &str) -> IpAddr {
+        format!("10.0.0.{}", &name[1..]).parse().unwrap()
+    }
+
+    fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
+        list.iter().map(|n| ip(n)).collect()
+    }
+
+    /// Four members with a mon on s1-s3, an OSD each, a pool of 3 copies;
+    /// every member's config names the three monitors.
     fn ceph_cluster(target: &str) -> RemovalObserved {
         let mut obs = lxd_cluster(target);
+        let mons = ["s1", "s2", "s3"];
         obs.ceph = Some(CephRemovalObserved {
-            mons: names(&["s1", "s2", "s3"]),
+            mons: names(&mons),
+            mon_addrs: mons.iter().map(|m| (m.to_string(), ip(m))).collect(),
+            configs: ["s1", "s2", "s3", "s4"]
+                .iter()
+                .map(|m| (m.to_string(), Some(ips(&mons))))
+                .collect(),
             quorum: names(&["s1", "s2", "s3"]),
             mgrs: names(&["s1", "s2", "s3"]),
             osds: vec![osd(0, "s1"), osd(1, "s2"), osd(2, "s3"), osd(3, "s4")],
@@ -690,7 +757,90 @@ mod tests {
                 RemovalStep::CephRemoveMgr,
             ]
         );
-        assert_eq!(got[7], RemovalStep::Release);
+        assert_eq!(got[10], RemovalStep::Release);
+    }
+
+    fn reconfigured(steps: &[RemovalStep]) -> Vec<(&str, &[IpAddr])> {
+        steps
+            .iter()
+            .filter_map(|s| match s {
+                RemovalStep::CephReconfigure { on, mon_hosts } => {
+                    Some((on.as_str(), mon_hosts.as_slice()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_others_configs_name_the_monitors_left_once_the_targets_is_gone() {
+        let got = steps(&ceph_cluster("s3"), false);
+        let left = [ip("s1"), ip("s2")];
+        assert_eq!(
+            reconfigured(&got),
+            [("s1", &left[..]), ("s2", &left[..]), ("s4", &left[..])]
+        );
+        // After the monitor leaves the map, before any member forgets s3.
+        let first = got
+            .iter()
+            .position(|s| matches!(s, RemovalStep::CephReconfigure { .. }))
+            .unwrap();
+        assert_eq!(got[first - 1], RemovalStep::CephRemoveMgr);
+        assert_eq!(got[first + 3], RemovalStep::Release);
+        let text = got[first].describe("s3");
+        assert_eq!(
+            text,
+            "Point s1's Ceph config at the monitors left: 10.0.0.1, 10.0.0.2"
+        );
+        // A member without a monitor changes no config.
+        assert_eq!(reconfigured(&steps(&ceph_cluster("s4"), false)), []);
+    }
+
+    /// s3 as a run that stopped after its Ceph steps leaves it: gone from
+    /// LXD and Ceph, released, still trusted here.
+    fn s3_out_of_ceph(configs: &[(&str, Option<&[&str]>)]) -> RemovalObserved {
+        let mut obs = ceph_cluster("s3");
+        obs.lxd_members.remove("s3");
+        obs.agent_reachable = false;
+        let ceph = obs.ceph.as_mut().unwrap();
+        for set in [&mut ceph.mons, &mut ceph.quorum, &mut ceph.mgrs] {
+            set.remove("s3");
+        }
+        ceph.mon_addrs.remove("s3");
+        ceph.osds.retain(|o| o.host != "s3");
+        ceph.crush_hosts.remove("s3");
+        ceph.configs = configs
+            .iter()
+            .map(|(m, named)| (m.to_string(), named.map(ips)))
+            .collect();
+        obs
+    }
+
+    #[test]
+    fn a_rerun_rewrites_only_the_configs_still_naming_the_removed_monitor() {
+        let left: &[&str] = &["s1", "s2"];
+        let all: &[&str] = &["s1", "s2", "s3"];
+        let obs = s3_out_of_ceph(&[("s1", Some(left)), ("s2", Some(all)), ("s4", None)]);
+        let got = steps(&obs, false);
+        let want = [ip("s1"), ip("s2")];
+        assert_eq!(reconfigured(&got), [("s2", &want[..]), ("s4", &want[..])]);
+
+        let done = s3_out_of_ceph(&[("s1", Some(left)), ("s2", Some(left)), ("s4", Some(left))]);
+        assert_eq!(
+            steps(&done, false),
+            [
+                RemovalStep::ForgetOn { on: "s2".into() },
+                RemovalStep::ForgetOn { on: "s4".into() },
+                RemovalStep::ForgetHere
+            ]
+        );
+        // Once trust is gone too, s3 is a stranger: nothing is planned.
+        let mut gone = done;
+        gone.trusted = false;
+        assert!(matches!(
+            refusals(&gone, false)[..],
+            [RemovalRefusal::NotAMember(_)]
+        ));
     }
 
     #[test]

@@ -1059,3 +1059,49 @@ fn lvm_is_not_offered_without_device_mapper() {
         "{e:?}"
     );
 }
+
+/// The configs `muster remove` writes are those `muster init` plans for
+/// the members left: a rerun of init after the removal does not rewrite
+/// them.
+#[test]
+fn configs_rewritten_by_a_removal_are_done_for_init() {
+    let mons = ["s1", "s2", "s3"];
+    let removal = RemovalObserved {
+        target: "s3".into(),
+        here: "s1".into(),
+        lxd_members: BTreeMap::from([("s1".into(), "Online".into())]),
+        trusted: true,
+        agent_reachable: true,
+        ceph: Some(CephRemovalObserved {
+            mons: mons.map(String::from).into(),
+            quorum: mons.map(String::from).into(),
+            mon_addrs: (1..=3).map(|i| (format!("s{i}"), ip(i))).collect(),
+            configs: ["s1", "s2"]
+                .map(|m| (m.to_string(), Some((1..=3).map(ip).collect())))
+                .into(),
+            ..CephRemovalObserved::default()
+        }),
+        ..RemovalObserved::default()
+    };
+    let removal = plan_removal(&removal, RemovalChoices::default()).unwrap();
+    let (mut choices, mut observed) = ceph_formed_on_two_of_three();
+    choices.members.truncate(2);
+    choices.ceph.as_mut().unwrap().cephfs = false;
+    observed.members.remove("s3");
+    observed.ceph.mons.remove("s3");
+    for step in &removal.steps {
+        if let RemovalStep::CephReconfigure { on, mon_hosts } = step {
+            observed.ceph.configs.insert(
+                on.clone(),
+                CephConfigObserved {
+                    fsid: "6f1b".into(),
+                    mon_hosts: mon_hosts.clone(),
+                    admin_keyring: true,
+                },
+            );
+        }
+    }
+    assert_eq!(observed.ceph.configs.len(), 2, "{removal:?}");
+    let plan = plan(&choices, &observed).unwrap();
+    assert_eq!(ceph_steps(&plan), Vec::<String>::new(), "{plan:?}");
+}

@@ -1,6 +1,7 @@
 //! The preseed of a formed cluster, kept by the server that formed it, and
-//! what `muster add` and `muster remove` do to it: members added from a
-//! file of new members, a removed member taken out. The kept document has
+//! what `init`, `muster add` and `muster remove` do to it: a run's preseed
+//! kept with the members it leaves out, members added from a file of new
+//! members, a removed member taken out. The kept document has
 //! no `session` (a passphrase is never kept); an addition brings its own.
 //!
 //! The documents are edited as YAML values, so the operator's settings
@@ -16,12 +17,46 @@ use crate::schema::Preseed;
 /// the formed cluster's.
 const ADDITION_KEYS: [&str; 2] = ["session", "members"];
 
-/// `text` as the formed cluster's preseed to keep: without its `session`.
-pub fn to_keep(text: &str) -> Result<String, PreseedErrors> {
+/// `text` as the formed cluster's preseed to keep: without its `session`,
+/// and with the members of the copy kept before (`kept`) that `text` does
+/// not name, by name or address, after its own. An init rerun with the
+/// preseed the cluster was first formed with does not name the members
+/// `muster add` brought, and they are members still: only `muster remove`
+/// takes one out ([`remove_member`]). The cluster-wide settings, and the
+/// settings of a member both name, are `text`'s: the latest choice.
+pub fn to_keep(text: &str, kept: Option<&str>) -> Result<String, PreseedErrors> {
     crate::parse(text)?;
     let mut doc = mapping(text)?;
     doc.remove("session");
-    render(doc)
+    if let Some(kept) = kept {
+        let mut members = take_members(&mut doc);
+        let unnamed: Vec<Value> = take_members(&mut mapping(kept)?)
+            .into_iter()
+            .filter(|old| !members.iter().any(|new| same_member(old, new)))
+            .collect();
+        members.extend(unnamed);
+        doc.insert("members".into(), Value::Sequence(members));
+    }
+    let text = render(doc)?;
+    crate::parse(&text)?;
+    Ok(text)
+}
+
+/// The document's `members` list, taken out of it (empty without one).
+fn take_members(doc: &mut Mapping) -> Vec<Value> {
+    match doc.remove("members") {
+        Some(Value::Sequence(list)) => list,
+        _ => Vec::new(),
+    }
+}
+
+/// Whether two `members` entries name one server: the same name or the
+/// same address.
+fn same_member(a: &Value, b: &Value) -> bool {
+    ["name", "address"].iter().any(|key| {
+        let of = |m: &Value| m.get(*key).and_then(Value::as_str).map(str::to_owned);
+        of(a).is_some() && of(a) == of(b)
+    })
 }
 
 /// The kept preseed `kept` with the members of `addition` appended and
@@ -42,10 +77,7 @@ pub fn add_members(kept: &str, addition: &str) -> Result<String, PreseedErrors> 
             Vec::new()
         }
     };
-    let mut members = match doc.remove("members") {
-        Some(Value::Sequence(list)) => list,
-        _ => Vec::new(),
-    };
+    let mut members = take_members(&mut doc);
     for (i, member) in added.iter().enumerate() {
         for key in ["name", "address"] {
             let Some(value) = member.get(key).and_then(Value::as_str) else {
@@ -166,7 +198,7 @@ storage:
 
     #[test]
     fn the_kept_preseed_has_no_session() {
-        let kept = to_keep(FORMED).unwrap();
+        let kept = to_keep(FORMED, None).unwrap();
         assert!(!kept.contains("secret"), "{kept}");
         assert!(!kept.contains("session"), "{kept}");
         assert_eq!(names(&kept), ["s1", "s2"]);
@@ -175,7 +207,7 @@ storage:
 
     #[test]
     fn new_members_are_appended_with_the_additions_session() {
-        let kept = to_keep(FORMED).unwrap();
+        let kept = to_keep(FORMED, None).unwrap();
         let added = add_members(
             &kept,
             "session:\n  enrollment: true\n  passphrase_file: /etc/muster/p\nmembers:\n  - name: s3\n    disks:\n      ceph: [/dev/sdc]\n",
@@ -189,7 +221,7 @@ storage:
 
     #[test]
     fn an_addition_with_cluster_settings_or_known_members_is_refused() {
-        let kept = to_keep(FORMED).unwrap();
+        let kept = to_keep(FORMED, None).unwrap();
         let err = add_members(
             &kept,
             "storage:\n  local:\n    driver: zfs\nmembers:\n  - name: s2\n  - address: 10.0.0.12\n",
@@ -211,7 +243,7 @@ storage:
 
     #[test]
     fn an_addition_is_bounded_as_a_preseed_is() {
-        let kept = to_keep(FORMED).unwrap();
+        let kept = to_keep(FORMED, None).unwrap();
         let err = add_members(&kept, &crate::tests::billion_laughs())
             .unwrap_err()
             .to_string();
@@ -219,8 +251,48 @@ storage:
     }
 
     #[test]
+    fn a_rerun_with_the_first_preseed_keeps_the_added_members() {
+        let first = to_keep(FORMED, None).unwrap();
+        let added =
+            add_members(&first, "members:\n  - name: s3\n    address: 10.0.0.13\n").unwrap();
+        let kept = to_keep(FORMED, Some(&added)).unwrap();
+        assert_eq!(names(&kept), ["s1", "s2", "s3"]);
+        assert!(!kept.contains("secret"), "{kept}");
+        // A member both name, by name or by address alone, is the rerun's
+        // and is kept once; so are the cluster-wide settings.
+        let rerun = "\
+members:
+  - name: s1
+    disks:
+      ceph: [/dev/sdc]
+  - address: 10.0.0.12
+storage:
+  local:
+    driver: zfs
+";
+        let kept = to_keep(rerun, Some(&kept)).unwrap();
+        let parsed = crate::parse(&kept).unwrap();
+        assert_eq!(parsed.members.len(), 3, "{kept}");
+        assert_eq!(names(&kept), ["s1", "s3"]);
+        assert!(
+            kept.contains("/dev/sdc") && !kept.contains("/dev/sdb"),
+            "{kept}"
+        );
+        assert!(
+            kept.contains("driver: zfs") && !kept.contains("dir"),
+            "{kept}"
+        );
+        // Only a removal takes a member out.
+        let removed = remove_member(&kept, "s3").unwrap();
+        assert_eq!(
+            names(&to_keep(FORMED, Some(&removed)).unwrap()),
+            ["s1", "s2"]
+        );
+    }
+
+    #[test]
     fn a_removed_member_leaves_the_kept_preseed() {
-        let kept = remove_member(&to_keep(FORMED).unwrap(), "s2").unwrap();
+        let kept = remove_member(&to_keep(FORMED, None).unwrap(), "s2").unwrap();
         assert_eq!(names(&kept), ["s1"]);
         let again = add_members(&kept, "members:\n  - name: s2\n").unwrap();
         assert_eq!(names(&again), ["s1", "s2"]);

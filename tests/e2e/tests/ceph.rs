@@ -27,8 +27,8 @@
 //! - s4 given an OSD (s3's daemons started again by the same rerun), then
 //!   `muster remove s3`: its data copied to the others first, then gone from
 //!   `lxc cluster list`, `ceph osd tree`, `ceph mon dump`, `ceph auth ls` and
-//!   every trust store (its own LXD standalone, its Ceph files gone),
-//!   HEALTH_OK, the objects written before read on s4; removing it again is
+//!   every trust store (its own LXD standalone, its Ceph files gone), its
+//!   monitor's address from every other member's `ceph.conf`, HEALTH_OK, the objects written before read on s4; removing it again is
 //!   refused as a stranger's;
 //! - `muster maintenance s4 on`: noout on its CRUSH host, LXD evacuates it
 //!   (its container on `local` no longer runs there), `muster status`
@@ -564,6 +564,20 @@ fn crush_hosts(tree: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The monitor addresses `server`'s ceph.conf names in `mon host`.
+fn mon_hosts(t: &Trial, server: usize) -> Vec<String> {
+    let text = fs::read_to_string(conf(t, server)).expect("the member's ceph.conf");
+    let line = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("mon host"))
+        .unwrap_or_else(|| panic!("s{server}: no mon host in:\n{text}"));
+    line.trim_start_matches([' ', '='])
+        .split([',', ' '])
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
     let members = format!(
         "{}  - name: s4\n    disks:\n      ceph:\n          - {}\n",
@@ -574,6 +588,8 @@ fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
     t.init_ok(1, &preseed);
     wait_healthy(t);
     osds_up_and_in(t, 5);
+    let s3 = t.lab.server(3).ip.to_string();
+    assert!(mon_hosts(t, 4).contains(&s3), "s4 names no monitor of s3");
 
     let out = run_ok(t, 1, &["muster", "remove", "s3", "--yes"]);
     for step in [
@@ -582,6 +598,8 @@ fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
         "Remove s3 from the LXD cluster",
         "Stop s3's Ceph daemons",
         "Remove s3's Ceph monitor",
+        "Point s1's Ceph config at the monitors left",
+        "Point s4's Ceph config at the monitors left",
         "s3 forgets this server",
         "Forget s3 here",
         "s3 was removed",
@@ -608,6 +626,13 @@ fn a_member_is_removed_from_lxd_ceph_and_trust(t: &Trial) {
     let auth = ceph_json(t, 1, &["auth", "ls"]);
     assert!(!auth.to_string().contains("\"mgr.s3\""), "{auth}");
     assert!(!conf(t, 3).exists(), "s3 kept its Ceph config");
+    for server in [1, 2, 4] {
+        let named = mon_hosts(t, server);
+        assert!(
+            !named.contains(&s3),
+            "s{server} still names s3's monitor: {named:?}"
+        );
+    }
     // Every trust store.
     for server in [1, 2, 4] {
         let trusted = run_ok(t, server, &["muster", "members", "--json"]);

@@ -13,7 +13,6 @@ use muster_plan::{DiskRef, LxdObserved, MemberObserved, Observed, Step, StepKind
 use muster_proto::formation::{paths as fpaths, LxdJoinRequest, LxdJoinResponse, WipeRequest};
 use muster_proto::paths;
 
-use crate::ceph::CephStepResponse;
 use crate::error::ErrorChain;
 use crate::lxd::{fill_member_config, lxd_error, observe};
 use crate::member::{post_member, request_member};
@@ -248,14 +247,7 @@ impl World for Members<'_> {
     }
 
     async fn ceph(&self, step: &Step) -> Result<(), Cause> {
-        let state = self.state;
-        let Some(req) = crate::ceph::apply(&state.ceph, &step.member, &step.kind).await? else {
-            return Ok(());
-        };
-        let path = fpaths::CEPH_STEP;
-        let timeout = crate::ceph::STEP_TIMEOUT;
-        post_member::<CephStepResponse>(state, &step.member, path, &req, timeout).await?;
-        Ok(())
+        Ok(crate::ceph::carry_out(self.state, &step.member, &step.kind).await?)
     }
 
     async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {

@@ -502,10 +502,15 @@ async fn known_members(state: &Shared, preseed: &Preseed) -> Result<Inventory, F
     })
 }
 
-/// Kept for `muster add`; a failure to keep it does not undo the cluster.
+/// Kept for `muster add`, with the members the copy kept before has and
+/// `text` does not name; a failure to keep it does not undo the cluster,
+/// and leaves the copy kept before as it was.
 fn keep_preseed(state: &Shared, text: &str) {
-    let kept = muster_preseed::merge::to_keep(text)
+    let kept = cluster_state::load_preseed(&state.state_dir)
         .map_err(|e| e.to_string())
+        .and_then(|before| {
+            muster_preseed::merge::to_keep(text, before.as_deref()).map_err(|e| e.to_string())
+        })
         .and_then(|kept| {
             cluster_state::save_preseed(&state.state_dir, &kept).map_err(|e| e.to_string())
         });
