@@ -97,15 +97,20 @@ impl CmdOutput {
         self.code == Some(0)
     }
 
-    /// The output, or the failure with the program's stderr.
+    /// The output, or the failure with the program's stderr (its stdout
+    /// when stderr is empty), keys withheld ([`withhold_keys`]).
     pub fn check(self, cmd: &Cmd) -> Result<CmdOutput, CephError> {
         if self.success() {
             return Ok(self);
         }
-        let mut stderr = String::from_utf8_lossy(&self.stderr).trim().to_owned();
-        if stderr.is_empty() {
-            stderr = String::from_utf8_lossy(&self.stdout).trim().to_owned();
+        let mut said = String::from_utf8_lossy(&self.stderr);
+        if said.trim().is_empty() {
+            said = String::from_utf8_lossy(&self.stdout);
         }
+        // A failure's text reaches logs and the operator's screen, and the
+        // tools print keys: `ceph auth get-or-create` a keyring,
+        // `ceph-authtool --gen-print-key` a bare key, `auth ls` JSON.
+        let mut stderr = withhold_keys(said.trim());
         // Ceph tools can be chatty: the end says what went wrong.
         if stderr.len() > 2000 {
             let mut cut = stderr.len() - 2000;
@@ -123,6 +128,66 @@ impl CmdOutput {
             stderr,
         })
     }
+}
+
+/// Stands for a key in a failed command's text.
+const WITHHELD_KEY: &str = "<key withheld>";
+
+/// `text` with every cephx key replaced by [`WITHHELD_KEY`]: the value of
+/// a `key = ...` line (a keyring), and anything shaped like a cephx secret
+/// wherever it stands (a bare key, a JSON field). Pure.
+pub(crate) fn withhold_keys(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        match keyring_value(line) {
+            Some(at) => {
+                out.push_str(&line[..at]);
+                out.push_str(WITHHELD_KEY);
+            }
+            None => out.push_str(&withhold_secrets(line)),
+        }
+    }
+    out
+}
+
+/// Where the value starts on a keyring's `key = VALUE` line.
+fn keyring_value(line: &str) -> Option<usize> {
+    let rest = line.trim_start().strip_prefix("key")?.trim_start();
+    let value = rest.strip_prefix('=')?;
+    let value = value.trim_start();
+    Some(line.len() - value.len())
+}
+
+/// Ceph's secrets are base64 of a 2-byte type (1, AES: "AQ..."), a time, a
+/// length and the key bytes: 40 characters for the usual 16-byte key.
+fn is_cephx_secret(word: &str) -> bool {
+    word.len() >= 24 && word.starts_with("AQ")
+}
+
+/// `line` with each base64 word (its `=` padding included) that is shaped
+/// like a cephx secret withheld.
+fn withhold_secrets(line: &str) -> String {
+    let is_base64 = |c: char| c.is_ascii_alphanumeric() || c == '+' || c == '/';
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(start) = rest.find(is_base64) {
+        out.push_str(&rest[..start]);
+        let word = &rest[start..];
+        let mut len = word.find(|c| !is_base64(c)).unwrap_or(word.len());
+        len += word[len..].len() - word[len..].trim_start_matches('=').len();
+        let word = &word[..len];
+        out.push_str(if is_cephx_secret(word) {
+            WITHHELD_KEY
+        } else {
+            word
+        });
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Runs a program to completion. A non-zero exit is not an error here
@@ -339,6 +404,51 @@ mod tests {
         };
         let e = out.check(&c).unwrap_err().to_string();
         assert_eq!(e, "`false` failed (exit code 2): Error EINVAL: bad");
+    }
+
+    #[test]
+    fn a_failure_never_shows_a_key() {
+        let key = "AQBsecretsecretsecretsecretsecret0123==";
+        let c = Cmd::new("ceph", ["auth", "get-or-create", "mgr.s1"]);
+        // Only stdout to report: the keyring a half-failed command printed.
+        let out = CmdOutput {
+            code: Some(1),
+            stdout: format!("[mgr.s1]\n\tkey = {key}\n\tcaps mon = \"allow profile mgr\"\n")
+                .into_bytes(),
+            stderr: vec![],
+        };
+        let e = out.check(&c).unwrap_err().to_string();
+        assert!(!e.contains("AQB"), "{e}");
+        assert!(
+            e.contains("[mgr.s1]\n\tkey = <key withheld>\n\tcaps mon"),
+            "{e}"
+        );
+        // A bare key, a key in JSON, a key in stderr's words.
+        for said in [
+            format!("{key}\n"),
+            format!(r#"{{"entity":"mgr.s1","key":"{key}","caps":{{}}}}"#),
+            format!("Error EINVAL: key {key} does not match"),
+            format!("key={key}"),
+            format!("Error EPERM: bad key={key}, try again"),
+        ] {
+            let out = CmdOutput {
+                code: Some(22),
+                stdout: said.clone().into_bytes(),
+                stderr: said.into_bytes(),
+            };
+            let e = out.check(&c).unwrap_err().to_string();
+            assert!(
+                !e.contains("AQB") && !e.contains("==") && e.contains(WITHHELD_KEY),
+                "{e}"
+            );
+        }
+        // What is not a key stays as Ceph said it.
+        let words = "Error ENOENT: failed to find client.admin in keyring (AQ is 2 letters)";
+        assert_eq!(withhold_keys(words), words);
+        assert_eq!(
+            withhold_keys("keyring = /etc/ceph/x"),
+            "keyring = /etc/ceph/x"
+        );
     }
 
     #[test]
