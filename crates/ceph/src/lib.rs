@@ -59,7 +59,7 @@ mod supervisor;
 mod testkit;
 
 pub use cluster::{CephCluster, FormReport};
-pub use command::{Cmd, CmdOutput, CommandRunner, HostRunner};
+pub use command::{handed_path, Cmd, CmdOutput, CommandRunner, HostRunner};
 pub use conf::{parse_conf, render_conf, CephConf, ConfSummary, MemberPaths};
 pub use error::CephError;
 pub use local::{DaemonState, LocalOsd, LocalState};

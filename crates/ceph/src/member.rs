@@ -16,7 +16,7 @@ use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{fchown, fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
-use crate::command::{Cmd, CmdOutput, CommandRunner};
+use crate::command::{handed_path, Cmd, CmdOutput, CommandRunner};
 use crate::conf::{render_conf, CephConf, MemberPaths};
 use crate::device::{self, DeviceHead};
 use crate::error::{CephError, IoContext};
@@ -277,6 +277,21 @@ impl CephMember {
         };
         give_tree(&data_dir(path)?, Uid::from_raw(uid), Gid::from_raw(gid))
             .io("changing the owner of", path)
+    }
+
+    /// `--setuser UID --setgroup GID` for a daemon's `--mkfs`: it drops
+    /// root before it writes, as ceph-volume runs it. Nothing without an
+    /// owner: the daemons then run as whoever runs this.
+    fn as_owner(&self) -> Vec<String> {
+        match self.owner {
+            Some((uid, gid)) => vec![
+                "--setuser".into(),
+                uid.to_string(),
+                "--setgroup".into(),
+                gid.to_string(),
+            ],
+            None => Vec::new(),
+        }
     }
 
     /// Gives an OSD's device (a canonical path under /dev, which only root
@@ -592,24 +607,30 @@ impl CephMember {
             fs::remove_dir_all(&data).io("removing the unfinished", &data)?;
         }
         create_dir(&data)?;
+        // The owner writes the store: root writes nothing under a
+        // directory the owner could swap.
+        self.give(&data)?;
+        // Handed open: as the owner, ceph-mon cannot reach root's 0700
+        // scratch directory, and a copy the owner may read would have to
+        // sit somewhere the owner controls.
+        let map = fs::read(monmap).io("reading", monmap)?;
+        let key = fs::read(keyring).io("reading", keyring)?;
+        let mut args = vec![
+            "--mkfs".to_owned(),
+            "-c".into(),
+            self.conf_arg(),
+            "-i".into(),
+            self.spec.name.clone(),
+            "--monmap".into(),
+            handed_path(0),
+            "--keyring".into(),
+            handed_path(1),
+        ];
+        args.extend(self.as_owner());
+        args.extend(["--log-to-stderr=true", "--err-to-stderr=true"].map(String::from));
         // Inside the member's namespace: mkfs checks `public network`
         // against the local addresses, and only says why on stderr.
-        self.run(Cmd::new(
-            "ceph-mon",
-            [
-                "--mkfs",
-                "-c",
-                &self.conf_arg(),
-                "-i",
-                &self.spec.name,
-                "--monmap",
-                &monmap.display().to_string(),
-                "--keyring",
-                &keyring.display().to_string(),
-                "--log-to-stderr=true",
-                "--err-to-stderr=true",
-            ],
-        ))?;
+        self.run(Cmd::new("ceph-mon", args).hand(map).hand(key))?;
         write_in(&data_dir(&data)?, &data, MKFS_DONE, b"", 0o644)?;
         self.give(&data)?;
         // The mon. secret now lives in the store only.
@@ -856,24 +877,26 @@ impl CephMember {
             format!("[osd.{id}]\n\tkey = {secret}\n").as_bytes(),
             0o600,
         )?;
-        // mkfs runs as root, the daemon as the owner: both need the device.
+        // mkfs and the daemon run as the owner: both open the device, and
+        // mkfs writes the data directory (its keyring read there too).
         self.give_device(&device)?;
-        self.run(Cmd::new(
-            "ceph-osd",
-            [
-                "-c",
-                &self.conf_arg(),
-                "-i",
-                &id.to_string(),
-                "--mkfs",
-                "--osd-uuid",
-                &uuid,
-                "--osd-objectstore",
-                "bluestore",
-                "--log-to-stderr=true",
-                "--err-to-stderr=true",
-            ],
-        ))?;
+        self.give(&data)?;
+        let mut args: Vec<String> = [
+            "-c",
+            &self.conf_arg(),
+            "-i",
+            &id.to_string(),
+            "--mkfs",
+            "--osd-uuid",
+            &uuid,
+            "--osd-objectstore",
+            "bluestore",
+        ]
+        .map(String::from)
+        .into();
+        args.extend(self.as_owner());
+        args.extend(["--log-to-stderr=true", "--err-to-stderr=true"].map(String::from));
+        self.run(Cmd::new("ceph-osd", args))?;
         write_in(&dir, &data, MKFS_DONE, b"", 0o644)?;
         self.give(&data)?;
         let _ = fs::remove_file(&record);
@@ -1320,6 +1343,73 @@ mod tests {
         assert!(!f.member.pending_record(&canon).exists());
     }
 
+    /// What monmaptool and ceph-authtool write, where they are told to.
+    fn write_as_ceph_tools_do(cmd: &Cmd) {
+        let out = match cmd.program.as_str() {
+            "monmaptool" => cmd.args.last(),
+            "ceph-authtool" if cmd.args[0] == "--create-keyring" => cmd.args.get(1),
+            _ => None,
+        };
+        if let Some(out) = out {
+            fs::write(out, format!("made by {}\n", cmd.program)).unwrap();
+        }
+    }
+
+    #[test]
+    fn mkfs_runs_as_the_owner_in_a_directory_given_to_it_first() {
+        let mut f = fixture("mkfs-owner");
+        // Root gives to anyone; another user only to itself.
+        let (uid, gid) = if nix::unistd::geteuid().is_root() {
+            (54321, 54321)
+        } else {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        };
+        f.member.owner = Some((uid, gid));
+        let p = f.member.paths().clone();
+        fs::write(&p.admin_keyring, "[client.admin]\n").unwrap();
+        let owners = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mon, osd, seen) = (p.mon_data("s1"), p.osd_data(4), owners.clone());
+        *f.rec.effect.lock().unwrap() = Some(Box::new(move |cmd: &Cmd| {
+            write_as_ceph_tools_do(cmd);
+            if cmd.args.iter().any(|a| a == "--mkfs") {
+                let data = if cmd.program == "ceph-mon" {
+                    &mon
+                } else {
+                    &osd
+                };
+                let owner = fs::metadata(data).unwrap().uid();
+                seen.lock().unwrap().push((cmd.program.clone(), owner));
+            }
+        }));
+        for _ in 0..4 {
+            answer(&f.rec, b"");
+        }
+        answer(&f.rec, &recorded("pacific-16.2.15-quorum-status.json"));
+        f.member.bootstrap_mon("FSID").unwrap();
+        answer(&f.rec, b"AQBsecret==\n");
+        answer(&f.rec, b"4\n");
+        f.member.ensure_osd(&OsdSpec::new(disk(&f, b""))).unwrap();
+
+        assert_eq!(
+            *owners.lock().unwrap(),
+            [("ceph-mon".to_owned(), uid), ("ceph-osd".to_owned(), uid)]
+        );
+        let as_owner = format!(" --setuser {uid} --setgroup {gid} ");
+        let mkfs: Vec<String> = f
+            .rec
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains("--mkfs"))
+            .collect();
+        assert_eq!(mkfs.len(), 2);
+        for line in &mkfs {
+            assert!(line.contains(&as_owner), "{line}");
+        }
+    }
+
     #[test]
     fn the_first_mon_is_made_then_only_started() {
         let f = fixture("mon");
@@ -1331,6 +1421,7 @@ mod tests {
         answer(&f.rec, b"");
         answer(&f.rec, b"");
         answer(&f.rec, &recorded("pacific-16.2.15-quorum-status.json"));
+        *f.rec.effect.lock().unwrap() = Some(Box::new(write_as_ceph_tools_do));
         assert_eq!(f.member.bootstrap_mon("FSID").unwrap(), Outcome::Done);
         let work = p.work_dir.display().to_string();
         let conf = p.conf.display().to_string();
@@ -1340,9 +1431,18 @@ mod tests {
                 format!("ceph-authtool --create-keyring {work}/mon.keyring --gen-key -n mon. --cap mon 'allow *'"),
                 format!("ceph-authtool {work}/mon.keyring --import-keyring {}", p.admin_keyring.display()),
                 format!("monmaptool --create --clobber --fsid FSID --addv s1 [v2:10.0.0.1:3300,v1:10.0.0.1:6789] --set-min-mon-release pacific --enable-all-features {work}/monmap"),
-                format!("ceph-mon --mkfs -c {conf} -i s1 --monmap {work}/monmap --keyring {work}/mon.keyring --log-to-stderr=true --err-to-stderr=true"),
+                format!("ceph-mon --mkfs -c {conf} -i s1 --monmap /proc/self/fd/3 --keyring /proc/self/fd/4 --log-to-stderr=true --err-to-stderr=true"),
             ]
         );
+        // The map and the key in root's scratch directory, handed over
+        // open, then removed.
+        let mkfs = f.rec.commands.lock().unwrap()[3].clone();
+        assert_eq!(
+            mkfs.handed,
+            [&b"made by monmaptool\n"[..], b"made by ceph-authtool\n"]
+        );
+        assert!(!p.work_dir.join("mon.keyring").exists());
+        assert!(!p.work_dir.join("monmap").exists());
         assert!(f.rec.lines()[4].ends_with("quorum_status --format json"));
         assert!(f.member.mon_initialized());
         assert_eq!(*f.sup.log.lock().unwrap(), ["start mon.s1"]);

@@ -96,7 +96,15 @@ fn cluster_with(
                 osds: osds(s),
                 ..MemberSpec::new(&s.name, s.ip.into(), n.paths.clone())
             };
-            CephMember::new(spec, n.runner.clone(), n.supervisor.clone())
+            // s2 as production runs it: files, devices and every
+            // `--mkfs` the ceph user's (its daemons run as root here, the
+            // lab having no systemd to drop to ceph).
+            let owner = if s.name == "s2" {
+                muster_ceph::ceph_user().expect("looking up the ceph user")
+            } else {
+                None
+            };
+            CephMember::new(spec, n.runner.clone(), n.supervisor.clone()).with_owner(owner)
         })
         .collect();
     CephCluster {
