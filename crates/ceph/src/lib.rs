@@ -64,8 +64,8 @@ pub use conf::{parse_conf, render_conf, CephConf, ConfSummary, MemberPaths};
 pub use error::CephError;
 pub use local::{DaemonState, LocalOsd, LocalState};
 pub use member::{
-    ceph_user, mon_addrvec, new_uuid, wait_for, CephMember, Encryption, MemberSpec, OsdOutcome,
-    OsdSpec, Outcome, MIN_MON_RELEASE,
+    ceph_user, mon_addrvec, new_uuid, wait_for, CephMember, Encryption, MemberSpec, OsdDevice,
+    OsdOutcome, OsdSpec, Outcome, MIN_MON_RELEASE,
 };
 pub use removal::{Membership, OsdUsage, PgProgress};
 pub use supervisor::{Daemon, DaemonKind, ProcessSupervisor, Supervisor, SystemdSupervisor};
