@@ -202,6 +202,35 @@ pub(crate) async fn local_state(ceph: &CephLocal) -> Result<LocalState, Error> {
     on_member(ceph, |member| member.local_state()).await
 }
 
+/// Records the devices of this server's OSDs made by builds that kept no
+/// record ([`CephMember::record_old_osds`]), so that the ceph-osd@ drop-in
+/// gives each its device at the next boot. At start: nothing else writes
+/// them until `muster init` runs again.
+pub(crate) async fn record_old_osds(ceph: &CephLocal) {
+    // Not beside a step that makes an OSD and writes its record.
+    let _busy = ceph.busy.lock().await;
+    let done = match on_member(ceph, |member| member.record_old_osds()).await {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(error = %e.message, "cannot record the devices of OSDs made by an earlier build");
+            return;
+        }
+    };
+    for (id, name) in done {
+        match name {
+            Some(name) => tracing::info!(
+                osd = id,
+                device = %name.display(),
+                "recorded the device of an OSD made by an earlier build: its block link points at a block device under /dev whose BlueStore label names it"
+            ),
+            None => tracing::warn!(
+                osd = id,
+                "an OSD made by an earlier build has no device record, and its block link does not point at a block device under /dev whose BlueStore label names it: its device is not given to ceph at boot until the device is back and `muster init` runs again"
+            ),
+        }
+    }
+}
+
 /// Carries out `req` on this member.
 pub(crate) async fn run_step(
     ceph: &CephLocal,

@@ -203,6 +203,10 @@ impl Agent {
         } else {
             tracing::info!("discovery is disabled; not advertising over mDNS");
         }
+        let shared = agent.shared.clone();
+        agent
+            .tasks
+            .spawn(async move { crate::ceph::record_old_osds(&shared.ceph).await });
         if let Some(enrollment) = enrollment {
             let task = enroll::run(agent.shared.clone(), enrollment, agent.stop.subscribe());
             agent.tasks.spawn(task);

@@ -49,6 +49,66 @@ pub fn bluestore_label_uuid(head: &[u8]) -> Option<String> {
     Some(uuid.to_ascii_lowercase())
 }
 
+/// The OSD a BlueStore label says it belongs to: its `whoami` and its
+/// cluster's `ceph_fsid`, from the label's key-value part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelOwner {
+    pub whoami: u32,
+    pub ceph_fsid: String,
+}
+
+/// Reads a BlueStore label's owner from `head` (pure). After the text
+/// header comes Ceph's encoding of `bluestore_bdev_label_t`: version,
+/// compat version and length, the uuid (16 bytes), size (8), birth time
+/// (8), a description, then (version 2 on) a map of strings, each a
+/// little-endian u32 length and its bytes.
+pub fn bluestore_label_owner(head: &[u8]) -> Option<LabelOwner> {
+    bluestore_label_uuid(head)?;
+    let mut r = Reader(head.get(BLUESTORE_MAGIC.len() + 37..)?);
+    let version = r.take(1)?[0];
+    r.take(1 + 4 + 16 + 8 + 8)?;
+    r.string()?;
+    if version < 2 {
+        return None;
+    }
+    let (mut whoami, mut ceph_fsid) = (None, None);
+    for _ in 0..r.u32()? {
+        let (key, value) = (r.string()?, r.string()?);
+        match key {
+            b"whoami" => whoami = std::str::from_utf8(value).ok()?.parse().ok(),
+            b"ceph_fsid" => ceph_fsid = Some(String::from_utf8(value.to_vec()).ok()?),
+            _ => {}
+        }
+    }
+    Some(LabelOwner {
+        whoami: whoami?,
+        ceph_fsid: ceph_fsid?,
+    })
+}
+
+/// Reads Ceph's little-endian encoding, refusing to run past the end.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if n > self.0.len() {
+            return None;
+        }
+        let (taken, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(taken)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn string(&mut self) -> Option<&'a [u8]> {
+        let len = self.u32()?;
+        self.take(usize::try_from(len).ok()?)
+    }
+}
+
 pub(crate) fn is_uuid(s: &str) -> bool {
     s.len() == 36
         && s.char_indices().all(|(i, c)| match i {
@@ -179,13 +239,38 @@ mod tests {
     }
 
     #[test]
-    fn a_real_label_is_recognised() {
+    fn a_real_label_is_recognised_and_names_its_osd_and_cluster() {
         let path = format!(
             "{}/tests/fixtures/pacific-16.2.15-bluestore-label.bin",
             env!("CARGO_MANIFEST_DIR")
         );
         let head = std::fs::read(path).unwrap();
         assert!(matches!(classify_head(&head), DeviceHead::Bluestore { .. }));
+        // Which OSD of which cluster it is, from its key-value part.
+        assert_eq!(
+            bluestore_label_owner(&head),
+            Some(LabelOwner {
+                whoami: 0,
+                ceph_fsid: "4134c467-fe75-4ad0-97f3-ed27a9130e5a".into()
+            })
+        );
+        // As the unit tests make them.
+        let made = crate::testkit::bluestore_label(UUID, 7, "F");
+        assert_eq!(
+            bluestore_label_owner(&made),
+            Some(LabelOwner {
+                whoami: 7,
+                ceph_fsid: "F".into()
+            })
+        );
+        // Cut anywhere, it names nobody; so does a label without a map.
+        for end in [60, 70, 100, 150, 300, 0x248] {
+            assert_eq!(bluestore_label_owner(&head[..end]), None, "cut at {end}");
+        }
+        let mut v1 = head.clone();
+        v1[60] = 1;
+        assert_eq!(bluestore_label_owner(&v1), None);
+        assert_eq!(bluestore_label_owner(&label(UUID)), None);
     }
 
     #[test]

@@ -13,6 +13,13 @@ pub enum CephError {
         source: std::io::Error,
     },
 
+    #[error("cannot hand `{command}` the files it reads: {source} (they are memfds: Linux 3.17 or later, and a free descriptor or two)")]
+    Handing {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error("`{command}` failed ({status}): {stderr}")]
     Failed {
         command: String,

@@ -59,13 +59,13 @@ mod supervisor;
 mod testkit;
 
 pub use cluster::{CephCluster, FormReport};
-pub use command::{Cmd, CmdOutput, CommandRunner, HostRunner};
+pub use command::{handed_path, Cmd, CmdOutput, CommandRunner, HostRunner};
 pub use conf::{parse_conf, render_conf, CephConf, ConfSummary, MemberPaths};
 pub use error::CephError;
 pub use local::{DaemonState, LocalOsd, LocalState};
 pub use member::{
-    ceph_user, mon_addrvec, new_uuid, wait_for, CephMember, Encryption, MemberSpec, OsdOutcome,
-    OsdSpec, Outcome, MIN_MON_RELEASE,
+    ceph_user, mon_addrvec, new_uuid, wait_for, CephMember, Encryption, MemberSpec, OsdDevice,
+    OsdOutcome, OsdSpec, Outcome, MIN_MON_RELEASE,
 };
 pub use removal::{Membership, OsdUsage, PgProgress};
 pub use supervisor::{Daemon, DaemonKind, ProcessSupervisor, Supervisor, SystemdSupervisor};

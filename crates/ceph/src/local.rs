@@ -29,8 +29,8 @@ pub enum DaemonState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalOsd {
     pub id: u32,
-    /// The device its data directory points to, as a canonical `/dev`
-    /// path (the link's own text when the device is gone).
+    /// Its device as a canonical `/dev` path ([`crate::OsdDevice::shown`]:
+    /// the name found when the device is gone or unknown).
     pub device: PathBuf,
     pub running: bool,
 }
@@ -62,10 +62,10 @@ impl CephMember {
         let osds = self
             .local_osds()?
             .into_iter()
-            .map(|(id, target)| {
+            .map(|(id, found)| {
                 Ok(LocalOsd {
                     id,
-                    device: fs::canonicalize(&target).unwrap_or(target),
+                    device: found.shown(),
                     running: self.supervisor().is_running(&Daemon::osd(id))?,
                 })
             })
@@ -166,6 +166,13 @@ mod tests {
         fs::create_dir_all(p.osd_data(2)).unwrap();
         fs::write(p.osd_data(2).join(MKFS_DONE), "").unwrap();
         symlink(&by_id, p.osd_data(2).join("block")).unwrap();
+        // musterd's record names the device, not the link.
+        fs::create_dir_all(&p.work_dir).unwrap();
+        fs::write(
+            p.work_dir.join("osd-2.device"),
+            format!("{}\n", by_id.display()),
+        )
+        .unwrap();
         // An OSD directory of an interrupted creation does not count.
         fs::create_dir_all(p.osd_data(3)).unwrap();
 

@@ -16,7 +16,7 @@ use nix::fcntl::{openat, AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use nix::unistd::{fchown, fchownat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
 
-use crate::command::{Cmd, CmdOutput, CommandRunner};
+use crate::command::{handed_path, Cmd, CmdOutput, CommandRunner};
 use crate::conf::{render_conf, CephConf, MemberPaths};
 use crate::device::{self, DeviceHead};
 use crate::error::{CephError, IoContext};
@@ -114,6 +114,41 @@ pub struct OsdOutcome {
     pub id: u32,
     pub device: PathBuf,
     pub outcome: Outcome,
+}
+
+/// Where a finished OSD's device is known from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OsdDevice {
+    /// musterd's record, root's own: the stable name it linked `block` to
+    /// ([`device::stable_name`]).
+    Recorded(PathBuf),
+    /// No record (made by an earlier build): the canonical block device
+    /// under /dev that the `block` link points at, and whose BlueStore
+    /// label names this OSD of this cluster.
+    Linked(PathBuf),
+    /// Neither: the `block` link's own text, never followed (empty
+    /// without a link).
+    Unknown(PathBuf),
+}
+
+impl OsdDevice {
+    /// The device, canonical; `None` when unknown or gone.
+    pub fn device(&self) -> Option<PathBuf> {
+        match self {
+            OsdDevice::Recorded(name) => fs::canonicalize(name).ok(),
+            OsdDevice::Linked(device) => Some(device.clone()),
+            OsdDevice::Unknown(_) => None,
+        }
+    }
+
+    /// What to show: the device, else the name found.
+    pub fn shown(&self) -> PathBuf {
+        self.device().unwrap_or_else(|| match self {
+            OsdDevice::Recorded(name) | OsdDevice::Linked(name) | OsdDevice::Unknown(name) => {
+                name.clone()
+            }
+        })
+    }
 }
 
 /// Drives one member: runs Ceph's tools through `runner` (in the lab,
@@ -277,6 +312,21 @@ impl CephMember {
         };
         give_tree(&data_dir(path)?, Uid::from_raw(uid), Gid::from_raw(gid))
             .io("changing the owner of", path)
+    }
+
+    /// `--setuser UID --setgroup GID` for a daemon's `--mkfs`: it drops
+    /// root before it writes, as ceph-volume runs it. Nothing without an
+    /// owner: the daemons then run as whoever runs this.
+    fn as_owner(&self) -> Vec<String> {
+        match self.owner {
+            Some((uid, gid)) => vec![
+                "--setuser".into(),
+                uid.to_string(),
+                "--setgroup".into(),
+                gid.to_string(),
+            ],
+            None => Vec::new(),
+        }
     }
 
     /// Gives an OSD's device (a canonical path under /dev, which only root
@@ -592,24 +642,30 @@ impl CephMember {
             fs::remove_dir_all(&data).io("removing the unfinished", &data)?;
         }
         create_dir(&data)?;
+        // The owner writes the store: root writes nothing under a
+        // directory the owner could swap.
+        self.give(&data)?;
+        // Handed open: as the owner, ceph-mon cannot reach root's 0700
+        // scratch directory, and a copy the owner may read would have to
+        // sit somewhere the owner controls.
+        let map = fs::read(monmap).io("reading", monmap)?;
+        let key = fs::read(keyring).io("reading", keyring)?;
+        let mut args = vec![
+            "--mkfs".to_owned(),
+            "-c".into(),
+            self.conf_arg(),
+            "-i".into(),
+            self.spec.name.clone(),
+            "--monmap".into(),
+            handed_path(0),
+            "--keyring".into(),
+            handed_path(1),
+        ];
+        args.extend(self.as_owner());
+        args.extend(["--log-to-stderr=true", "--err-to-stderr=true"].map(String::from));
         // Inside the member's namespace: mkfs checks `public network`
         // against the local addresses, and only says why on stderr.
-        self.run(Cmd::new(
-            "ceph-mon",
-            [
-                "--mkfs",
-                "-c",
-                &self.conf_arg(),
-                "-i",
-                &self.spec.name,
-                "--monmap",
-                &monmap.display().to_string(),
-                "--keyring",
-                &keyring.display().to_string(),
-                "--log-to-stderr=true",
-                "--err-to-stderr=true",
-            ],
-        ))?;
+        self.run(Cmd::new("ceph-mon", args).hand(map).hand(key))?;
         write_in(&data_dir(&data)?, &data, MKFS_DONE, b"", 0o644)?;
         self.give(&data)?;
         // The mon. secret now lives in the store only.
@@ -704,10 +760,9 @@ impl CephMember {
         Ok(outcome)
     }
 
-    /// The finished OSDs of this member: (id, where its `block` link
-    /// points: a stable name of the device ([`device::stable_name`]), to
-    /// canonicalize for the device itself).
-    pub fn local_osds(&self) -> Result<Vec<(u32, PathBuf)>, CephError> {
+    /// The finished OSDs of this member, by id, and where each one's
+    /// device is known from ([`OsdDevice`]).
+    pub fn local_osds(&self) -> Result<Vec<(u32, OsdDevice)>, CephError> {
         let root = &self.spec.paths.osd_root;
         let mut found = Vec::new();
         let entries = match fs::read_dir(root) {
@@ -715,6 +770,8 @@ impl CephMember {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
             Err(e) => return Err(e).io("listing", root),
         };
+        // Read once, and only for an OSD without a record.
+        let mut fsid = None;
         for entry in entries {
             let entry = entry.io("listing", root)?;
             let name = entry.file_name();
@@ -729,12 +786,64 @@ impl CephMember {
             if !dir.join(MKFS_DONE).exists() {
                 continue;
             }
-            if let Ok(target) = fs::read_link(dir.join("block")) {
-                found.push((id, target));
-            }
+            let record = self.device_record(id);
+            let device = match fs::read_to_string(&record) {
+                Ok(text) => OsdDevice::Recorded(PathBuf::from(text.trim_end_matches('\n'))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    if fsid.is_none() {
+                        fsid = Some(self.read_conf()?.map(|c| c.fsid));
+                    }
+                    self.linked_device(&dir, id, fsid.as_ref().and_then(Option::as_deref))
+                }
+                Err(e) => return Err(e).io("reading", &record),
+            };
+            found.push((id, device));
         }
         found.sort();
         Ok(found)
+    }
+
+    /// The device `osd.ID`'s `block` link points at, for an OSD without a
+    /// record: the link is the daemons' user's, so it counts only when it
+    /// leads to a block device under /dev (root's names) whose BlueStore
+    /// label names this OSD of the cluster `fsid`.
+    fn linked_device(&self, data: &Path, id: u32, fsid: Option<&str>) -> OsdDevice {
+        let Ok(text) = fs::read_link(data.join("block")) else {
+            return OsdDevice::Unknown(PathBuf::new());
+        };
+        let names_this_osd = |device: &Path| {
+            let under_dev = self.files_as_devices
+                || (device.starts_with("/dev") && device::require_block_device(device).is_ok());
+            under_dev
+                && device::read_head(device)
+                    .ok()
+                    .and_then(|head| device::bluestore_label_owner(&head))
+                    .is_some_and(|o| o.whoami == id && Some(o.ceph_fsid.as_str()) == fsid)
+        };
+        match fs::canonicalize(data.join(&text)) {
+            Ok(device) if names_this_osd(&device) => OsdDevice::Linked(device),
+            _ => OsdDevice::Unknown(text),
+        }
+    }
+
+    /// Records the devices of OSDs made by builds that kept no record
+    /// ([`CephMember::device_record`]), where their `block` link shows the
+    /// device ([`OsdDevice::Linked`]): (id, the stable name recorded, or
+    /// `None` where the link shows none).
+    pub fn record_old_osds(&self) -> Result<Vec<(u32, Option<PathBuf>)>, CephError> {
+        let mut done = Vec::new();
+        for (id, found) in self.local_osds()? {
+            match found {
+                OsdDevice::Recorded(_) => {}
+                OsdDevice::Linked(device) => {
+                    let name = device::stable_name(Path::new(device::DEV_DISK), &device)?;
+                    self.record_device(id, &name)?;
+                    done.push((id, Some(name)));
+                }
+                OsdDevice::Unknown(_) => done.push((id, None)),
+            }
+        }
+        Ok(done)
     }
 
     fn pending_record(&self, device: &Path) -> PathBuf {
@@ -755,10 +864,9 @@ impl CephMember {
         if !self.files_as_devices {
             device::require_block_device(&device)?;
         }
-        for (id, target) in self.local_osds()? {
-            if fs::canonicalize(&target).ok().as_deref() == Some(device.as_path()) {
-                // OSDs made before the record existed get it here, from
-                // the device checked above, not from the link.
+        for (id, found) in self.local_osds()? {
+            if found.device().as_deref() == Some(device.as_path()) {
+                // OSDs made before the record existed get it here.
                 self.record_device(
                     id,
                     &device::stable_name(Path::new(device::DEV_DISK), &device)?,
@@ -856,24 +964,26 @@ impl CephMember {
             format!("[osd.{id}]\n\tkey = {secret}\n").as_bytes(),
             0o600,
         )?;
-        // mkfs runs as root, the daemon as the owner: both need the device.
+        // mkfs and the daemon run as the owner: both open the device, and
+        // mkfs writes the data directory (its keyring read there too).
         self.give_device(&device)?;
-        self.run(Cmd::new(
-            "ceph-osd",
-            [
-                "-c",
-                &self.conf_arg(),
-                "-i",
-                &id.to_string(),
-                "--mkfs",
-                "--osd-uuid",
-                &uuid,
-                "--osd-objectstore",
-                "bluestore",
-                "--log-to-stderr=true",
-                "--err-to-stderr=true",
-            ],
-        ))?;
+        self.give(&data)?;
+        let mut args: Vec<String> = [
+            "-c",
+            &self.conf_arg(),
+            "-i",
+            &id.to_string(),
+            "--mkfs",
+            "--osd-uuid",
+            &uuid,
+            "--osd-objectstore",
+            "bluestore",
+        ]
+        .map(String::from)
+        .into();
+        args.extend(self.as_owner());
+        args.extend(["--log-to-stderr=true", "--err-to-stderr=true"].map(String::from));
+        self.run(Cmd::new("ceph-osd", args))?;
         write_in(&dir, &data, MKFS_DONE, b"", 0o644)?;
         self.give(&data)?;
         let _ = fs::remove_file(&record);
@@ -1088,6 +1198,125 @@ mod tests {
         assert_eq!((again.id, again.outcome), (4, Outcome::AlreadyDone));
         assert_eq!(f.rec.lines().len(), 3);
         assert_eq!(f.member.local_osds().unwrap().len(), 1);
+    }
+
+    /// A finished `osd.ID` whose `block` links to `target`, no record.
+    fn finished_osd(f: &Fixture, id: u32, target: &Path) {
+        let data = f.member.paths().osd_data(id);
+        fs::create_dir_all(&data).unwrap();
+        fs::write(data.join(MKFS_DONE), "").unwrap();
+        symlink(target, data.join("block")).unwrap();
+    }
+
+    fn with_fsid(f: &Fixture, fsid: &str) {
+        let conf = CephConf {
+            fsid: fsid.into(),
+            host: "s1".into(),
+            mon_hosts: vec!["10.0.0.1".parse().unwrap()],
+            public_network: "10.0.0.0/24".into(),
+            cluster_network: None,
+            paths: f.member.paths().clone(),
+            osd_memory_target: None,
+            mon_data_avail_warn: None,
+        };
+        f.member.write_config(&conf).unwrap();
+    }
+
+    #[test]
+    fn the_record_names_an_osds_device_not_its_link() {
+        let f = fixture("osd-record");
+        with_fsid(&f, "F");
+        let (recorded, elsewhere) = (f.dir.join("recorded"), f.dir.join("elsewhere"));
+        for d in [&recorded, &elsewhere] {
+            fs::write(d, crate::testkit::bluestore_label(UUID, 1, "F")).unwrap();
+        }
+        // The link was changed (by the daemons' user): the record wins.
+        finished_osd(&f, 1, &elsewhere);
+        fs::write(
+            f.member.device_record(1),
+            format!("{}\n", recorded.display()),
+        )
+        .unwrap();
+        let found = f.member.local_osds().unwrap();
+        assert_eq!(
+            found,
+            [(1, OsdDevice::Recorded(recorded.clone()))],
+            "{found:?}"
+        );
+        assert_eq!(
+            found[0].1.device(),
+            Some(fs::canonicalize(&recorded).unwrap())
+        );
+        // Nothing to record.
+        assert_eq!(f.member.record_old_osds().unwrap(), []);
+        // Gone: shown by its recorded name.
+        fs::remove_file(&recorded).unwrap();
+        let found = f.member.local_osds().unwrap();
+        assert_eq!((found[0].1.device(), found[0].1.shown()), (None, recorded));
+    }
+
+    const UUID: &str = "0a0b0c0d-1111-2222-3333-444455556666";
+
+    #[test]
+    fn an_osd_without_a_record_is_found_by_its_label_then_recorded() {
+        let f = fixture("osd-old");
+        with_fsid(&f, "F");
+        let disk_with = |name: &str, id: u32, fsid: &str| {
+            let path = f.dir.join(name);
+            fs::write(&path, crate::testkit::bluestore_label(UUID, id, fsid)).unwrap();
+            path
+        };
+        finished_osd(&f, 0, &disk_with("own", 0, "F"));
+        finished_osd(&f, 1, &disk_with("another-osds", 2, "F"));
+        finished_osd(&f, 2, &disk_with("another-clusters", 2, "G"));
+        finished_osd(&f, 3, &f.dir.join("gone"));
+        let own = fs::canonicalize(f.dir.join("own")).unwrap();
+        let found = f.member.local_osds().unwrap();
+        assert_eq!(
+            found,
+            [
+                (0, OsdDevice::Linked(own.clone())),
+                (1, OsdDevice::Unknown(f.dir.join("another-osds"))),
+                (2, OsdDevice::Unknown(f.dir.join("another-clusters"))),
+                (3, OsdDevice::Unknown(f.dir.join("gone"))),
+            ]
+        );
+
+        // A file has no /dev/disk name: recorded as itself.
+        assert_eq!(
+            f.member.record_old_osds().unwrap(),
+            [(0, Some(own.clone())), (1, None), (2, None), (3, None)]
+        );
+        assert_eq!(
+            fs::read_to_string(f.member.device_record(0)).unwrap(),
+            format!("{}\n", own.display())
+        );
+        for id in 1..=3 {
+            assert!(!f.member.device_record(id).exists(), "osd.{id}");
+        }
+        assert_eq!(
+            f.member.local_osds().unwrap()[0],
+            (0, OsdDevice::Recorded(own))
+        );
+    }
+
+    #[test]
+    fn an_old_osds_link_counts_only_to_a_block_device_under_dev() {
+        let mut f = fixture("osd-old-link");
+        f.member.files_as_devices = false;
+        with_fsid(&f, "F");
+        let labelled = f.dir.join("labelled-file");
+        fs::write(&labelled, crate::testkit::bluestore_label(UUID, 0, "F")).unwrap();
+        finished_osd(&f, 0, &labelled);
+        finished_osd(&f, 1, Path::new("/dev/null"));
+        assert_eq!(
+            f.member.local_osds().unwrap(),
+            [
+                (0, OsdDevice::Unknown(labelled)),
+                (1, OsdDevice::Unknown("/dev/null".into())),
+            ]
+        );
+        assert_eq!(f.member.record_old_osds().unwrap(), [(0, None), (1, None)]);
     }
 
     #[test]
@@ -1320,6 +1549,73 @@ mod tests {
         assert!(!f.member.pending_record(&canon).exists());
     }
 
+    /// What monmaptool and ceph-authtool write, where they are told to.
+    fn write_as_ceph_tools_do(cmd: &Cmd) {
+        let out = match cmd.program.as_str() {
+            "monmaptool" => cmd.args.last(),
+            "ceph-authtool" if cmd.args[0] == "--create-keyring" => cmd.args.get(1),
+            _ => None,
+        };
+        if let Some(out) = out {
+            fs::write(out, format!("made by {}\n", cmd.program)).unwrap();
+        }
+    }
+
+    #[test]
+    fn mkfs_runs_as_the_owner_in_a_directory_given_to_it_first() {
+        let mut f = fixture("mkfs-owner");
+        // Root gives to anyone; another user only to itself.
+        let (uid, gid) = if nix::unistd::geteuid().is_root() {
+            (54321, 54321)
+        } else {
+            (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            )
+        };
+        f.member.owner = Some((uid, gid));
+        let p = f.member.paths().clone();
+        fs::write(&p.admin_keyring, "[client.admin]\n").unwrap();
+        let owners = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mon, osd, seen) = (p.mon_data("s1"), p.osd_data(4), owners.clone());
+        *f.rec.effect.lock().unwrap() = Some(Box::new(move |cmd: &Cmd| {
+            write_as_ceph_tools_do(cmd);
+            if cmd.args.iter().any(|a| a == "--mkfs") {
+                let data = if cmd.program == "ceph-mon" {
+                    &mon
+                } else {
+                    &osd
+                };
+                let owner = fs::metadata(data).unwrap().uid();
+                seen.lock().unwrap().push((cmd.program.clone(), owner));
+            }
+        }));
+        for _ in 0..4 {
+            answer(&f.rec, b"");
+        }
+        answer(&f.rec, &recorded("pacific-16.2.15-quorum-status.json"));
+        f.member.bootstrap_mon("FSID").unwrap();
+        answer(&f.rec, b"AQBsecret==\n");
+        answer(&f.rec, b"4\n");
+        f.member.ensure_osd(&OsdSpec::new(disk(&f, b""))).unwrap();
+
+        assert_eq!(
+            *owners.lock().unwrap(),
+            [("ceph-mon".to_owned(), uid), ("ceph-osd".to_owned(), uid)]
+        );
+        let as_owner = format!(" --setuser {uid} --setgroup {gid} ");
+        let mkfs: Vec<String> = f
+            .rec
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains("--mkfs"))
+            .collect();
+        assert_eq!(mkfs.len(), 2);
+        for line in &mkfs {
+            assert!(line.contains(&as_owner), "{line}");
+        }
+    }
+
     #[test]
     fn the_first_mon_is_made_then_only_started() {
         let f = fixture("mon");
@@ -1331,6 +1627,7 @@ mod tests {
         answer(&f.rec, b"");
         answer(&f.rec, b"");
         answer(&f.rec, &recorded("pacific-16.2.15-quorum-status.json"));
+        *f.rec.effect.lock().unwrap() = Some(Box::new(write_as_ceph_tools_do));
         assert_eq!(f.member.bootstrap_mon("FSID").unwrap(), Outcome::Done);
         let work = p.work_dir.display().to_string();
         let conf = p.conf.display().to_string();
@@ -1340,9 +1637,18 @@ mod tests {
                 format!("ceph-authtool --create-keyring {work}/mon.keyring --gen-key -n mon. --cap mon 'allow *'"),
                 format!("ceph-authtool {work}/mon.keyring --import-keyring {}", p.admin_keyring.display()),
                 format!("monmaptool --create --clobber --fsid FSID --addv s1 [v2:10.0.0.1:3300,v1:10.0.0.1:6789] --set-min-mon-release pacific --enable-all-features {work}/monmap"),
-                format!("ceph-mon --mkfs -c {conf} -i s1 --monmap {work}/monmap --keyring {work}/mon.keyring --log-to-stderr=true --err-to-stderr=true"),
+                format!("ceph-mon --mkfs -c {conf} -i s1 --monmap /proc/self/fd/3 --keyring /proc/self/fd/4 --log-to-stderr=true --err-to-stderr=true"),
             ]
         );
+        // The map and the key in root's scratch directory, handed over
+        // open, then removed.
+        let mkfs = f.rec.commands.lock().unwrap()[3].clone();
+        assert_eq!(
+            mkfs.handed,
+            [&b"made by monmaptool\n"[..], b"made by ceph-authtool\n"]
+        );
+        assert!(!p.work_dir.join("mon.keyring").exists());
+        assert!(!p.work_dir.join("monmap").exists());
         assert!(f.rec.lines()[4].ends_with("quorum_status --format json"));
         assert!(f.member.mon_initialized());
         assert_eq!(*f.sup.log.lock().unwrap(), ["start mon.s1"]);

@@ -219,10 +219,10 @@ impl CephMember {
     pub fn leave(&self) -> Result<(), CephError> {
         let p = &self.spec.paths;
         let name = self.spec.name.clone();
-        for (id, device) in self.local_osds()? {
+        for (id, found) in self.local_osds()? {
             self.supervisor().retire(&Daemon::osd(id))?;
             let data = p.osd_data(id);
-            if let Some(device) = own_device(&data, &device) {
+            if let Some(device) = found.device().filter(|d| own_device(&data, d)) {
                 crate::device::wipe(&device)?;
             }
             remove_dir(&data)?;
@@ -250,21 +250,16 @@ impl CephMember {
     }
 }
 
-/// The block device an OSD's `block` link names, only when it carries
-/// that OSD's own BlueStore label. The link and the `fsid` file sit in a
-/// directory the `ceph` user owns: root wipes nothing that user could not
-/// already write (the OSD's own device), whatever the link was changed to.
-fn own_device(data: &Path, link: &Path) -> Option<std::path::PathBuf> {
-    let link = if link.is_relative() {
-        data.join(link)
-    } else {
-        link.to_owned()
+/// Whether `device` is a block device carrying the BlueStore label of the
+/// OSD whose data directory is `data`: root wipes nothing the `ceph` user
+/// could not already write (the OSD's own device).
+fn own_device(data: &Path, device: &Path) -> bool {
+    let labelled = || {
+        let uuid = fs::read_to_string(data.join("fsid")).ok()?;
+        let head = crate::device::read_head(device).ok()?;
+        Some(labelled_for(&head, &uuid))
     };
-    let device = fs::canonicalize(link).ok()?;
-    crate::device::require_block_device(&device).ok()?;
-    let uuid = fs::read_to_string(data.join("fsid")).ok()?;
-    let head = crate::device::read_head(&device).ok()?;
-    labelled_for(&head, &uuid).then_some(device)
+    crate::device::require_block_device(device).is_ok() && labelled() == Some(true)
 }
 
 /// Whether `head` starts with the BlueStore label of the OSD `uuid`. Pure.
@@ -303,13 +298,12 @@ mod tests {
     }
 
     #[test]
-    fn a_link_to_anything_but_a_block_device_is_not_wiped() {
+    fn what_is_not_a_block_device_is_not_wiped() {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         fs::write(&victim, b"precious").unwrap();
-        std::os::unix::fs::symlink(&victim, dir.path().join("block")).unwrap();
-        assert_eq!(own_device(dir.path(), Path::new("block")), None);
-        assert_eq!(own_device(dir.path(), Path::new("/dev/null")), None);
+        assert!(!own_device(dir.path(), &victim));
+        assert!(!own_device(dir.path(), Path::new("/dev/null")));
         assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 

@@ -95,3 +95,22 @@ pub(crate) fn recorded(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
     fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
+
+/// The start of a BlueStore device: its label, as Ceph encodes it, for
+/// the OSD `whoami` (uuid `uuid`) of the cluster `fsid`.
+pub(crate) fn bluestore_label(uuid: &str, whoami: u32, fsid: &str) -> Vec<u8> {
+    let string = |s: &str| [&(s.len() as u32).to_le_bytes()[..], s.as_bytes()].concat();
+    let mut body = vec![0u8; 16 + 8 + 8];
+    body.extend(string("main"));
+    body.extend(2u32.to_le_bytes());
+    for (k, v) in [("ceph_fsid", fsid), ("whoami", &whoami.to_string())] {
+        body.extend(string(k));
+        body.extend(string(v));
+    }
+    let mut head = crate::device::BLUESTORE_MAGIC.to_vec();
+    head.extend(format!("{uuid}\n").as_bytes());
+    head.extend([2, 1]);
+    head.extend((body.len() as u32).to_le_bytes());
+    head.extend(body);
+    head
+}

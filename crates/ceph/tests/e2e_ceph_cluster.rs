@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use muster_ceph::{
     CephCluster, CephMember, Cmd, CommandRunner, Daemon, DaemonState, HostRunner, MemberPaths,
-    MemberSpec, OsdSpec, ProcessSupervisor, Supervisor,
+    MemberSpec, OsdDevice, OsdSpec, ProcessSupervisor, Supervisor,
 };
 use muster_lab::{Lab, LabSpec, Server};
 
@@ -96,7 +96,15 @@ fn cluster_with(
                 osds: osds(s),
                 ..MemberSpec::new(&s.name, s.ip.into(), n.paths.clone())
             };
-            CephMember::new(spec, n.runner.clone(), n.supervisor.clone())
+            // s2 as production runs it: files, devices and every
+            // `--mkfs` the ceph user's (its daemons run as root here, the
+            // lab having no systemd to drop to ceph).
+            let owner = if s.name == "s2" {
+                muster_ceph::ceph_user().expect("looking up the ceph user")
+            } else {
+                None
+            };
+            CephMember::new(spec, n.runner.clone(), n.supervisor.clone()).with_owner(owner)
         })
         .collect();
     CephCluster {
@@ -284,6 +292,17 @@ fn e2e_needs_root_three_members_form_a_healthy_cluster() {
     )
     .unwrap();
     assert_eq!(std::fs::read(&back).unwrap(), b"hello from s1\n");
+
+    // Each OSD found by musterd's record of its device, not its link.
+    for (m, s) in c.members.iter().zip(lab.servers()) {
+        let found = m.local_osds().unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(matches!(found[0].1, OsdDevice::Recorded(_)), "{found:?}");
+        assert_eq!(
+            found[0].1.device(),
+            Some(std::fs::canonicalize(&s.disks[0]).unwrap())
+        );
+    }
 
     // Memory, per kind of daemon.
     let mut rss: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
