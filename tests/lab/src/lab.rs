@@ -202,6 +202,21 @@ pub fn require_root() -> Result<(), LabError> {
     )))
 }
 
+/// Multicast (mDNS) goes out of the lab interface of namespace `ns`: the
+/// lab has no default route.
+fn multicast_route(ns: &str) -> Result<(), LabError> {
+    sys::ip([
+        "-n",
+        ns,
+        "route",
+        "replace",
+        "224.0.0.0/4",
+        "dev",
+        LAB_IFACE,
+    ])
+    .map(drop)
+}
+
 /// Runs `f` on a thread that has entered the network namespace `netns`.
 /// Sockets made by `f` stay in that namespace after it returns.
 pub fn run_in_netns<T, F>(netns: &str, f: F) -> Result<T, LabError>
@@ -543,9 +558,7 @@ impl Lab {
                 LAB_IFACE,
             ])?;
             sys::ip(["-n", ns, "link", "set", LAB_IFACE, "up"])?;
-            // Multicast (mDNS) goes out of the lab interface without a
-            // default route.
-            sys::ip(["-n", ns, "route", "add", "224.0.0.0/4", "dev", LAB_IFACE])?;
+            multicast_route(ns)?;
         }
         Ok(())
     }
@@ -868,6 +881,21 @@ impl Lab {
         self.shared
             .update(|s| s.processes.retain(|p| p.what != what))?;
         Ok(status)
+    }
+
+    /// Takes server `number`'s lab link down (`up` false) or up again: its
+    /// cable pulled or plugged back. Only that server's own end of its veth
+    /// pair, inside its namespace, is touched. Up again, the multicast route
+    /// the kernel dropped with the link is put back, as [`Lab::up`] made it.
+    pub fn set_link(&self, number: usize, up: bool) -> Result<(), LabError> {
+        let i = self.server_index(number)?;
+        let ns = self.servers[i].netns.as_str();
+        let state = if up { "up" } else { "down" };
+        sys::ip(["-n", ns, "link", "set", LAB_IFACE, state])?;
+        if up {
+            multicast_route(ns)?;
+        }
+        Ok(())
     }
 
     /// The pid of server `number`'s agent while it runs.

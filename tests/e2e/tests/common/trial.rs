@@ -179,7 +179,7 @@ impl<'a> Trial<'a> {
     ) -> String {
         let run = self.init_with_kill(server, preseed, moment, victim);
         let killed = run
-            .killed
+            .acted
             .unwrap_or_else(|| panic!("the moment never came; {}", run.said));
         assert_eq!(
             killed.signal(),
@@ -198,14 +198,42 @@ impl<'a> Trial<'a> {
         &self,
         server: usize,
         preseed: &Path,
-        mut moment: Moment,
+        moment: Moment,
         victim: usize,
     ) -> KilledRun {
+        self.init_acting(server, preseed, moment, || {
+            self.lab
+                .stop_agent(victim, Signal::SIGKILL)
+                .expect("kill the agent")
+        })
+    }
+
+    /// Runs `muster init --json` on `server` and, at `moment` in its
+    /// progress, does `act` once. What happened, unjudged. An init still
+    /// running after [`INIT_LIMIT`] is killed (by its pid) and counts as
+    /// failed, its output saying so: a hang must end the test, not stall it.
+    pub fn init_acting<R>(
+        &self,
+        server: usize,
+        preseed: &Path,
+        mut moment: Moment,
+        act: impl FnOnce() -> R,
+    ) -> Run<R> {
         let argv = ["muster", "init", "--preseed", path_str(preseed), "--json"];
         let mut child = self
             .lab
             .spawn(Target::Server(server), argv)
             .expect("start muster init in the lab");
+        let (finished, watch) = std::sync::mpsc::channel::<()>();
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let watchdog = std::thread::spawn(move || {
+            let hung = watch.recv_timeout(INIT_LIMIT).is_err();
+            if hung {
+                // Our own child, by its pid; it is reaped below.
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            }
+            hung
+        });
         let mut stderr = child.stderr.take().expect("init's standard error");
         let errors = std::thread::spawn(move || {
             let mut text = String::new();
@@ -214,29 +242,37 @@ impl<'a> Trial<'a> {
         });
         let stdout = child.stdout.take().expect("init's standard output");
         let mut lines = Vec::new();
-        let mut killed = None;
+        let mut events = Vec::new();
+        let mut act = Some(act);
+        let mut acted = None;
         for line in BufReader::new(stdout).lines() {
             let line = line.expect("read init's output");
             let event: Option<InitEvent> = serde_json::from_str(&line).ok();
-            if killed.is_none() && event.as_ref().is_some_and(&mut moment) {
-                let status = self
-                    .lab
-                    .stop_agent(victim, Signal::SIGKILL)
-                    .expect("kill the agent");
-                killed = Some(status);
+            if acted.is_none() && event.as_ref().is_some_and(&mut moment) {
+                acted = act.take().map(|act| act());
             }
+            events.extend(event);
             lines.push(line);
         }
         let status = child.wait().expect("wait for muster init");
+        let _ = finished.send(());
+        let hung = watchdog.join().expect("the watchdog");
         let stderr = errors.join().expect("read init's standard error");
         let said = format!(
-            "init said:\n{}\n{stderr}\n{}",
+            "init said{}:\n{}\n{stderr}\n{}",
+            if hung {
+                format!(" (killed: still running after {INIT_LIMIT:?})")
+            } else {
+                String::new()
+            },
             lines.join("\n"),
             self.logs()
         );
-        KilledRun {
-            killed,
-            succeeded: status.success(),
+        Run {
+            acted,
+            succeeded: status.success() && !hung,
+            hung,
+            events,
             stderr,
             said,
         }
@@ -288,15 +324,27 @@ impl<'a> Trial<'a> {
     }
 }
 
-/// A `muster init` whose agent was killed on the way.
-pub struct KilledRun {
-    /// The victim's exit status, when the moment came.
-    pub killed: Option<std::process::ExitStatus>,
+/// How long a `muster init` in a test may run: above the longest wait of
+/// its own (a join's 200 s) with the observations around it.
+pub const INIT_LIMIT: Duration = Duration::from_secs(420);
+
+/// A `muster init` during which the test acted once.
+pub struct Run<R> {
+    /// What the act gave, when the moment came.
+    pub acted: Option<R>,
     pub succeeded: bool,
+    /// Whether it was killed for running past [`INIT_LIMIT`].
+    pub hung: bool,
+    /// Its progress, as `--json` printed it.
+    pub events: Vec<InitEvent>,
     pub stderr: String,
     /// Everything init printed, and the logs' tails: for failure messages.
     pub said: String,
 }
+
+/// A `muster init` whose agent was killed on the way: the victim's exit
+/// status, when the moment came.
+pub type KilledRun = Run<std::process::ExitStatus>;
 
 pub fn member(n: usize) -> String {
     format!("  - name: s{n}\n")
