@@ -7,11 +7,16 @@
 //!   agent or (b) the agent of the member step k changes; restart it; run
 //!   the same `muster init` again; then check LXD's own view: the three
 //!   members once each and online, the pool `local` and the network once,
-//!   created, the default profile on them, no join token left pending.
+//!   created, the default profile on them, no join token left pending;
+//! - link faults: a joiner's (s2's) lab link taken down as its LXD join is
+//!   delivered, once its own LXD is joining, and as its pool is defined,
+//!   then up again 20 s later: the run waits and completes, or fails naming
+//!   s2; once LXD has healed, the same `muster init` completes, and the
+//!   same check holds.
 //!
 //! `kill_matrix_sample` (in the test suite) runs a sample: the bootstrap,
 //! a join, the cluster-wide network and the last step, each with (a) and
-//! (b). The whole matrix, every step by both, is `kill_matrix_every_step`
+//! (b), then the three link faults. The whole matrix, every step by both, is `kill_matrix_every_step`
 //! (ignored; it prints the matrix and its time; `MUSTER_KILL_STEPS=3,14`
 //! runs only those steps):
 //!
@@ -45,7 +50,39 @@ fn kill_matrix_sample() {
         pick("Create bridge network"),
         steps.len(),
     ];
-    let failures = run_matrix(&t, &steps, &sample);
+    let mut failures = run_matrix(&t, &steps, &sample);
+    // s2's link pulled as the initiator delivers its join, once s2's own
+    // LXD is joining, and as its pool is defined (s1's LXD writes that for
+    // s2, then the run goes on reading s2).
+    for (prefix, once_logged) in [
+        ("Join the LXD cluster", None),
+        ("Join the LXD cluster", Some("joining the LXD cluster")),
+        ("Define storage pool local", None),
+    ] {
+        let k = steps
+            .iter()
+            .position(|(m, d)| m == "s2" && d.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no step {prefix:?} of s2 in {steps:?}"))
+            + 1;
+        let when = once_logged.map_or(String::new(), |l| format!(" once s2 logs {l:?}"));
+        let started = Instant::now();
+        let outcome = link_down_at(&t, k, 2, once_logged);
+        eprintln!(
+            "step {k:>2} {}, s2's link down{when}: {} in {:.1?}",
+            steps[k - 1].1,
+            match &outcome {
+                Ok(said) => said.clone(),
+                Err(_) => "FAILED".to_owned(),
+            },
+            started.elapsed()
+        );
+        if let Err(why) = outcome {
+            failures.push(format!(
+                "step {k} ({}), s2's link down{when}: {why}",
+                steps[k - 1].1
+            ));
+        }
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     lab.down().expect("tear the lab down");
 }
@@ -168,7 +205,7 @@ fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
     let moment =
         Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k));
     let run = t.init_with_kill(1, &preseed, moment, victim);
-    if run.killed.is_none() {
+    if run.acted.is_none() {
         return Err(format!("step {k} never started; {}", run.said));
     }
     t.lab
@@ -190,6 +227,145 @@ fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
         ));
     }
     complete_and_once(t)
+}
+
+/// How long a pulled link stays out: past LXD's offline threshold (20 s
+/// by default), so the cluster may see the member gone.
+const LINK_OUT: Duration = Duration::from_secs(20);
+
+/// From a fresh cluster: take server `victim`'s lab link down as step `k`
+/// starts (or, with `once_logged`, once the victim's agent then logs that
+/// line: a moment inside the step), and up again [`LINK_OUT`] later while
+/// the run goes on. The run either waits and completes, or fails naming
+/// the victim; either way the same `muster init` run again completes, and
+/// the check finds the cluster whole. What the first run did, in a line.
+fn link_down_at(
+    t: &Trial,
+    k: usize,
+    victim: usize,
+    once_logged: Option<&str>,
+) -> Result<String, String> {
+    reset(t)?;
+    let preseed = preseed(t);
+    let moment =
+        Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k));
+    let lab = t.lab;
+    let log = &lab.server(victim).log;
+    let logged = |line: &str| {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .matches(line)
+            .count()
+    };
+    let before = once_logged.map_or(0, logged);
+    // The scope ends only once the link is up again, whatever the run did.
+    let first = std::thread::scope(|scope| {
+        let mut run = t.init_acting(1, &preseed, moment, || {
+            if let Some(line) = once_logged {
+                // The step's request reaches the agent within moments.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while logged(line) == before && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            lab.set_link(victim, false).map(|()| {
+                scope.spawn(move || {
+                    std::thread::sleep(LINK_OUT);
+                    lab.set_link(victim, true)
+                })
+            })
+        });
+        let back_up = match run.acted.take() {
+            None => return Err(format!("step {k} never started; {}", run.said)),
+            Some(Err(e)) => return Err(format!("take s{victim}'s link down: {e}")),
+            Some(Ok(up)) => up.join().expect("the link's thread"),
+        };
+        back_up.map_err(|e| format!("bring s{victim}'s link up: {e}"))?;
+        if once_logged.is_some_and(|line| logged(line) == before) {
+            return Err(format!("s{victim} never logged {once_logged:?}"));
+        }
+        judge_link_run(&run, victim)
+    })?;
+    // Rerun only once LXD has healed: a rerun at once after the link came
+    // back was refused ("s2: cannot read its state: ... LXD refused GET
+    // /1.0/cluster/members: context deadline exceeded"), s2's LXD not yet
+    // back in touch with the cluster's database.
+    healed(t)?;
+    let again = t.init(1, &preseed, &[]);
+    if !again.status.success() {
+        return Err(format!(
+            "the rerun failed:\n{}\n{}\n{}",
+            String::from_utf8_lossy(&again.stdout),
+            String::from_utf8_lossy(&again.stderr),
+            t.logs()
+        ));
+    }
+    complete_and_once(t)?;
+    Ok(first)
+}
+
+/// Waits (bounded) until every clustered server's LXD answers for its
+/// cluster and sees every member it lists online.
+fn healed(t: &Trial) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let mut unwell = Vec::new();
+        for n in 1..=3 {
+            let lxd = t.lxd(n);
+            let clustered =
+                t.rt.block_on(lxd.server())
+                    .map(|s| s.environment.server_clustered);
+            match clustered {
+                Ok(false) => {}
+                Ok(true) => match t.rt.block_on(lxd.cluster_members()) {
+                    Ok(members) if members.iter().all(|m| m.is_online()) => {}
+                    Ok(members) => unwell.push(format!("s{n} sees {members:?}")),
+                    Err(e) => unwell.push(format!("s{n}: {e}")),
+                },
+                Err(e) => unwell.push(format!("s{n}: {e}")),
+            }
+        }
+        if unwell.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("LXD did not heal: {}", unwell.join("; ")));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A run whose member lost its link: it completed, or failed naming the
+/// member: at the step it stopped (its `Failed` event names both, and the
+/// message too), or reading the member's state between steps, where no
+/// step runs. What it did, in a line.
+fn judge_link_run<R>(run: &common::trial::Run<R>, victim: usize) -> Result<String, String> {
+    if run.hung {
+        return Err(format!("muster init hung; {}", run.said));
+    }
+    if run.succeeded {
+        return Ok("waited and completed".to_owned());
+    }
+    let name = format!("s{victim}");
+    let failed = run.events.iter().find_map(|e| match e {
+        InitEvent::Failed {
+            message,
+            member,
+            step,
+        } => Some((message, member.as_deref(), step.as_deref())),
+        _ => None,
+    });
+    let named = match failed {
+        Some((message, Some(member), Some(step))) => {
+            member == name && message.starts_with(&format!("{name}: {step} failed"))
+        }
+        Some((message, None, None)) => message.starts_with(&format!("{name}: cannot read")),
+        _ => false,
+    };
+    match failed {
+        Some((message, ..)) if named => Ok(format!("failed: {}", message.replace('\n', " | "))),
+        _ => Err(format!("init failed without naming {name}; {}", run.said)),
+    }
 }
 
 /// Every server's LXD fresh again; the agents keep their trust.
