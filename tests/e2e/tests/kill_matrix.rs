@@ -16,9 +16,9 @@
 //!
 //! `kill_matrix_sample` (in the test suite) runs a sample: the bootstrap,
 //! a join, the cluster-wide network and the last step, each with (a) and
-//! (b), then the three link faults. The whole matrix, every step by both, is `kill_matrix_every_step`
-//! (ignored; it prints the matrix and its time; `MUSTER_KILL_STEPS=3,14`
-//! runs only those steps):
+//! (b), then the three link faults. The whole matrix, every step by both,
+//! is `kill_matrix_every_step` (ignored; it prints the matrix and its
+//! time; `MUSTER_KILL_STEPS=3,14` runs only those steps):
 //!
 //! `sudo cargo test -p muster-e2e --test kill_matrix -- --ignored --nocapture`
 
@@ -229,8 +229,8 @@ fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
     complete_and_once(t)
 }
 
-/// How long a pulled link stays out: past LXD's offline threshold (20 s
-/// by default), so the cluster may see the member gone.
+/// How long a pulled link stays out: LXD's offline threshold (20 s by
+/// default), so the cluster may see the member gone.
 const LINK_OUT: Duration = Duration::from_secs(20);
 
 /// From a fresh cluster: take server `victim`'s lab link down as step `k`
