@@ -26,8 +26,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{CephConfig, CephDaemons, CephRoot, DisksConfig};
 use crate::error::{Error, ErrorChain, Kind};
-use crate::member::post_member;
-use crate::shared::Shared;
 
 /// A monitor joining the quorum or an OSD coming up: Ceph's own waits are
 /// bounded below this.
@@ -489,17 +487,6 @@ pub(crate) async fn apply(
         return Ok(None);
     }
     Ok(Some(req))
-}
-
-/// Carries out a Ceph step of a plan on `member`: here, or through its
-/// agent.
-pub(crate) async fn carry_out(state: &Shared, member: &str, kind: &StepKind) -> Result<(), Error> {
-    let Some(req) = apply(&state.ceph, member, kind).await? else {
-        return Ok(());
-    };
-    let path = muster_proto::formation::paths::CEPH_STEP;
-    post_member::<CephStepResponse>(state, member, path, &req, STEP_TIMEOUT).await?;
-    Ok(())
 }
 
 /// Fills `observed.ceph` from every member's local state (`states`) and,

@@ -230,7 +230,7 @@ async fn run_step(
             let kind = StepKind::CephConfigure {
                 mon_hosts: mon_hosts.clone(),
             };
-            crate::ceph::carry_out(state, on, &kind).await
+            crate::member::ceph_step(state, on, &kind).await
         }
         RemovalStep::LxdRemove { force } => {
             crate::lxd::remove_member(&state.lxd, target, *force).await

@@ -247,7 +247,7 @@ impl World for Members<'_> {
     }
 
     async fn ceph(&self, step: &Step) -> Result<(), Cause> {
-        Ok(crate::ceph::carry_out(self.state, &step.member, &step.kind).await?)
+        Ok(crate::member::ceph_step(self.state, &step.member, &step.kind).await?)
     }
 
     async fn wipe(&self, member: &str, disk: &DiskRef) -> Result<(), Cause> {

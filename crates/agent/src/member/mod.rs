@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use muster_plan::StepKind;
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -101,6 +102,24 @@ pub(crate) async fn request_member<T: DeserializeOwned>(
 
 /// Where to look for a member: what mDNS says now first (addresses change),
 /// then what was stored. Pure.
+/// Carries out a Ceph step of a plan on `member`: here, or through its
+/// agent.
+pub(crate) async fn ceph_step(state: &Shared, member: &str, kind: &StepKind) -> Result<(), Error> {
+    let Some(req) = crate::ceph::apply(&state.ceph, member, kind).await? else {
+        return Ok(());
+    };
+    let path = muster_proto::formation::paths::CEPH_STEP;
+    post_member::<crate::ceph::CephStepResponse>(
+        state,
+        member,
+        path,
+        &req,
+        crate::ceph::STEP_TIMEOUT,
+    )
+    .await?;
+    Ok(())
+}
+
 pub(crate) fn candidates(announced: &[SocketAddr], stored: &[SocketAddr]) -> Vec<SocketAddr> {
     let mut out: Vec<SocketAddr> = Vec::new();
     for a in announced.iter().chain(stored) {
