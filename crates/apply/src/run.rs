@@ -21,8 +21,8 @@ pub struct Planned {
 /// plan). Every step is planned from a fresh observation, but for the join
 /// that follows a token (the token is not seen by observing, so the join
 /// runs right after it, from the same plan) and the steps that cannot
-/// change what the next one was planned from ([`goes_on_unobserved`]). Progress goes to `events`; the
-/// run goes on if nobody listens.
+/// change what the next one was planned from ([`goes_on_unobserved`]).
+/// Progress goes to `events`; the run goes on if nobody listens.
 pub async fn apply<W: World>(
     world: &W,
     mut planner: impl FnMut(&Observed) -> Result<Planned, Refusal>,

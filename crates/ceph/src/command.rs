@@ -78,8 +78,9 @@ impl fmt::Display for Cmd {
 
 /// How many bytes a secret-bearing buffer holds, for `Debug`: a Cmd's stdin
 /// carries an OSD's cephx secret (`ceph osd new -i -`), its handed files a
-/// mon's keyring, and an output's stdout keys (`ceph-authtool --gen-print-key`, `ceph auth get`), and
-/// `Debug` ends up in logs and panic messages.
+/// mon's keyring, and an output's stdout keys (`ceph-authtool
+/// --gen-print-key`, `ceph auth get`), and `Debug` ends up in logs and
+/// panic messages.
 struct Withheld(usize);
 
 impl fmt::Debug for Withheld {

@@ -100,8 +100,6 @@ pub(crate) async fn request_member<T: DeserializeOwned>(
     ))
 }
 
-/// Where to look for a member: what mDNS says now first (addresses change),
-/// then what was stored. Pure.
 /// Carries out a Ceph step of a plan on `member`: here, or through its
 /// agent.
 pub(crate) async fn ceph_step(state: &Shared, member: &str, kind: &StepKind) -> Result<(), Error> {
@@ -120,6 +118,8 @@ pub(crate) async fn ceph_step(state: &Shared, member: &str, kind: &StepKind) -> 
     Ok(())
 }
 
+/// Where to look for a member: what mDNS says now first (addresses change),
+/// then what was stored. Pure.
 pub(crate) fn candidates(announced: &[SocketAddr], stored: &[SocketAddr]) -> Vec<SocketAddr> {
     let mut out: Vec<SocketAddr> = Vec::new();
     for a in announced.iter().chain(stored) {
