@@ -50,13 +50,23 @@ fn take_members(doc: &mut Mapping) -> Vec<Value> {
     }
 }
 
+/// The keys that tell one server from another in a `members` entry.
+const MEMBER_KEYS: [&str; 2] = ["name", "address"];
+
+/// The text `key` has in a `members` entry.
+fn field<'a>(member: &'a Value, key: &str) -> Option<&'a str> {
+    member.get(key).and_then(Value::as_str)
+}
+
+/// Whether `a` gives `key` a value and `b` the same one.
+fn same_on(a: &Value, b: &Value, key: &str) -> bool {
+    field(a, key).is_some_and(|value| field(b, key) == Some(value))
+}
+
 /// Whether two `members` entries name one server: the same name or the
 /// same address.
 fn same_member(a: &Value, b: &Value) -> bool {
-    ["name", "address"].iter().any(|key| {
-        let of = |m: &Value| m.get(*key).and_then(Value::as_str).map(str::to_owned);
-        of(a).is_some() && of(a) == of(b)
-    })
+    MEMBER_KEYS.iter().any(|key| same_on(a, b, key))
 }
 
 /// The kept preseed `kept` with the members of `addition` appended and
@@ -79,14 +89,11 @@ pub fn add_members(kept: &str, addition: &str) -> Result<String, PreseedErrors> 
     };
     let mut members = take_members(&mut doc);
     for (i, member) in added.iter().enumerate() {
-        for key in ["name", "address"] {
-            let Some(value) = member.get(key).and_then(Value::as_str) else {
+        for key in MEMBER_KEYS {
+            let Some(value) = field(member, key) else {
                 continue;
             };
-            if members
-                .iter()
-                .any(|m| m.get(key).and_then(Value::as_str) == Some(value))
-            {
+            if members.iter().any(|m| same_on(member, m, key)) {
                 errors.push(PreseedError::new(
                     format!("members[{i}].{key}"),
                     format!(

@@ -26,7 +26,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::trial::{member, Trial};
+use common::trial::{member, Moment, Trial};
 use muster_lab::{Lab, LabSpec};
 use muster_proto::formation::InitEvent;
 
@@ -202,9 +202,7 @@ fn run_matrix(t: &Trial, steps: &[(String, String)], points: &[usize]) -> Vec<St
 fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
     reset(t)?;
     let preseed = preseed(t);
-    let moment =
-        Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k));
-    let run = t.init_with_kill(1, &preseed, moment, victim);
+    let run = t.init_with_kill(1, &preseed, step_k_starts(k), victim);
     if run.acted.is_none() {
         return Err(format!("step {k} never started; {}", run.said));
     }
@@ -229,6 +227,11 @@ fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
     complete_and_once(t)
 }
 
+/// The moment step `k` of the run starts.
+fn step_k_starts(k: usize) -> Moment {
+    Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k))
+}
+
 /// How long a pulled link stays out: LXD's offline threshold (20 s by
 /// default), so the cluster may see the member gone.
 const LINK_OUT: Duration = Duration::from_secs(20);
@@ -247,8 +250,6 @@ fn link_down_at(
 ) -> Result<String, String> {
     reset(t)?;
     let preseed = preseed(t);
-    let moment =
-        Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k));
     let lab = t.lab;
     let log = &lab.server(victim).log;
     let logged = |line: &str| {
@@ -260,7 +261,7 @@ fn link_down_at(
     let before = once_logged.map_or(0, logged);
     // The scope ends only once the link is up again, whatever the run did.
     let first = std::thread::scope(|scope| {
-        let mut run = t.init_acting(1, &preseed, moment, || {
+        let mut run = t.init_acting(1, &preseed, step_k_starts(k), || {
             if let Some(line) = once_logged {
                 // The step's request reaches the agent within moments.
                 let deadline = Instant::now() + Duration::from_secs(10);
