@@ -1,11 +1,13 @@
 //! Ceph's answers (`ceph ... --format json`, `ceph osd new`) and the first
-//! bytes of a device: every parser of `muster_ceph::status` and
-//! `muster_ceph::device` gets every input, and what parses is read the way
-//! the steps read it.
+//! bytes of a device (its BlueStore label and the OSD that label names):
+//! every parser of `muster_ceph::status` and `muster_ceph::device` gets
+//! every input, and what parses is read the way the steps read it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use muster_ceph::device::{bluestore_label_uuid, classify_head, DeviceHead};
+use muster_ceph::device::{
+    bluestore_label_owner, bluestore_label_uuid, classify_head, DeviceHead,
+};
 use muster_ceph::status::*;
 
 fn is_sorted<T: Ord>(items: &[T]) -> bool {
@@ -57,5 +59,10 @@ fuzz_target!(|data: &[u8]| {
         }
         DeviceHead::Empty => assert!(data.iter().all(|b| *b == 0)),
         DeviceHead::Other => assert!(bluestore_label_uuid(data).is_none()),
+    }
+    // The owner is read from the binary part of a label, which only a
+    // BlueStore head has: what is found there must come with that head.
+    if bluestore_label_owner(data).is_some() {
+        assert!(matches!(classify_head(data), DeviceHead::Bluestore { .. }));
     }
 });
