@@ -12,6 +12,9 @@
 //!   read back on s3, LXD's pool `remote` (driver ceph) created on every
 //!   member and the default profile's root disk on it, `muster status`
 //!   showing Ceph, a further run with nothing to do;
+//! - s3's records of its OSDs' devices deleted: its agent, started again,
+//!   writes them back from the OSDs' block links and labels (OSDs made by
+//!   builds that kept no record);
 //! - s3's LXD reinstalled (its state gone, the cluster still listing it):
 //!   the rerun removes the stale member and joins s3 again, with the pool
 //!   `remote` made on it through its join;
@@ -75,12 +78,13 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 12] = [
+    let cases: [Case<Trial>; 13] = [
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(a_wipe_without_the_members_consent_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
         case!(a_container_runs_on_every_member),
+        case!(an_agent_records_the_devices_of_osds_without_a_record_when_it_starts),
         case!(a_member_whose_lxd_was_reinstalled_joins_again),
         case!(a_fourth_server_is_added_as_a_ceph_client_then_lxd),
         case!(the_cluster_stays_writable_without_one_member),
@@ -385,6 +389,43 @@ fn ceph_is_healthy_and_lxd_has_a_remote_pool(t: &Trial) {
 
     let again = t.init_ok(1, &t.files.join("ceph.yaml"));
     assert!(again.contains("nothing to do"), "{again}");
+}
+
+fn an_agent_records_the_devices_of_osds_without_a_record_when_it_starts(t: &Trial) {
+    let work = t.lab.server(3).ceph_dir.join("muster");
+    let records: Vec<(PathBuf, String)> = fs::read_dir(&work)
+        .unwrap_or_else(|e| panic!("{}: {e}", work.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            name.starts_with("osd-") && name.ends_with(".device")
+        })
+        .map(|path| {
+            let text = fs::read_to_string(&path).unwrap();
+            (path, text)
+        })
+        .collect();
+    assert_eq!(records.len(), 2, "s3's OSD device records: {records:?}");
+    t.lab
+        .stop_agent(3, Signal::SIGTERM)
+        .expect("stop s3's agent");
+    for (path, _) in &records {
+        fs::remove_file(path).unwrap();
+    }
+    t.lab.start_agent(3).expect("start s3's agent");
+    // Written by a task the agent starts beside serving: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for (path, text) in &records {
+        while !path.exists() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(
+            fs::read_to_string(path).ok().as_ref(),
+            Some(text),
+            "{} after s3's agent started",
+            path.display()
+        );
+    }
 }
 
 fn rados(t: &Trial, server: usize, conf: &Path, args: &[&str]) {
