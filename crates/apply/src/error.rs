@@ -44,6 +44,17 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
+    /// The member the run stopped at: the one whose step failed, or whose
+    /// state could not be read between steps.
+    pub fn member(&self) -> Option<&str> {
+        match self {
+            ApplyError::Step { member, .. }
+            | ApplyError::NoEffect { member, .. }
+            | ApplyError::Observe { member, .. } => Some(member),
+            ApplyError::Refused { .. } => None,
+        }
+    }
+
     /// The member and the step's description, when a step failed.
     pub fn step(&self) -> Option<(&str, &str)> {
         match self {

@@ -1,9 +1,11 @@
 //! The run loop: observe, plan, carry out the first step, again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use muster_plan::{Observed, Plan, Step, StepKind};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::error::{ApplyError, Refusal};
 use crate::event::{Event, Outcome};
@@ -22,7 +24,9 @@ pub struct Planned {
 /// that follows a token (the token is not seen by observing, so the join
 /// runs right after it, from the same plan) and the steps that cannot
 /// change what the next one was planned from ([`goes_on_unobserved`]).
-/// Progress goes to `events`; the run goes on if nobody listens.
+/// A failed observation is tried again once something was changed
+/// ([`observe`]). Progress goes to `events`; the run goes on if nobody
+/// listens.
 pub async fn apply<W: World>(
     world: &W,
     mut planner: impl FnMut(&Observed) -> Result<Planned, Refusal>,
@@ -33,11 +37,7 @@ pub async fn apply<W: World>(
     let mut last: Option<Step> = None;
     loop {
         let changed = tally.as_ref().is_some_and(|t| t.ticked > 0);
-        let observed = world.observe().await.map_err(|e| ApplyError::Observe {
-            member: e.member,
-            cause: e.cause,
-            changed,
-        })?;
+        let observed = observe(world, changed, events).await?;
         let Planned { plan, warnings } =
             planner(&observed).map_err(|refusal| ApplyError::Refused { refusal, changed })?;
         let tally = match &mut tally {
@@ -74,6 +74,52 @@ pub async fn apply<W: World>(
         }
         carry_out(world, &plan, tally, events).await?;
         last = Some(first.clone());
+    }
+}
+
+/// How many times, at most, an observation that failed once the run has
+/// changed something is tried again, how long apart, and for how long in
+/// all (the reads themselves may each take up to their own timeout).
+const OBSERVE_RETRIES: usize = 6;
+const OBSERVE_PAUSE: Duration = Duration::from_secs(5);
+const OBSERVE_RETRY_FOR: Duration = Duration::from_secs(60);
+
+/// Observes the world. Once the run has changed something, a failed read
+/// is tried again, bounded: stopping there leaves a half-made cluster for
+/// what is often a passing fault (a member's LXD that lost its link
+/// answered "context deadline exceeded" for a while after it came back).
+/// Before any change it fails at once: the operator sees that nothing was
+/// changed, and a member that is really gone is not waited for.
+async fn observe<W: World>(
+    world: &W,
+    changed: bool,
+    events: &mpsc::Sender<Event>,
+) -> Result<Observed, ApplyError> {
+    let mut tries = 0;
+    let mut first_failure: Option<Instant> = None;
+    loop {
+        let e = match world.observe().await {
+            Ok(observed) => return Ok(observed),
+            Err(e) => e,
+        };
+        let since = *first_failure.get_or_insert_with(Instant::now);
+        if !changed || tries == OBSERVE_RETRIES || since.elapsed() >= OBSERVE_RETRY_FOR {
+            return Err(ApplyError::Observe {
+                member: e.member,
+                cause: e.cause,
+                changed,
+            });
+        }
+        tries += 1;
+        tracing::warn!(member = %e.member, error = %e.cause, tries, "cannot read a member's state; trying again");
+        let message = format!(
+            "{}: cannot read its state ({}); trying again in {} s ({tries} of {OBSERVE_RETRIES})",
+            e.member,
+            e.cause,
+            OBSERVE_PAUSE.as_secs()
+        );
+        let _ = events.send(Event::Info(message)).await;
+        tokio::time::sleep(OBSERVE_PAUSE).await;
     }
 }
 

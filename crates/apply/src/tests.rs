@@ -35,6 +35,10 @@ struct Memory {
     most_in_ceph: AtomicUsize,
     /// A member was seen running two Ceph steps at once.
     member_overlapped: std::sync::atomic::AtomicBool,
+    observations: AtomicUsize,
+    /// From the observation with this number (the first is 1), this many
+    /// observations in a row cannot read s2.
+    unreadable: Mutex<Option<(usize, usize)>>,
 }
 
 fn ip(i: usize) -> IpAddr {
@@ -238,6 +242,15 @@ impl World for Memory {
 
     async fn observe(&self) -> Result<Observed, ObserveError> {
         self.call("observe".into());
+        let n = self.observations.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some((from, count)) = *self.unreadable.lock().unwrap() {
+            if (from..from + count).contains(&n) {
+                return Err(ObserveError {
+                    member: "s2".into(),
+                    cause: "context deadline exceeded".into(),
+                });
+            }
+        }
         Ok(self.observed.lock().unwrap().clone())
     }
 
@@ -407,6 +420,73 @@ async fn a_failing_step_stops_the_run_and_names_it() {
         Some(Event::Started { index: i, .. }) if i == index
     ));
     assert_eq!(memory.calls().last().unwrap(), &format!("lxd {pool}"));
+}
+
+/// The Info events of a run.
+fn infos(events: &[Event]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Info(message) => Some(message.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_fails_midway_is_tried_again_and_the_run_completes() {
+    let (memory, choices) = fresh(3);
+    *memory.unreadable.lock().unwrap() = Some((3, 2));
+    let (result, events) = run(&memory, &choices).await;
+    let steps = announced(&events);
+    assert!(
+        matches!(result, Ok(Outcome::Formed { ticked, .. }) if ticked == steps),
+        "{result:?}"
+    );
+    let tried = infos(&events);
+    assert_eq!(
+        tried,
+        [
+            "s2: cannot read its state (context deadline exceeded); trying again in 5 s (1 of 6)",
+            "s2: cannot read its state (context deadline exceeded); trying again in 5 s (2 of 6)",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_keeps_failing_midway_stops_the_run_naming_the_member() {
+    let (memory, choices) = fresh(3);
+    *memory.unreadable.lock().unwrap() = Some((3, usize::MAX / 2));
+    let (result, events) = run(&memory, &choices).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::Observe { member, changed: true, .. } if member == "s2"),
+        "{err:?}"
+    );
+    assert_eq!(err.member(), Some("s2"));
+    assert_eq!(err.step(), None);
+    assert!(
+        err.to_string().contains("resumes where this run stopped"),
+        "{err}"
+    );
+    // Bounded: the first try and six more.
+    assert_eq!(infos(&events).len(), 6, "{events:#?}");
+    assert_eq!(memory.observations.load(Ordering::SeqCst), 2 + 7);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_fails_before_any_change_is_not_tried_again() {
+    let (memory, choices) = fresh(3);
+    *memory.unreadable.lock().unwrap() = Some((1, 1));
+    let (result, events) = run(&memory, &choices).await;
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::Observe { changed: false, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().ends_with("Nothing was changed."), "{err}");
+    assert!(infos(&events).is_empty(), "{events:#?}");
+    assert_eq!(memory.calls(), ["observe"]);
 }
 
 #[tokio::test]

@@ -160,8 +160,9 @@ pub enum InitEvent {
     },
     /// The end: the cluster is formed (or, with `--dry-run`, planned).
     Done { message: String },
-    /// The end: nothing more is done. `member` and `step` when a step
-    /// failed.
+    /// The end: nothing more is done. `member` when the run stopped at one
+    /// (its step failed, or its state could not be read between steps),
+    /// `step` when a step failed.
     Failed {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]

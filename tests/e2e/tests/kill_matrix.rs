@@ -290,7 +290,9 @@ fn link_down_at(
     // Rerun only once LXD has healed: a rerun at once after the link came
     // back was refused ("s2: cannot read its state: ... LXD refused GET
     // /1.0/cluster/members: context deadline exceeded"), s2's LXD not yet
-    // back in touch with the cluster's database.
+    // back in touch with the cluster's database. A run tries a failed read
+    // again only once it has changed something, so the rerun's first does
+    // not wait.
     healed(t)?;
     let again = t.init(1, &preseed, &[]);
     if !again.status.success() {
@@ -339,7 +341,7 @@ fn healed(t: &Trial) -> Result<(), String> {
 /// A run whose member lost its link: it completed, or failed naming the
 /// member: at the step it stopped (its `Failed` event names both, and the
 /// message too), or reading the member's state between steps, where no
-/// step runs. What it did, in a line.
+/// step runs (the event names the member alone). What it did, in a line.
 fn judge_link_run<R>(run: &common::trial::Run<R>, victim: usize) -> Result<String, String> {
     if run.hung {
         return Err(format!("muster init hung; {}", run.said));
@@ -360,7 +362,9 @@ fn judge_link_run<R>(run: &common::trial::Run<R>, victim: usize) -> Result<Strin
         Some((message, Some(member), Some(step))) => {
             member == name && message.starts_with(&format!("{name}: {step} failed"))
         }
-        Some((message, None, None)) => message.starts_with(&format!("{name}: cannot read")),
+        Some((message, Some(member), None)) => {
+            member == name && message.starts_with(&format!("{name}: cannot read"))
+        }
         _ => false,
     };
     match failed {

@@ -268,7 +268,7 @@ async fn run(state: &State, req: &InitRequest, progress: &Progress) -> Result<St
         }
         Err(e) => Err(Failure {
             message: e.to_string(),
-            member: e.step().map(|(member, _)| member.to_owned()),
+            member: e.member().map(str::to_owned),
             step: e.step().map(|(_, step)| step.to_owned()),
         }),
     }
