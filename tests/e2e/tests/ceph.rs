@@ -14,7 +14,8 @@
 //!   showing Ceph, a further run with nothing to do;
 //! - s3's records of its OSDs' devices deleted: its agent, started again,
 //!   writes them back from the OSDs' block links and labels (OSDs made by
-//!   builds that kept no record);
+//!   builds that kept no record); the rerun starts its daemons again (the
+//!   lab's agents run them) and still 4 OSDs;
 //! - s3's LXD reinstalled (its state gone, the cluster still listing it):
 //!   the rerun removes the stale member and joins s3 again, with the pool
 //!   `remote` made on it through its join;
@@ -426,6 +427,12 @@ fn an_agent_records_the_devices_of_osds_without_a_record_when_it_starts(t: &Tria
             path.display()
         );
     }
+    // In the lab the agent runs its member's Ceph daemons, which ended
+    // with it: the rerun starts them again and makes nothing new.
+    let out = t.init_ok(1, &t.files.join("ceph.yaml"));
+    assert!(out.contains("the cluster is formed"), "{out}");
+    wait_healthy(t);
+    osds_up_and_in(t, 4);
 }
 
 fn rados(t: &Trial, server: usize, conf: &Path, args: &[&str]) {

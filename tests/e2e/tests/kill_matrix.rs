@@ -4,10 +4,15 @@
 //! runs (every server's LXD reinstalled; trust is kept):
 //!
 //! - for step k of the plan, SIGKILL, as step k starts, (a) the initiator's
-//!   agent or (b) the agent of the member step k changes; restart it; run
-//!   the same `muster init` again; then check LXD's own view: the three
-//!   members once each and online, the pool `local` and the network once,
-//!   created, the default profile on them, no join token left pending;
+//!   agent, (b) the agent of the member step k changes, or (c) that
+//!   member's LXD; start it again; run the same `muster init` again; then
+//!   check LXD's own view: the three members once each and online, the
+//!   pool `local` and the network once, created, the default profile on
+//!   them, no join token left pending;
+//! - power loss at steps drawn at random: every agent and every LXD killed
+//!   at once; every state file the agents wrote (identity, trust store,
+//!   cluster record) holds a whole version; all started again, the rerun
+//!   completes and the same check holds;
 //! - link faults: a joiner's (s2's) lab link taken down as its LXD join is
 //!   delivered, once its own LXD is joining, and as its pool is defined,
 //!   then up again 20 s later: the run waits and completes, or fails naming
@@ -15,10 +20,13 @@
 //!   same check holds.
 //!
 //! `kill_matrix_sample` (in the test suite) runs a sample: the bootstrap,
-//! a join, the cluster-wide network and the last step, each with (a) and
-//! (b), then the three link faults. The whole matrix, every step by both,
-//! is `kill_matrix_every_step` (ignored; it prints the matrix and its
-//! time; `MUSTER_KILL_STEPS=3,14` runs only those steps):
+//! a join, the cluster-wide network and the last step, each with (a), (b)
+//! and (c), a power loss at two random steps (the seed is printed:
+//! `MUSTER_POWER_SEED=N` replays it), then the three link faults. The
+//! whole matrix, every step with each of (a), (b) and (c) and power lost
+//! at five random steps (`MUSTER_POWER_LOSSES=N`), is
+//! `kill_matrix_every_step` (ignored; it prints the matrix and its time;
+//! `MUSTER_KILL_STEPS=3,14` runs only those steps):
 //!
 //! `sudo cargo test -p muster-e2e --test kill_matrix -- --ignored --nocapture`
 
@@ -27,7 +35,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::trial::{member, Moment, Trial};
-use muster_lab::{Lab, LabSpec};
+use muster_lab::{Lab, LabSpec, Signal};
 use muster_proto::formation::InitEvent;
 
 #[test]
@@ -50,7 +58,13 @@ fn kill_matrix_sample() {
         pick("Create bridge network"),
         steps.len(),
     ];
-    let mut failures = run_matrix(&t, &steps, &sample);
+    let mut points = every_point(&steps, &sample);
+    points.extend(
+        random_steps(power_loss_seed(), steps.len(), 2)
+            .into_iter()
+            .map(|k| (k, Victim::Everything)),
+    );
+    let mut failures = run_matrix(&t, &steps, &points);
     // s2's link pulled as the initiator delivers its join, once s2's own
     // LXD is joining, and as its pool is defined (s1's LXD writes that for
     // s2, then the run goes on reading s2).
@@ -100,12 +114,24 @@ fn kill_matrix_every_step() {
             .collect(),
         Err(_) => (1..=steps.len()).collect(),
     };
+    // MUSTER_POWER_LOSSES=N: power lost at N steps drawn at random.
+    let losses = std::env::var("MUSTER_POWER_LOSSES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(5);
+    let mut points = every_point(&steps, &every);
+    points.extend(
+        random_steps(power_loss_seed(), steps.len(), losses)
+            .into_iter()
+            .map(|k| (k, Victim::Everything)),
+    );
     let started = Instant::now();
-    let failures = run_matrix(&t, &steps, &every);
+    let failures = run_matrix(&t, &steps, &points);
     eprintln!(
-        "kill matrix: {} steps, {} failed, in {:.0?}",
+        "kill matrix: {} steps, {} of {} runs completed, in {:.0?}",
         steps.len(),
-        failures.len(),
+        points.len() - failures.len(),
+        points.len(),
         started.elapsed()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -167,48 +193,120 @@ fn plan_steps(text: &str) -> Vec<(String, String)> {
     steps.into_iter().map(|(_, s)| s).collect()
 }
 
-/// Runs each of `points` with both victims (once when the step is the
-/// initiator's own); prints a line per run; the failures.
-fn run_matrix(t: &Trial, steps: &[(String, String)], points: &[usize]) -> Vec<String> {
-    let mut failures = Vec::new();
-    for &k in points {
-        let (member, description) = &steps[k - 1];
-        let executing: usize = member[1..].parse().expect("a lab server name");
-        let mut victims = vec![("initiator", 1)];
-        if executing != 1 {
-            victims.push(("executing member", executing));
+/// What is killed as step k starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Victim {
+    /// (a) the initiator's agent, or (b) that of the member step k changes.
+    Agent(usize),
+    /// (c) the LXD of the member step k changes, killed outright as on a
+    /// machine that died.
+    Lxd(usize),
+    /// Power lost on every server: every agent and every LXD at once.
+    Everything,
+}
+
+impl std::fmt::Display for Victim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Victim::Agent(n) => write!(f, "s{n}'s agent"),
+            Victim::Lxd(n) => write!(f, "s{n}'s LXD"),
+            Victim::Everything => write!(f, "every agent and LXD (power loss)"),
         }
-        for (kind, victim) in victims {
-            let started = Instant::now();
-            let outcome = kill_at(t, k, victim);
-            eprintln!(
-                "step {k:>2} {description:<70} kill s{victim} ({kind}): {} in {:.1?}",
-                match &outcome {
-                    Ok(()) => "completed".to_owned(),
-                    Err(_) => "FAILED".to_owned(),
-                },
-                started.elapsed()
-            );
-            if let Err(why) = outcome {
-                failures.push(format!("step {k} ({description}), s{victim} killed: {why}"));
-            }
+    }
+}
+
+/// Who is killed at step `k`, whose steps `member` carries out: the
+/// initiator's agent, the member's agent (when it is another), the
+/// member's LXD.
+fn victims(member: &str) -> Vec<Victim> {
+    let executing: usize = member[1..].parse().expect("a lab server name");
+    let mut victims = vec![Victim::Agent(1)];
+    if executing != 1 {
+        victims.push(Victim::Agent(executing));
+    }
+    victims.push(Victim::Lxd(executing));
+    victims
+}
+
+/// Runs each (step, victim) of `points`; prints a line per run; the
+/// failures.
+fn run_matrix(t: &Trial, steps: &[(String, String)], points: &[(usize, Victim)]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for &(k, victim) in points {
+        let description = &steps[k - 1].1;
+        let started = Instant::now();
+        let outcome = kill_at(t, k, victim);
+        eprintln!(
+            "step {k:>2} {description:<70} kill {victim}: {} in {:.1?}",
+            match &outcome {
+                Ok(()) => "completed".to_owned(),
+                Err(_) => "FAILED".to_owned(),
+            },
+            started.elapsed()
+        );
+        if let Err(why) = outcome {
+            failures.push(format!("step {k} ({description}), {victim} killed: {why}"));
         }
     }
     failures
 }
 
-/// From a fresh cluster: kill `victim`'s agent as step `k` starts, start
-/// it again, rerun, check.
-fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
+/// Every step with each of its [`victims`].
+fn every_point(steps: &[(String, String)], only: &[usize]) -> Vec<(usize, Victim)> {
+    only.iter()
+        .flat_map(|&k| victims(&steps[k - 1].0).into_iter().map(move |v| (k, v)))
+        .collect()
+}
+
+/// `count` steps out of `steps`, drawn from `seed` (printed, so that a
+/// failure can be replayed with MUSTER_POWER_SEED).
+fn random_steps(seed: u64, steps: usize, count: usize) -> Vec<usize> {
+    let mut state = seed | 1;
+    (0..count)
+        .map(|_| {
+            // xorshift64: enough to spread the points, no dependency.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % steps as u64) as usize + 1
+        })
+        .collect()
+}
+
+fn power_loss_seed() -> u64 {
+    let seed = std::env::var("MUSTER_POWER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!("power loss at steps drawn from MUSTER_POWER_SEED={seed}");
+    seed
+}
+
+/// From a fresh cluster: kill `victim` as step `k` starts, start it
+/// again, rerun, check. After a power loss, every state file muster wrote
+/// is checked whole before the agents start again.
+fn kill_at(t: &Trial, k: usize, victim: Victim) -> Result<(), String> {
     reset(t)?;
     let preseed = preseed(t);
-    let run = t.init_with_kill(1, &preseed, step_k_starts(k), victim);
-    if run.acted.is_none() {
-        return Err(format!("step {k} never started; {}", run.said));
+    let run = t.init_acting(1, &preseed, step_k_starts(k), || kill(t, victim));
+    match run.acted {
+        None => return Err(format!("step {k} never started; {}", run.said)),
+        Some(Err(e)) => return Err(format!("kill {victim}: {e}")),
+        Some(Ok(())) => {}
     }
-    t.lab
-        .start_agent(victim)
-        .map_err(|e| format!("restart s{victim}'s agent: {e}"))?;
+    if victim == Victim::Everything {
+        state_files_whole(t)?;
+    }
+    restart(t, victim)?;
+    if !matches!(victim, Victim::Agent(_)) {
+        // A member's LXD started again takes a while to be back in touch
+        // with the cluster's database (see `link_down_at`).
+        healed(t)?;
+    }
     let again = t.init(1, &preseed, &[]);
     if !again.status.success() {
         let lxd = t.lxd(1);
@@ -225,6 +323,82 @@ fn kill_at(t: &Trial, k: usize, victim: usize) -> Result<(), String> {
         ));
     }
     complete_and_once(t)
+}
+
+/// Kills `victim`, everything at the same moment for a power loss.
+fn kill(t: &Trial, victim: Victim) -> Result<(), String> {
+    let agent = |n: usize| {
+        t.lab
+            .stop_agent(n, Signal::SIGKILL)
+            .map(drop)
+            .map_err(|e| format!("s{n}'s agent: {e}"))
+    };
+    let lxd = |n: usize| {
+        t.lab
+            .kill_lxd(n, false)
+            .map_err(|e| format!("s{n}'s LXD: {e}"))
+    };
+    match victim {
+        Victim::Agent(n) => agent(n),
+        Victim::Lxd(n) => lxd(n),
+        Victim::Everything => on_every_server(|n| agent(n).and(lxd(n))),
+    }
+}
+
+/// Starts what was killed again: after a power loss every LXD first, at
+/// once (a clustered LXD is ready only once it reaches the others), then
+/// the agents.
+fn restart(t: &Trial, victim: Victim) -> Result<(), String> {
+    let agent = |n: usize| {
+        t.lab
+            .start_agent(n)
+            .map_err(|e| format!("restart s{n}'s agent: {e}"))
+    };
+    let lxd = |n: usize| {
+        t.lab
+            .start_lxd(n)
+            .map_err(|e| format!("restart s{n}'s LXD: {e}"))
+    };
+    match victim {
+        Victim::Agent(n) => agent(n),
+        Victim::Lxd(n) => lxd(n),
+        Victim::Everything => on_every_server(lxd).and_then(|()| on_every_server(agent)),
+    }
+}
+
+/// `act` on servers 1 to 3 at the same time; the first failure.
+fn on_every_server(act: impl Fn(usize) -> Result<(), String> + Sync) -> Result<(), String> {
+    std::thread::scope(|scope| {
+        let act = &act;
+        let running: Vec<_> = (1..=3).map(|n| scope.spawn(move || act(n))).collect();
+        running
+            .into_iter()
+            .try_for_each(|r| r.join().expect("a server's thread"))
+    })
+}
+
+/// Every state file the agents write holds a whole version after a power
+/// loss: the identity loads, the trust store and the cluster record parse.
+/// (Killed processes cannot tear what the kernel already holds: this shows
+/// that no file is written in place, not what a disk loses unflushed.)
+fn state_files_whole(t: &Trial) -> Result<(), String> {
+    for n in 1..=3 {
+        let dir = &t.lab.server(n).state_dir;
+        muster_identity::Identity::load(dir).map_err(|e| format!("s{n}'s identity: {e}"))?;
+        let read = |name: &str| match std::fs::read_to_string(dir.join(name)) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("s{n}'s {name}: {e}")),
+        };
+        if let Some(text) = read("trust.json")? {
+            muster_trust_file::parse(&text).map_err(|e| format!("s{n}'s trust.json: {e}"))?;
+        }
+        if let Some(text) = read("cluster.json")? {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .map_err(|e| format!("s{n}'s cluster.json: {e}: {text:?}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// The moment step `k` of the run starts.

@@ -448,7 +448,7 @@ impl Lab {
             self.add_ceph()?;
         }
         if spec.lxd {
-            self.start_lxd(spec.lxd_ready_timeout)?;
+            self.start_every_lxd(spec.lxd_ready_timeout)?;
         }
         if spec.agents {
             for server in &self.servers {
@@ -630,7 +630,7 @@ impl Lab {
     }
 
     /// Starts every server's LXD (side by side), then waits for each.
-    fn start_lxd(&self, ready_timeout: Duration) -> Result<(), LabError> {
+    fn start_every_lxd(&self, ready_timeout: Duration) -> Result<(), LabError> {
         for i in 0..self.servers.len() {
             self.spawn_lxd(i)?;
         }
@@ -689,12 +689,18 @@ impl Lab {
     /// cluster still lists it as a member, now one that cannot answer.
     pub fn reinstall_lxd(&self, number: usize) -> Result<(), LabError> {
         self.kill_lxd(number, true)?;
-        let i = self.server_index(number)?;
-        let server = &self.servers[i];
+        let server = &self.servers[self.server_index(number)?];
         fs::remove_dir_all(&server.lxd_dir)
             .ctx(|| format!("removing {}", server.lxd_dir.display()))?;
+        self.start_lxd(number)
+    }
+
+    /// Starts server `number`'s LXD (after [`Lab::kill_lxd`]) on the state
+    /// it has, and waits (up to 60 s) until it is ready.
+    pub fn start_lxd(&self, number: usize) -> Result<(), LabError> {
+        let i = self.server_index(number)?;
         self.spawn_lxd(i)?;
-        wait_lxd(self.daemon(), server, Duration::from_secs(60))
+        wait_lxd(self.daemon(), &self.servers[i], Duration::from_secs(60))
     }
 
     /// Ends server `number`'s LXD and its helpers (dnsmasq, forkdns) and
