@@ -18,6 +18,7 @@ mod logging;
 mod lxd;
 mod maintenance;
 mod member;
+mod programs;
 mod removal;
 mod seen;
 mod server;

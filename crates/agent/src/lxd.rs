@@ -119,6 +119,7 @@ pub(crate) async fn observe(client: &LxdClient) -> Result<LxdObserved, LxdError>
         // its tools being installed says nothing about the kernel.
         device_mapper: Some(Path::new(DEVICE_MAPPER_CONTROL).exists()),
         clock_unix_ms: Some(now_unix_ms()),
+        programs: Some(crate::programs::installed()),
         ..LxdObserved::default()
     };
     if clustered {

@@ -13,6 +13,7 @@ mod plan;
 mod removal;
 mod render;
 mod step;
+mod tools;
 
 #[cfg(test)]
 mod tests;
@@ -35,3 +36,4 @@ pub use removal::{
     RemovalObserved, RemovalPlan, RemovalRefusal, RemovalRefusals, RemovalStep, CEPH_FULL_RATIO,
 };
 pub use step::{Step, StepKind};
+pub use tools::{Tool, TOOLS};

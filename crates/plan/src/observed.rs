@@ -84,6 +84,10 @@ pub struct LxdObserved {
     /// The member's clock when it was observed, milliseconds since the
     /// epoch.
     pub clock_unix_ms: Option<u64>,
+    /// Those of [`crate::TOOLS`] found on the agent's PATH, which its
+    /// Ceph steps run (a host fact reported with LXD's, as device-mapper
+    /// is); `None` when not reported.
+    pub programs: Option<Vec<String>>,
 }
 
 impl LxdObserved {

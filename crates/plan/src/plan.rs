@@ -18,6 +18,7 @@ use crate::choices::{
 };
 use crate::observed::{membership, LxdObserved, MemberObserved, Membership, Observed, Status};
 use crate::step::{Step, StepKind};
+use crate::tools::missing_tools;
 
 /// The steps still to do, in order. Empty when everything is done.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,6 +121,17 @@ pub enum PlanError {
         if *.skew_ms > 0 { "ahead of" } else { "behind" }
     )]
     ClockSkew { member: String, skew_ms: i64 },
+    #[error(
+        "{member}: {program} is not installed (not on musterd's PATH) and the step \"{step}\" \
+         needs it: install the Debian package {package} on {member} (`apt-get install \
+         {package}`) and run muster init again"
+    )]
+    ToolMissing {
+        member: String,
+        program: String,
+        package: String,
+        step: String,
+    },
 }
 
 /// Clocks further apart than this are refused before anything changes.
@@ -158,6 +170,10 @@ pub fn plan(choices: &Choices, observed: &Observed) -> Result<Plan, PlanErrors> 
     p.network();
     p.ceph();
     p.default_profile();
+    let missing = missing_tools(&p.steps, observed);
+    if !missing.is_empty() {
+        return Err(PlanErrors(missing));
+    }
     Ok(Plan {
         initiator: choices.initiator.clone(),
         members: p

@@ -1105,3 +1105,119 @@ fn configs_rewritten_by_a_removal_are_done_for_init() {
     let plan = plan(&choices, &observed).unwrap();
     assert_eq!(ceph_steps(&plan), Vec::<String>::new(), "{plan:?}");
 }
+
+/// Every member reports `programs` found on its PATH.
+fn with_programs(observed: &mut Observed, programs: &[&str]) {
+    for member in observed.members.values_mut() {
+        member.lxd.programs = Some(strings(programs));
+    }
+}
+
+fn all_tools() -> Vec<&'static str> {
+    TOOLS.iter().map(|t| t.program).collect()
+}
+
+#[test]
+fn a_member_without_ceph_daemons_is_refused_naming_program_package_and_step() {
+    let (choices, mut observed) = with_ceph(3);
+    with_programs(&mut observed, &all_tools());
+    let without = |skip: &[&str]| -> Vec<String> {
+        all_tools()
+            .into_iter()
+            .filter(|p| !skip.contains(p))
+            .map(String::from)
+            .collect()
+    };
+    lxd_mut(&mut observed, "s2").programs = Some(without(&["ceph-mon", "ceph-osd", "monmaptool"]));
+    let e = errors(&choices, &observed);
+    assert_eq!(
+        e,
+        vec![
+            PlanError::ToolMissing {
+                member: "s2".into(),
+                program: "ceph-mon".into(),
+                package: "ceph-mon".into(),
+                step: "Add a Ceph monitor on s2 (10.0.0.2)".into(),
+            },
+            PlanError::ToolMissing {
+                member: "s2".into(),
+                program: "ceph-osd".into(),
+                package: "ceph-osd".into(),
+                step: "Create a Ceph OSD on /dev/sdc".into(),
+            },
+        ],
+        "monmaptool is only the first monitor's"
+    );
+    assert_eq!(
+        e[1].to_string(),
+        "s2: ceph-osd is not installed (not on musterd's PATH) and the step \"Create a Ceph OSD \
+         on /dev/sdc\" needs it: install the Debian package ceph-osd on s2 (`apt-get install \
+         ceph-osd`) and run muster init again"
+    );
+}
+
+#[test]
+fn a_ceph_client_without_disks_needs_the_ceph_tools_but_no_daemon() {
+    // s4 has no disk and, with three monitors wanted, no daemon.
+    let (mut choices, mut observed) = with_ceph(4);
+    choices.members[3].ceph_disks.clear();
+    with_programs(&mut observed, &all_tools());
+    lxd_mut(&mut observed, "s4").programs = Some(strings(&["ceph", "rbd"]));
+    assert!(plan(&choices, &observed).is_ok());
+    lxd_mut(&mut observed, "s4").programs = Some(strings(&["ceph"]));
+    let e = errors(&choices, &observed);
+    assert_eq!(e.len(), 1, "{e:?}");
+    let PlanError::ToolMissing {
+        member,
+        program,
+        package,
+        step,
+    } = &e[0]
+    else {
+        panic!("{e:?}");
+    };
+    assert_eq!(
+        (member.as_str(), program.as_str(), package.as_str()),
+        ("s4", "rbd", "ceph-common")
+    );
+    assert!(step.starts_with("Configure s4 as a Ceph client"), "{step}");
+}
+
+#[test]
+fn no_tool_is_needed_without_ceph_nor_checked_when_not_reported() {
+    let (choices, mut observed) = fresh(3);
+    with_programs(&mut observed, &[]);
+    assert!(plan(&choices, &observed).is_ok());
+    let (choices, observed) = with_ceph(3);
+    assert!(
+        plan(&choices, &observed).is_ok(),
+        "an older agent reports none"
+    );
+    // s1 and s2 have their part in Ceph already: only s3 needs tools.
+    let (choices, mut observed) = ceph_formed_on_two_of_three();
+    configured(&mut observed, "s1");
+    configured(&mut observed, "s2");
+    with_programs(&mut observed, &[]);
+    let e = errors(&choices, &observed);
+    assert!(!e.is_empty());
+    assert!(
+        e.iter()
+            .all(|e| matches!(e, PlanError::ToolMissing { member, .. } if member == "s3")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn every_program_a_step_runs_is_one_an_agent_looks_for() {
+    let (mut choices, observed) = with_ceph(5);
+    choices.ceph.as_mut().unwrap().cephfs = true;
+    let plan = plan(&choices, &observed).unwrap();
+    let mut used = BTreeSet::new();
+    for step in &plan.steps {
+        for tool in step.kind.tools() {
+            assert!(TOOLS.contains(tool), "{tool:?} of {:?}", step.kind);
+            used.insert(tool.program);
+        }
+    }
+    assert_eq!(used.len(), TOOLS.len(), "a tool no step needs: {used:?}");
+}

@@ -1,6 +1,8 @@
 //! Figures for cluster formation, printed, never asserted: the wall time of
 //! `muster init --preseed` forming an LXD cluster of N lab servers (N = 3
-//! and 5; trust is established first by a `--dry-run`, timed apart), split
+//! and 5; trust is established first by a `--dry-run`, timed apart), then
+//! an Incus cluster the same way (Debian's incus-base, skipped with a note
+//! when it is not installed), split
 //! by kind of step with the time no step runs, and the peak resident
 //! memory of each musterd; beside it two floors, each the same LXD calls
 //! made directly with muster-lxd on a fresh lab of the same size (with the
@@ -21,7 +23,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::trial::Trial;
-use muster_lab::{Lab, LabSpec};
+use muster_lab::{Daemon, Lab, LabSpec};
 use muster_lxd::{JoinInputs, LxdClient, NetworksPost, ProfilePut, StoragePoolsPost};
 use timing::{agents_peak_kib, mib, trust_then_timed_init};
 
@@ -30,29 +32,49 @@ fn main() {
         eprintln!("benchmark did not run: {e}");
         std::process::exit(1);
     }
-    for servers in [3, 5] {
-        let muster = with_muster(servers).as_secs_f64();
-        let after = direct(servers, Order::ObjectsAfterJoins);
-        let first = direct(servers, Order::ObjectsFirst);
-        println!(
-            "  the same LXD calls made directly: in muster's order {:.2} s, the objects first \
-             {:.2} s",
-            after.as_secs_f64(),
-            first.as_secs_f64(),
-        );
-        println!(
-            "  ratio to muster: {:.2} (muster's order), {:.2} (the objects first)",
-            muster / after.as_secs_f64(),
-            muster / first.as_secs_f64(),
-        );
+    for daemon in [Daemon::Lxd, Daemon::Incus] {
+        if !common::on_path(daemon.program()) {
+            println!("{daemon:?} is not installed (tests/setup installs it): not measured");
+            continue;
+        }
+        for servers in [3, 5] {
+            figures(daemon, servers);
+        }
     }
 }
 
-fn lab(servers: usize) -> Lab {
+/// muster, both floors and the ratios, for `servers` servers of `daemon`.
+fn figures(daemon: Daemon, servers: usize) {
+    let muster = with_muster(daemon, servers).as_secs_f64();
+    let after = direct(daemon, servers, Order::ObjectsAfterJoins);
+    let first = direct(daemon, servers, Order::ObjectsFirst);
+    println!(
+        "  the same {} calls made directly: in muster's order {:.2} s, the objects first \
+             {:.2} s",
+        name(daemon),
+        after.as_secs_f64(),
+        first.as_secs_f64(),
+    );
+    println!(
+        "  ratio to muster: {:.2} (muster's order), {:.2} (the objects first)",
+        muster / after.as_secs_f64(),
+        muster / first.as_secs_f64(),
+    );
+}
+
+fn name(daemon: Daemon) -> &'static str {
+    match daemon {
+        Daemon::Lxd => "LXD",
+        Daemon::Incus => "Incus",
+    }
+}
+
+fn lab(daemon: Daemon, servers: usize) -> Lab {
     Lab::up(LabSpec {
         servers,
         disks_per_server: 0,
         lxd: true,
+        daemon,
         ..LabSpec::default()
     })
     .expect("bring the lab up")
@@ -60,16 +82,17 @@ fn lab(servers: usize) -> Lab {
 
 /// Forms the cluster with `muster init`, prints where its time went, and
 /// hands back its wall time.
-fn with_muster(servers: usize) -> Duration {
-    let lab = lab(servers);
+fn with_muster(daemon: Daemon, servers: usize) -> Duration {
+    let lab = lab(daemon, servers);
     let t = Trial::new(&lab);
     t.enroll_all();
     let members: String = (1..=servers).map(|n| format!("  - name: s{n}\n")).collect();
     let preseed = t.preseed("preseed.yaml", 1, &members);
     let (trust, timing) = trust_then_timed_init(&t, &preseed, kind);
     println!(
-        "formation of {servers} servers: muster init {:.2} s (before it, the --dry-run that \
-         establishes trust and plans: {:.2} s)",
+        "formation of {servers} servers with {}: muster init {:.2} s (before it, the --dry-run \
+         that establishes trust and plans: {:.2} s)",
+        name(daemon),
         timing.total.as_secs_f64(),
         trust.as_secs_f64(),
     );
@@ -110,9 +133,9 @@ enum Order {
     ObjectsFirst,
 }
 
-/// The LXD calls muster makes, straight from here, in `order`.
-fn direct(servers: usize, order: Order) -> Duration {
-    let lab = lab(servers);
+/// The LXD (or Incus) calls muster makes, straight from here, in `order`.
+fn direct(daemon: Daemon, servers: usize, order: Order) -> Duration {
+    let lab = lab(daemon, servers);
     let t = Trial::new(&lab);
     let clients: Vec<LxdClient> = lab
         .servers()

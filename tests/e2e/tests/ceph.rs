@@ -3,6 +3,9 @@
 //! namespace, and two 4 GiB sparse loop disks; s1, s2 and s3 form the
 //! cluster, s4 comes later:
 //!
+//! - s2's agent without Ceph's programs on its PATH: `muster init` is
+//!   refused before anything changes, naming s2, each program, its
+//!   package and the step that needs it;
 //! - a Ceph disk carrying ext4 without the wipe flag is refused before
 //!   anything changes;
 //! - s2's agent killed once its monitor is made, before any OSD; the rerun
@@ -79,7 +82,8 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 13] = [
+    let cases: [Case<Trial>; 14] = [
+        case!(a_member_without_the_ceph_programs_is_refused_before_any_change),
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(a_wipe_without_the_members_consent_is_refused),
         case!(init_resumes_after_a_member_dies_between_its_monitor_and_its_osd),
@@ -212,6 +216,47 @@ fn ceph_status(t: &Trial, server: usize) -> CephStatus {
         .unwrap_or_else(|| panic!("s{server}: muster status shows no Ceph"))
 }
 
+/// Nothing of Ceph exists yet, and no server is clustered.
+fn nothing_changed(t: &Trial) {
+    for server in 1..=3 {
+        assert!(!conf(t, server).exists(), "s{server} got a Ceph config");
+        assert!(!t.clustered(server), "s{server} was changed");
+    }
+}
+
+/// The lab's servers share the host's programs: s2's agent started with
+/// a PATH that has `ip` (which starts it in its namespace) but none of
+/// Ceph's stands for a server without the Ceph packages. Afterwards it is
+/// started again as the lab starts it.
+fn a_member_without_the_ceph_programs_is_refused_before_any_change(t: &Trial) {
+    let lab = t.lab;
+    lab.stop_agent(2, Signal::SIGTERM).expect("stop s2's agent");
+    lab.start_agent_with_path(2, "/usr/sbin")
+        .expect("start s2's agent without Ceph's programs");
+    let preseed = t.preseed("ceph-no-tools.yaml", 1, &members(t, false));
+    let err = t.init_fails(1, &preseed);
+    for (program, package) in [
+        ("ceph-mon", "ceph-mon"),
+        ("ceph-mgr", "ceph-mgr"),
+        ("ceph-osd", "ceph-osd"),
+        ("rbd", "ceph-common"),
+    ] {
+        assert!(
+            err.contains(&format!("s2: {program} is not installed")),
+            "{program}: {err}"
+        );
+        assert!(err.contains(&format!("apt-get install {package}")), "{err}");
+    }
+    assert!(err.contains("Add a Ceph monitor on s2"), "{err}");
+    assert!(
+        !err.contains("s1: ceph") && !err.contains("s3: ceph"),
+        "{err}"
+    );
+    nothing_changed(t);
+    lab.stop_agent(2, Signal::SIGTERM).expect("stop s2's agent");
+    lab.start_agent(2).expect("start s2's agent");
+}
+
 fn a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused(t: &Trial) {
     let d = disk(t, 3, 1);
     run_ok(t, 3, &["mkfs.ext4", "-q", "-F", path_str(&d)]);
@@ -222,10 +267,7 @@ fn a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused(t: &Trial) {
         "{err}"
     );
     assert!(err.contains("ext4"), "{err}");
-    for server in 1..=3 {
-        assert!(!conf(t, server).exists(), "s{server} got a Ceph config");
-        assert!(!t.clustered(server), "s{server} was changed");
-    }
+    nothing_changed(t);
     let blkid = run_ok(t, 3, &["blkid", "-o", "value", "-s", "TYPE", path_str(&d)]);
     assert_eq!(blkid.trim(), "ext4", "the refused disk was touched");
 }

@@ -4,7 +4,8 @@
 //! with the passphrase read off the screen. It goes through discovery,
 //! trust, a disk choice (local storage and Ceph disks, which show in the
 //! plan) and the plan; with LXD installed it applies the plan (without the
-//! disks) and checks the formed cluster through `muster status`.
+//! disks) and checks the formed cluster through `muster status`. The same
+//! runs on a lab with Incus, where each member shows it runs Incus.
 
 mod common;
 
@@ -16,11 +17,31 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{on_path, path_str};
-use muster_lab::{Lab, LabSpec, Target};
+use muster_lab::{Daemon, Lab, LabSpec, Target};
 use muster_proto::formation::ClusterStatus;
 
 #[test]
 fn the_wizard_forms_a_cluster_from_a_terminal() {
+    let lxd = on_path("lxd");
+    if !lxd {
+        eprintln!("LXD is not installed: the wizard is driven to the plan screen only");
+    }
+    wizard(Daemon::Lxd, lxd);
+}
+
+/// The same on the second daemon: the wizard names it beside each member.
+#[test]
+fn the_wizard_forms_an_incus_cluster_from_a_terminal() {
+    assert!(
+        on_path(Daemon::Incus.program()),
+        "this test did not run: Incus is not installed (tests/setup installs it)"
+    );
+    wizard(Daemon::Incus, true);
+}
+
+/// A lab of three servers with `daemon` when `installed`, the wizard
+/// driven on s1.
+fn wizard(daemon: Daemon, installed: bool) {
     if let Err(e) = muster_lab::require_root() {
         panic!("this test did not run: {e}");
     }
@@ -28,25 +49,28 @@ fn the_wizard_forms_a_cluster_from_a_terminal() {
         on_path("tmux"),
         "this test did not run: tmux is not installed (apt-get install tmux)"
     );
-    let lxd = on_path("lxd");
-    if !lxd {
-        eprintln!("LXD is not installed: the wizard is driven to the plan screen only");
-    }
     let lab = Lab::up(LabSpec {
         servers: 3,
         disks_per_server: 1,
         disk_size_bytes: 64 << 20,
-        lxd,
+        lxd: installed,
+        daemon,
         ..LabSpec::default()
     })
     .expect("bring the lab up");
     let pane = Pane::start(&lab);
-    drive(&lab, &pane, lxd);
+    let build = match daemon {
+        Daemon::Lxd => "LXD 5.",
+        Daemon::Incus => "Incus 6.",
+    };
+    drive(&lab, &pane, installed.then_some(build));
     drop(pane);
     lab.down().expect("tear the lab down");
 }
 
-fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
+/// `build`: what every member runs ("Incus 6."), `None` when the lab has
+/// no daemon (the wizard then stops at the plan).
+fn drive(lab: &Lab, pane: &Pane, build: Option<&str>) {
     // Peers: s2 and s3, never s1 itself.
     let screen = pane.wait_for("s2 and s3 found", |s| {
         s.contains(" s2 ") && s.contains(" s3 ") && s.matches("compatible").count() >= 2
@@ -126,10 +150,19 @@ fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
     }
 
     // Back to the disks: none chosen, every member's pool a dir pool.
+    // Observed by the plan, each member shows what it runs.
     pane.keys(&["Escape", "Escape"]);
-    pane.wait_for("the disks again", |s| {
+    let screen = pane.wait_for("the disks again", |s| {
         s.contains(&format!("local storage: {s1_disk}")) && ceph_chosen(s)
     });
+    if let Some(build) = build {
+        for label in ["s1 (this server, ", "s2 (", "s3 ("] {
+            assert!(
+                screen.contains(&format!("{label}{build}")),
+                "no {label}{build}...) on the screen:\n{screen}"
+            );
+        }
+    }
     pane.keys(&["Home", "l", "Down", "space", "Down", "space"]);
     pane.wait_for("every disk given back", |s| {
         !s.contains(&format!("local storage: {s1_disk}")) && !s.contains("Ceph: ")
@@ -137,7 +170,7 @@ fn drive(lab: &Lab, pane: &Pane, lxd: bool) {
     pane.keys(&["Enter"]);
     pane.wait_for("the networks", |s| s.contains("Cluster traffic"));
     pane.keys(&["Enter"]);
-    if !lxd {
+    if build.is_none() {
         let screen = pane.wait_for("the plan screen", |s| {
             s.contains(" The plan: ") || s.contains("The plan could not be made")
         });

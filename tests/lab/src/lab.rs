@@ -474,7 +474,7 @@ impl Lab {
             }
             // Started together, waited for together: they boot in parallel.
             for number in 1..=self.servers.len() {
-                self.spawn_agent(number)?;
+                self.spawn_agent(number, None)?;
             }
             for number in 1..=self.servers.len() {
                 self.wait_agent_ready(number)?;
@@ -771,7 +771,8 @@ impl Lab {
         }
     }
 
-    fn spawn_agent(&self, number: usize) -> Result<(), LabError> {
+    /// `path`: the agent's PATH instead of the lab's.
+    fn spawn_agent(&self, number: usize, path: Option<&OsStr>) -> Result<(), LabError> {
         let i = self.server_index(number)?;
         let server = &self.servers[i];
         let Some(bin) = &self.agent_bin else {
@@ -805,6 +806,9 @@ impl Lab {
                 server.config.as_os_str(),
             ],
         )?;
+        if let Some(path) = path {
+            cmd.env("PATH", path);
+        }
         // Its own process group: a Ctrl-C in the terminal reaches the lab's
         // owner, which stops the agents in order, not the agents directly.
         cmd.stdin(Stdio::null())
@@ -851,7 +855,15 @@ impl Lab {
     /// waits until its socket accepts connections. Its config file is not
     /// rewritten: a test may change it in between.
     pub fn start_agent(&self, number: usize) -> Result<(), LabError> {
-        self.spawn_agent(number)?;
+        self.spawn_agent(number, None)?;
+        self.wait_agent_ready(number)
+    }
+
+    /// [`Lab::start_agent`] with `path` as the agent's PATH (it must still
+    /// find `ip`, which starts it in its namespace): a server lacking the
+    /// programs the others have, since the lab's servers share the host's.
+    pub fn start_agent_with_path(&self, number: usize, path: &str) -> Result<(), LabError> {
+        self.spawn_agent(number, Some(OsStr::new(path)))?;
         self.wait_agent_ready(number)
     }
 
