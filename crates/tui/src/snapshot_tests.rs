@@ -115,6 +115,16 @@ fn scenarios() -> Vec<(&'static str, Wizard)> {
         },
     );
 
+    let mut session_by_address = added_by_address.clone();
+    keys(&mut session_by_address, &[Key::End, Key::Space, Key::Enter]);
+    world(
+        &mut session_by_address,
+        World::SessionOpened {
+            passphrase: "coral-tiger-maple-echo".into(),
+            fingerprint: "3f9a1c0b7e2d4a6f".repeat(4),
+        },
+    );
+
     let mut session_opening = at_peers();
     keys(&mut session_opening, &[Key::Char('a'), Key::Enter]);
 
@@ -177,6 +187,7 @@ fn scenarios() -> Vec<(&'static str, Wizard)> {
         ("session_opening", session_opening),
         ("session", at_session()),
         ("session_failed", session_failed),
+        ("session_with_a_peer_added_by_address", session_by_address),
         ("disks", at_disks()),
         ("disks_reading_and_failed", disks_reading),
         ("disks_chosen", disks_chosen()),
