@@ -154,3 +154,89 @@ async fn a_server_with_another_certificate_is_told_apart() {
     assert!(muster_agent::tls::is_pin_mismatch(&err), "{err:?}");
     t1.shutdown().await;
 }
+
+fn look_up(agent: &Agent, address: std::net::SocketAddr) -> (u16, String) {
+    let body = serde_json::json!({ "address": address.to_string() }).to_string();
+    post(agent, paths::LOOK_UP, &body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_looked_up_by_address_gives_its_name_before_any_trust() {
+    let dir = tempfile::tempdir().unwrap();
+    let t1 = Agent::start(config(dir.path(), "t1")).await.unwrap();
+    let t2 = Agent::start(config(dir.path(), "t2")).await.unwrap();
+
+    let (status, body) = look_up(&t1, t2.https_addr());
+    assert_eq!(status, 200, "{body}");
+    let info: muster_proto::AgentInfo = json(&body);
+    assert_eq!(info.name, "t2");
+    assert_eq!(info.fingerprint, t2.fingerprint());
+    assert_eq!(info.state, muster_proto::ClusterState::Unclustered);
+    // Asking is not trusting, on either side.
+    assert!(members(&t1).is_empty());
+    assert!(members(&t2).is_empty());
+
+    let (status, body) = post(&t1, paths::LOOK_UP, r#"{"address":"t2.lan"}"#);
+    assert_eq!(status, 400, "{body}");
+
+    for agent in [t1, t2] {
+        agent.shutdown().await;
+    }
+}
+
+/// A plain TCP listener on loopback that answers every connection with
+/// garbage, as much as the client takes, until it hangs up.
+fn garbage_listener() -> std::net::SocketAddr {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let garbage = b"SSH-2.0-OpenSSH_9.2 not TLS at all\r\n".repeat(1024);
+            while stream.write_all(&garbage).is_ok() {}
+        }
+    });
+    address
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_address_that_is_not_a_muster_agent_is_refused_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let t1 = Agent::start(config(dir.path(), "t1")).await.unwrap();
+    let error = |(status, body): (u16, String)| (status, json::<ErrorBody>(&body).error);
+
+    // Endless garbage: refused on what it sent, not on a timeout (the
+    // client reads one TLS record header, not the stream).
+    let garbage = garbage_listener();
+    let (status, message) = error(look_up(&t1, garbage));
+    assert_eq!(status, 502, "{message}");
+    assert!(
+        message.starts_with(&format!("{garbage} does not answer as a muster agent: ")),
+        "{message}"
+    );
+
+    // Nothing listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (status, message) = error(look_up(&t1, closed));
+    assert_eq!(status, 502, "{message}");
+    assert!(
+        message.starts_with(&format!("nothing listens on {closed}")),
+        "{message}"
+    );
+
+    // Accepts and says nothing: given up on after the lookup's bound.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let quiet = silent.local_addr().unwrap();
+    let (status, message) = error(look_up(&t1, quiet));
+    assert_eq!(status, 504, "{message}");
+    assert!(
+        message.starts_with(&format!("{quiet} did not answer within 5 s")),
+        "{message}"
+    );
+    drop(silent);
+
+    t1.shutdown().await;
+}

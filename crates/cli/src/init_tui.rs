@@ -8,6 +8,7 @@
 //! the plan screen shows is what `--dry-run` prints, and the file is saved
 //! for the next time.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,14 +17,16 @@ use anyhow::Context;
 use muster_discovery::{BrowseOptions, PeerEvent};
 use muster_disks::Disk;
 use muster_proto::formation::{paths as fpaths, InitEvent, InitRequest};
-use muster_proto::trust::{Member, NetInterface, OpenSession, SessionOpened, SessionStatus};
+use muster_proto::trust::{
+    LookUp, Member, NetInterface, OpenSession, SessionOpened, SessionStatus,
+};
 use muster_proto::{paths, AgentInfo};
 use muster_tui::state::ApplyState;
 use muster_tui::{Effect, Interface, Progress, StepStatus, Theme, Wizard, World};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::agent::AgentClient;
+use crate::agent::{AgentClient, AgentError};
 use crate::args::InitArgs;
 
 mod events;
@@ -149,6 +152,7 @@ impl Driver {
     fn handle(&mut self, effect: Effect) {
         match effect {
             Effect::OpenSession => self.open_session(),
+            Effect::LookUpPeer(address) => self.look_up(address),
             Effect::TrustPeers(names) => {
                 if let Some(poll) = self.poll.take() {
                     poll.abort();
@@ -216,6 +220,24 @@ impl Driver {
                 Err(e) => World::SessionFailed(e.to_string()),
             };
             let _ = world.send(event).await;
+        });
+    }
+
+    /// Has the local agent ask the agent at `address` who it is; the
+    /// answer is judged as a discovered peer's record is.
+    fn look_up(&self, address: SocketAddr) {
+        let (client, world) = (Arc::clone(&self.client), self.world.clone());
+        tokio::spawn(async move {
+            let asked: Result<AgentInfo, _> =
+                client.post(paths::LOOK_UP, &LookUp { address }).await;
+            let peer = match asked {
+                Ok(info) => Ok(muster_discovery::classify_info(&info, address)),
+                // The other agent's failure as the local one words it,
+                // without the socket's path around it.
+                Err(AgentError::Status { message, .. }) => Err(message),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = world.send(World::LookedUp { address, peer }).await;
         });
     }
 

@@ -15,4 +15,6 @@ pub mod txt;
 pub use advertise::{Advertisement, Advertiser};
 pub use browse::{browse, BrowseOptions, Browser, PeerEvent, PeerTable, DUPLICATE_NAME};
 pub use error::DiscoveryError;
-pub use record::{classify, printable, printable_up_to, Compat, Peer, RawService, TxtEntry};
+pub use record::{
+    classify, classify_info, printable, printable_up_to, Compat, Peer, RawService, TxtEntry,
+};

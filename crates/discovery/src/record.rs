@@ -5,9 +5,9 @@
 //! wants to see the stray server) but marked incompatible with the reason.
 //! Nothing in this module does I/O; it never panics on any input.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use muster_proto::{ClusterState, PROTOCOL_VERSION, SERVICE_TYPE};
+use muster_proto::{AgentInfo, ClusterState, PROTOCOL_VERSION, SERVICE_TYPE};
 use serde::{Deserialize, Serialize};
 
 use crate::txt;
@@ -167,6 +167,25 @@ pub fn classify(raw: &RawService) -> Peer {
         session_open,
         compat,
     }
+}
+
+/// Judges what the agent at `endpoint` said about itself at `/v1/info`
+/// (asked by address where mDNS does not reach) as its record would be:
+/// the same claims, the same checks.
+pub fn classify_info(info: &AgentInfo, endpoint: SocketAddr) -> Peer {
+    let raw = RawService {
+        fullname: format!("{}.{SERVICE_TYPE}", info.name),
+        host: String::new(),
+        port: endpoint.port(),
+        addresses: vec![endpoint.ip()],
+        txt: vec![
+            TxtEntry::new(txt::NAME, &info.name),
+            TxtEntry::new(txt::VERSION, &info.version),
+            TxtEntry::new(txt::PROTOCOL, info.protocol.to_string()),
+            TxtEntry::new(txt::STATE, info.state.as_str()),
+        ],
+    };
+    classify(&raw)
 }
 
 struct Judged<'a> {
@@ -389,6 +408,46 @@ mod tests {
             Compat::Compatible => panic!("expected incompatible: {raw:?}"),
             Compat::Incompatible(r) => r,
         }
+    }
+
+    #[test]
+    fn an_agents_info_is_judged_as_its_record_would_be() {
+        let info = AgentInfo {
+            name: "s2".into(),
+            version: "0.1.0".into(),
+            protocol: PROTOCOL_VERSION,
+            state: ClusterState::Unclustered,
+            fingerprint: "ab".repeat(32),
+        };
+        let at = "10.0.0.2:9443".parse().unwrap();
+        let peer = classify_info(&info, at);
+        assert_eq!(peer.instance, "s2");
+        assert_eq!(peer.name, "s2");
+        assert_eq!(peer.addresses, [at.ip()]);
+        assert_eq!(peer.port, 9443);
+        assert_eq!(peer.compat, Compat::Compatible);
+
+        let clustered = AgentInfo {
+            state: ClusterState::Clustered,
+            ..info.clone()
+        };
+        assert!(classify_info(&clustered, at).is_compatible());
+        let bad_name = AgentInfo {
+            name: "s2\u{1b}[2J".into(),
+            ..info.clone()
+        };
+        let peer = classify_info(&bad_name, at);
+        assert_eq!(peer.compat.reason(), Some("invalid server name"));
+        assert_eq!(peer.name, "s2\\u{1b}[2J");
+        let other = AgentInfo {
+            protocol: PROTOCOL_VERSION + 1,
+            ..info
+        };
+        assert!(classify_info(&other, at)
+            .compat
+            .reason()
+            .unwrap()
+            .starts_with("speaks protocol"));
     }
 
     #[test]

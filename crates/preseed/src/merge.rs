@@ -249,6 +249,22 @@ storage:
     }
 
     #[test]
+    fn a_new_member_may_be_given_by_its_address_alone() {
+        let kept = to_keep(FORMED, None).unwrap();
+        let added = add_members(&kept, "members:\n  - address: 10.0.0.14\n").unwrap();
+        let parsed = crate::parse(&added).unwrap();
+        let address = "10.0.0.14".parse().ok();
+        assert!(
+            parsed
+                .members
+                .iter()
+                .any(|m| m.name.is_none() && m.address == address),
+            "{added}"
+        );
+        assert_eq!(parsed.members.len(), 3, "{added}");
+    }
+
+    #[test]
     fn an_addition_is_bounded_as_a_preseed_is() {
         let kept = to_keep(FORMED, None).unwrap();
         let err = add_members(&kept, &crate::tests::billion_laughs())

@@ -56,6 +56,9 @@ pub mod paths {
     pub const SESSION: &str = "/v1/session";
     /// GET: servers advertising an open trust session (`?wait_secs=N`).
     pub const INITIATORS: &str = "/v1/initiators";
+    /// POST (`trust::LookUp`): ask the agent at an address who it is, as
+    /// mDNS would have told (its `/v1/info`, unauthenticated).
+    pub const LOOK_UP: &str = "/v1/look-up";
     /// POST: join an initiator's trust session.
     pub const JOIN: &str = "/v1/join";
     /// GET: the trusted members.

@@ -156,6 +156,15 @@ pub struct Initiator {
     pub endpoints: Vec<String>,
 }
 
+/// `POST /v1/look-up` on the unix socket; the answer is the
+/// [`AgentInfo`](crate::AgentInfo) that address serves, unauthenticated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookUp {
+    /// Where the other agent's HTTPS API listens.
+    pub address: std::net::SocketAddr,
+}
+
 /// `POST /v1/join` on the unix socket.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

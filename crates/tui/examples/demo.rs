@@ -92,6 +92,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 );
             }
         }
+        // Any address answers, as a server named after its last octet.
+        Effect::LookUpPeer(address) => {
+            let octet = match address.ip() {
+                std::net::IpAddr::V4(v4) => v4.octets()[3],
+                std::net::IpAddr::V6(v6) => v6.octets()[15],
+            };
+            let found = peer(&format!("s{octet}"), octet);
+            later(
+                &world,
+                300,
+                World::LookedUp {
+                    address,
+                    peer: Ok(found),
+                },
+            );
+        }
         Effect::FetchDisks(peer) => {
             let disks = vec![os_disk("sda", 32), disk("sdb", 100), ext4_disk("sdc", 200)];
             later(&world, 400, World::DisksOf { peer, disks });

@@ -106,11 +106,17 @@ pub fn key_hints(wizard: &Wizard) -> Vec<(&'static str, &'static str)> {
             ("enter", "done"),
             ("esc", "clear"),
         ],
+        Screen::Peers if wizard.address_input().is_some() => vec![
+            ("type", "an address"),
+            ("enter", "ask it"),
+            ("esc", "cancel"),
+        ],
         Screen::Peers => vec![
             MOVE,
             ("space", "pick"),
             ("a", "all"),
             ("/", "filter"),
+            ("+", "by address"),
             ("enter", "next"),
             QUIT,
         ],

@@ -21,6 +21,12 @@ pub(crate) fn keys(wizard: &mut Wizard, keys: &[Key]) -> Vec<Effect> {
     feed(wizard, keys.iter().copied().map(Input::Key))
 }
 
+/// Types `text` a character at a time.
+pub(crate) fn type_text(wizard: &mut Wizard, text: &str) -> Vec<Effect> {
+    let keys: Vec<Key> = text.chars().map(Key::Char).collect();
+    self::keys(wizard, &keys)
+}
+
 pub(crate) fn world(wizard: &mut Wizard, event: World) {
     assert_eq!(wizard.update(Input::World(event)), Vec::new());
 }

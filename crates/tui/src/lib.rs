@@ -7,8 +7,9 @@
 //! carries out the effects. Only the event loop touches a terminal, so
 //! everything else is tested without one.
 //!
-//! Screens, in order: peers found over mDNS, the trust session, the disks
-//! of every member, the networks, the plan, and the apply's progress.
+//! Screens, in order: peers found over mDNS or added by address, the
+//! trust session, the disks of every member, the networks, the plan, and
+//! the apply's progress.
 
 pub mod disk_info;
 pub mod draw;

@@ -4,9 +4,9 @@
 //! not wait for those crates to settle.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use muster_discovery::PeerEvent;
+use muster_discovery::{Peer, PeerEvent};
 use muster_disks::Disk;
 
 /// A key, as the wizard understands it. The event loop maps the terminal's
@@ -55,6 +55,13 @@ impl From<World> for Input {
 #[derive(Debug, Clone, PartialEq)]
 pub enum World {
     Peer(PeerEvent),
+    /// The answer to [`Effect::LookUpPeer`]: the peer as the agent at
+    /// `address` describes itself, judged as a discovered one is, or why
+    /// no muster agent answered there.
+    LookedUp {
+        address: SocketAddr,
+        peer: Result<Peer, String>,
+    },
     /// The session asked for by [`Effect::OpenSession`] is open.
     SessionOpened {
         passphrase: String,
@@ -108,6 +115,9 @@ pub enum Effect {
     /// Open the trust session on the local agent (answer with
     /// [`World::SessionOpened`] or [`World::SessionFailed`]).
     OpenSession,
+    /// Ask the agent at this address who it is (answer with
+    /// [`World::LookedUp`]).
+    LookUpPeer(SocketAddr),
     /// The peers (by name) the operator chose: expect them to join, and
     /// report each with [`World::PeerTrusted`]. Sent again whenever the
     /// choice changes; the last one counts.

@@ -99,6 +99,32 @@ fn scenarios() -> Vec<(&'static str, Wizard)> {
         &[Key::End, Key::Space, Key::Char('k'), Key::Space],
     );
 
+    let mut address_prompt = at_peers();
+    keys(&mut address_prompt, &[Key::Char('+')]);
+    type_text(&mut address_prompt, "10.0.0.7");
+
+    let mut asking = address_prompt.clone();
+    keys(&mut asking, &[Key::Enter]);
+
+    let mut added_by_address = asking.clone();
+    world(
+        &mut added_by_address,
+        World::LookedUp {
+            address: "10.0.0.7:9443".parse().unwrap(),
+            peer: Ok(peer("s7", 7)),
+        },
+    );
+
+    let mut session_by_address = added_by_address.clone();
+    keys(&mut session_by_address, &[Key::End, Key::Space, Key::Enter]);
+    world(
+        &mut session_by_address,
+        World::SessionOpened {
+            passphrase: "coral-tiger-maple-echo".into(),
+            fingerprint: "3f9a1c0b7e2d4a6f".repeat(4),
+        },
+    );
+
     let mut session_opening = at_peers();
     keys(&mut session_opening, &[Key::Char('a'), Key::Enter]);
 
@@ -154,10 +180,14 @@ fn scenarios() -> Vec<(&'static str, Wizard)> {
         ("peers_searching", peers_none),
         ("peers", peers),
         ("peers_filtering", filtering),
+        ("peers_address_prompt", address_prompt),
+        ("peers_asking_an_address", asking),
+        ("peers_added_by_address", added_by_address),
         ("peers_scrolled", many),
         ("session_opening", session_opening),
         ("session", at_session()),
         ("session_failed", session_failed),
+        ("session_with_a_peer_added_by_address", session_by_address),
         ("disks", at_disks()),
         ("disks_reading_and_failed", disks_reading),
         ("disks_chosen", disks_chosen()),

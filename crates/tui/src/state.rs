@@ -3,6 +3,7 @@
 //! out as [`Effect`]s. Drawing reads the state and never changes it.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 
 use muster_discovery::Peer;
 use muster_disks::Disk;
@@ -98,6 +99,9 @@ pub struct PeerRow {
     pub chosen: bool,
     /// Said goodbye over mDNS while chosen; kept so the choice stays visible.
     pub gone: bool,
+    /// The operator added it by this address: mDNS saying goodbye does not
+    /// take it away.
+    pub by_address: Option<SocketAddr>,
 }
 
 /// Something the wizard needs from the outside.
@@ -195,6 +199,11 @@ pub struct Wizard {
     pub(crate) filter: String,
     pub(crate) filtering: bool,
     pub(crate) peer_cursor: usize,
+    /// What the operator is typing at the "add by address" prompt, while
+    /// it is open.
+    pub(crate) address_input: Option<String>,
+    /// Addresses asked who they are, not answered yet.
+    pub(crate) asking: Vec<SocketAddr>,
 
     pub(crate) session: Session,
 
@@ -232,6 +241,8 @@ impl Wizard {
             filter: String::new(),
             filtering: false,
             peer_cursor: 0,
+            address_input: None,
+            asking: Vec::new(),
             session: Session::default(),
             inventory: BTreeMap::new(),
             choices: BTreeMap::new(),
@@ -299,6 +310,9 @@ impl Wizard {
         }
         if self.screen == Screen::Peers && self.filtering {
             return self.on_filter_key(key);
+        }
+        if self.screen == Screen::Peers && self.address_input.is_some() {
+            return self.on_address_key(key);
         }
         match key {
             Key::Char('q') => return self.request_quit(),
@@ -374,6 +388,7 @@ impl Wizard {
     fn on_world(&mut self, event: World) {
         match event {
             World::Peer(event) => self.on_peer_event(event),
+            World::LookedUp { address, peer } => self.on_looked_up(address, peer),
             World::SessionOpened {
                 passphrase,
                 fingerprint,

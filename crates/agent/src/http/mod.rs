@@ -74,6 +74,7 @@ pub(crate) fn local_router(state: AppState) -> Router {
             post(trust::open).get(trust::status).delete(trust::close),
         )
         .route(paths::INITIATORS, get(trust::initiators))
+        .route(paths::LOOK_UP, post(trust::look_up))
         .route(paths::JOIN, post(trust::join))
         .route(paths::MEMBERS, get(trust::members))
         .route(&paths::trusted_member("{name}"), delete(trust::forget))

@@ -9,10 +9,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use muster_proto::removal::{ForgetRequest, ForgetResponse};
 use muster_proto::trust::{
-    Initiator, JoinRequest, Joined, Member as WireMember, OpenSession, SessionOpened,
+    Initiator, JoinRequest, Joined, LookUp, Member as WireMember, OpenSession, SessionOpened,
     SessionStatus, LISTEN_PORT_HEADER,
 };
-use muster_proto::DEFAULT_PORT;
+use muster_proto::{AgentInfo, DEFAULT_PORT};
 use muster_trust::{Finish, Hello, Reply, SessionInfo, Welcome};
 use serde::Deserialize;
 
@@ -20,7 +20,7 @@ use super::accept::Caller;
 use super::error::{ApiError, JsonBody};
 use crate::error::Kind;
 use crate::shared::State as AppState;
-use crate::trust::{initiator, joiner, pairing};
+use crate::trust::{initiator, joiner, look_up, pairing};
 
 /// `POST /v1/session`.
 pub(super) async fn open(
@@ -79,6 +79,11 @@ pub(super) async fn join(
     JsonBody(req): JsonBody<JoinRequest>,
 ) -> Result<Json<Joined>, ApiError> {
     Ok(Json(joiner::join_request(&state, &req).await?))
+}
+
+/// `POST /v1/look-up`: who the agent at an address says it is.
+pub(super) async fn look_up(JsonBody(req): JsonBody<LookUp>) -> Result<Json<AgentInfo>, ApiError> {
+    Ok(Json(look_up::look_up(req.address).await?))
 }
 
 #[derive(Debug, Deserialize)]

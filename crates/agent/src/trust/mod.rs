@@ -5,6 +5,7 @@
 pub(crate) mod enroll;
 pub(crate) mod initiator;
 pub(crate) mod joiner;
+pub(crate) mod look_up;
 pub(crate) mod pairing;
 
 use crate::error::{Error, ErrorChain, Kind};

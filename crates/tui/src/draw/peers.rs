@@ -1,5 +1,7 @@
 //! The peers screen.
 
+use std::net::SocketAddr;
+
 use muster_discovery::Peer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -18,7 +20,15 @@ pub(super) fn peers(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Theme
         Constraint::Length(2),
     ])
     .areas(area);
-    let filter = if wizard.is_filtering() {
+    let filter = if let Some(input) = wizard.address_input() {
+        Line::from(vec![
+            Span::raw(" Add by address: "),
+            Span::styled(format!("{input}▏"), theme.chosen()),
+            Span::styled("  (IP or IP:PORT)", theme.dim()),
+        ])
+    } else if let Some(asking) = wizard.asking().first() {
+        Line::styled(format!(" Asking {asking} who it is…"), theme.dim())
+    } else if wizard.is_filtering() {
         Line::from(vec![
             Span::raw(" Filter: "),
             Span::styled(format!("{}▏", wizard.filter()), theme.chosen()),
@@ -47,7 +57,7 @@ pub(super) fn peers(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Theme
     let block = Block::bordered().title(title);
     if visible.is_empty() {
         let text = if wizard.peers.is_empty() {
-            "Looking for servers… they appear here as they answer."
+            "Looking for servers… they appear here as they answer (+ adds one by address)."
         } else {
             "No peer matches the filter."
         };
@@ -64,15 +74,18 @@ pub(super) fn peers(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Theme
             .first()
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into());
+        let how = if row.by_address.is_some() {
+            " (added by address)"
+        } else if peer.session_open {
+            " (has a session open)"
+        } else {
+            ""
+        };
         let status = if row.gone {
             Cell::from(Span::styled("gone from the network", theme.warning()))
         } else {
             match peer.compat.reason() {
-                None if peer.session_open => Cell::from(Span::styled(
-                    "compatible (has a session open)",
-                    theme.good(),
-                )),
-                None => Cell::from(Span::styled("compatible", theme.good())),
+                None => Cell::from(Span::styled(format!("compatible{how}"), theme.good())),
                 Some(why) => Cell::from(Span::styled(format!("✗ {why}"), theme.error())),
             }
         };
@@ -107,13 +120,14 @@ pub(super) fn peers(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: Theme
     frame.render_stateful_widget(table, list_area, &mut state);
 
     if let Some(&i) = visible.get(wizard.peer_cursor) {
-        frame.render_widget(peer_details(&wizard.peers[i].peer, theme), details_area);
+        let row = &wizard.peers[i];
+        frame.render_widget(peer_details(&row.peer, row.by_address, theme), details_area);
     }
 }
 
 /// All the cursor's peer says about itself, and in full why it cannot be
 /// chosen: the table cuts both.
-fn peer_details(peer: &Peer, theme: Theme) -> Paragraph<'static> {
+fn peer_details(peer: &Peer, by_address: Option<SocketAddr>, theme: Theme) -> Paragraph<'static> {
     let addresses: Vec<String> = peer.addresses.iter().map(|a| a.to_string()).collect();
     let mut line = vec![Span::raw(format!(
         "{} at {} port {}",
@@ -125,6 +139,9 @@ fn peer_details(peer: &Peer, theme: Theme) -> Paragraph<'static> {
         },
         peer.port
     ))];
+    if let Some(address) = by_address {
+        line.push(Span::raw(format!(" · added by address {address}")));
+    }
     if let Some(why) = peer.compat.reason() {
         line.push(Span::styled(
             format!(" · cannot be used: {why}"),

@@ -41,17 +41,28 @@ pub(super) fn session(frame: &mut Frame, area: Rect, wizard: &Wizard, theme: The
             Line::raw(""),
             Line::raw("r opens a new session (with a new passphrase)."),
         ]),
-        (None, Some(passphrase), fingerprint) => Text::from(vec![
-            Line::raw("On each chosen server, run `muster join` and type this passphrase:"),
-            Line::styled(spread(passphrase, inner_width), theme.big()).centered(),
-            Line::raw(""),
-            Line::raw("This server's fingerprint; `muster join` shows it, compare the two:"),
-            Line::styled(
-                spread(fingerprint.as_deref().unwrap_or("?"), inner_width),
-                theme.big(),
-            )
-            .centered(),
-        ]),
+        (None, Some(passphrase), fingerprint) => {
+            let mut lines = vec![
+                Line::raw("On each chosen server, run `muster join` and type this passphrase:"),
+                Line::styled(spread(passphrase, inner_width), theme.big()).centered(),
+                Line::raw(""),
+                Line::raw("This server's fingerprint; `muster join` shows it, compare the two:"),
+                Line::styled(
+                    spread(fingerprint.as_deref().unwrap_or("?"), inner_width),
+                    theme.big(),
+                )
+                .centered(),
+            ];
+            // mDNS does not reach them, so neither would `muster join`'s
+            // search for this server.
+            if wizard.chosen_peers().iter().any(|r| r.by_address.is_some()) {
+                lines.push(Line::styled(
+                    "On those added by address: muster join --initiator THIS-SERVER'S-ADDRESS",
+                    theme.warning(),
+                ));
+            }
+            Text::from(lines)
+        }
         (None, None, _) => Text::styled("Opening the trust session…", theme.dim()),
     };
     let block = Block::bordered().title(" Trust session ");

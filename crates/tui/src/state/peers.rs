@@ -1,8 +1,12 @@
-//! The peers screen: peers found over mDNS, filtered and chosen.
+//! The peers screen: peers found over mDNS or added by address, filtered
+//! and chosen.
 
 use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
 
+use muster_discovery::record::is_usable_address;
 use muster_discovery::{Peer, PeerEvent};
+use muster_proto::DEFAULT_PORT;
 
 use super::{moved, Level, Notice, PeerRow, Screen, Wizard};
 use crate::model::{Effect, Key};
@@ -41,6 +45,7 @@ impl Wizard {
             Key::Space => self.toggle_peer(&visible),
             Key::Char('a') => self.toggle_all_peers(&visible),
             Key::Char('/') => self.filtering = true,
+            Key::Char('+') => self.address_input = Some(String::new()),
             Key::Enter => return self.leave_peers(),
             _ => {}
         }
@@ -69,6 +74,93 @@ impl Wizard {
         }
         self.clamp_peer_cursor();
         Vec::new()
+    }
+
+    /// What is typed at the "add by address" prompt, while it is open.
+    pub fn address_input(&self) -> Option<&str> {
+        self.address_input.as_deref()
+    }
+
+    /// Addresses asked who they are, not answered yet.
+    pub fn asking(&self) -> &[SocketAddr] {
+        &self.asking
+    }
+
+    pub(super) fn on_address_key(&mut self, key: Key) -> Vec<Effect> {
+        let Some(input) = self.address_input.as_mut() else {
+            return Vec::new();
+        };
+        match key {
+            Key::Char(c) if !c.is_control() && input.len() < MAX_ADDRESS_LEN => input.push(c),
+            Key::Backspace => {
+                input.pop();
+            }
+            Key::Esc => self.address_input = None,
+            Key::Enter => match parse_peer_address(input) {
+                Ok(address) => {
+                    self.address_input = None;
+                    if !self.asking.contains(&address) {
+                        self.asking.push(address);
+                    }
+                    return vec![Effect::LookUpPeer(address)];
+                }
+                // The prompt stays, with what was typed, to be corrected.
+                Err(why) => self.say(Level::Error, why),
+            },
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    pub(super) fn on_looked_up(&mut self, address: SocketAddr, peer: Result<Peer, String>) {
+        self.asking.retain(|a| *a != address);
+        let peer = match peer {
+            Ok(peer) => peer,
+            Err(why) => {
+                self.say(Level::Error, format!("Not added: {why}"));
+                return;
+            }
+        };
+        if peer.name == self.local {
+            let text = format!("Not added: {address} is this server ({}).", peer.name);
+            self.say(Level::Error, text);
+            return;
+        }
+        let name = peer.name.clone();
+        if let Some(row) = self
+            .peers
+            .iter_mut()
+            .find(|r| r.peer.instance == peer.instance)
+        {
+            // Already listed (found over mDNS, or added before): one row.
+            row.by_address.get_or_insert(address);
+            self.say(Level::Info, format!("{name} is already listed."));
+            return;
+        }
+        let text = match peer.compat.reason() {
+            None => format!("{name} at {address} added: space picks it."),
+            Some(why) => format!("{name} at {address} is listed but cannot be chosen: {why}"),
+        };
+        let level = if peer.is_compatible() {
+            Level::Info
+        } else {
+            Level::Warning
+        };
+        self.push_peer(PeerRow {
+            peer,
+            chosen: false,
+            gone: false,
+            by_address: Some(address),
+        });
+        self.say(level, text);
+        self.clamp_peer_cursor();
+    }
+
+    fn push_peer(&mut self, row: PeerRow) {
+        self.peers.push(row);
+        self.peers.sort_by(|a, b| {
+            (&a.peer.name, &a.peer.instance).cmp(&(&b.peer.name, &b.peer.instance))
+        });
     }
 
     pub(super) fn clamp_peer_cursor(&mut self) {
@@ -168,19 +260,19 @@ impl Wizard {
                         }
                         row.peer = peer;
                     }
-                    None => self.peers.push(PeerRow {
+                    None => self.push_peer(PeerRow {
                         peer,
                         chosen: false,
                         gone: false,
+                        by_address: None,
                     }),
                 }
-                self.peers.sort_by(|a, b| {
-                    (&a.peer.name, &a.peer.instance).cmp(&(&b.peer.name, &b.peer.instance))
-                });
             }
             PeerEvent::Gone { instance } => {
                 if let Some(i) = self.peers.iter().position(|r| r.peer.instance == instance) {
-                    if self.peers[i].chosen {
+                    if self.peers[i].by_address.is_some() {
+                        // Reached by address, not through mDNS.
+                    } else if self.peers[i].chosen {
                         self.peers[i].gone = true;
                     } else {
                         self.peers.remove(i);
@@ -190,6 +282,45 @@ impl Wizard {
         }
         self.clamp_peer_cursor();
     }
+}
+
+/// The longest thing typed at the address prompt: `[IPv6]:PORT` at most.
+const MAX_ADDRESS_LEN: usize = 64;
+
+/// A peer's address as typed: an IP address, with a port where its agent
+/// does not listen on the default one (`10.0.0.2`, `10.0.0.2:9444`,
+/// `fd00::2`, `[fd00::2]:9444`). Host names are refused: where mDNS does
+/// not reach, the address is what the operator knows.
+pub fn parse_peer_address(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let address = if let Ok(ip) = text.parse::<IpAddr>() {
+        SocketAddr::new(ip, DEFAULT_PORT)
+    } else if let Some(ip) = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .and_then(|t| t.parse::<IpAddr>().ok())
+    {
+        SocketAddr::new(ip, DEFAULT_PORT)
+    } else {
+        text.parse::<SocketAddr>().map_err(|_| {
+            format!(
+                "{:?} is not an IP address: give one, e.g. 10.0.0.2, or with its port, \
+                 10.0.0.2:{DEFAULT_PORT} or [fd00::2]:{DEFAULT_PORT}",
+                muster_discovery::printable(text)
+            )
+        })?
+    };
+    if address.port() == 0 {
+        return Err("port 0 is no agent's port".into());
+    }
+    if !is_usable_address(&address.ip()) {
+        return Err(format!(
+            "{} cannot be another server's address (loopback, link-local, multicast and \
+             documentation addresses cannot)",
+            address.ip()
+        ));
+    }
+    Ok(address)
 }
 
 fn unchoosable(row: &PeerRow) -> Option<String> {

@@ -7,6 +7,7 @@ use crate::fixtures::*;
 use crate::model::{
     ChosenDisk, Effect, InstanceNetwork, Key, MemberSelection, Selection, StepStatus, World,
 };
+use crate::state::peers::parse_peer_address;
 
 fn names(w: &Wizard) -> Vec<String> {
     w.visible_peers()
@@ -677,4 +678,137 @@ fn fingerprints_are_shortened_for_eyes() {
         short_fingerprint("not hex at all, long"),
         "not hex at all, long"
     );
+}
+
+fn looked_up(w: &mut Wizard, address: &str, peer: Result<muster_discovery::Peer, String>) {
+    world(
+        w,
+        World::LookedUp {
+            address: address.parse().unwrap(),
+            peer,
+        },
+    );
+}
+
+#[test]
+fn plus_asks_an_address_and_refuses_what_is_not_one() {
+    let mut w = at_peers();
+    assert!(keys(&mut w, &[Key::Char('+')]).is_empty());
+    assert_eq!(w.address_input(), Some(""));
+    // Every letter is text at the prompt, q and / included.
+    assert!(type_text(&mut w, "s2.lan/q").is_empty());
+    assert_eq!(w.address_input(), Some("s2.lan/q"));
+    assert!(keys(&mut w, &[Key::Enter]).is_empty());
+    assert!(
+        notice_text(&w).starts_with("\"s2.lan/q\" is not an IP address"),
+        "{}",
+        notice_text(&w)
+    );
+    // The prompt stays, to be corrected.
+    assert_eq!(w.address_input(), Some("s2.lan/q"));
+    for _ in 0.."s2.lan/q".len() {
+        keys(&mut w, &[Key::Backspace]);
+    }
+    type_text(&mut w, "127.0.0.1");
+    keys(&mut w, &[Key::Enter]);
+    assert!(notice_text(&w).contains("cannot be another server's address"));
+    keys(&mut w, &[Key::Esc]);
+    assert_eq!(w.address_input(), None);
+    assert_eq!(w.screen(), Screen::Peers);
+    assert!(!w.is_dirty());
+
+    let cases = [
+        ("10.0.0.7", "10.0.0.7:9443"),
+        (" 10.0.0.7:9444 ", "10.0.0.7:9444"),
+        ("fd00::7", "[fd00::7]:9443"),
+        ("[fd00::7]", "[fd00::7]:9443"),
+        ("[fd00::7]:1", "[fd00::7]:1"),
+    ];
+    for (typed, address) in cases {
+        keys(&mut w, &[Key::Char('+')]);
+        type_text(&mut w, typed);
+        let effects = keys(&mut w, &[Key::Enter]);
+        assert_eq!(
+            effects,
+            [Effect::LookUpPeer(address.parse().unwrap())],
+            "{typed}"
+        );
+        assert_eq!(w.address_input(), None);
+    }
+    assert_eq!(w.asking().len(), 4);
+    for bad in [
+        "10.0.0.7:0",
+        "10.0.0.7:65536",
+        "s7:9443",
+        "10.0.0",
+        "224.0.0.251",
+    ] {
+        assert!(parse_peer_address(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_peer_looked_up_is_listed_marked_and_chosen_like_any() {
+    let mut w = at_peers();
+    keys(&mut w, &[Key::Char('+')]);
+    type_text(&mut w, "10.0.0.7");
+    keys(&mut w, &[Key::Enter]);
+    assert_eq!(w.asking(), ["10.0.0.7:9443".parse().unwrap()]);
+    looked_up(&mut w, "10.0.0.7:9443", Ok(peer("s7", 7)));
+    assert!(w.asking().is_empty());
+    assert_eq!(names(&w), ["old1", "s2", "s3", "s4", "s7"]);
+    assert_eq!(
+        notice_text(&w),
+        "s7 at 10.0.0.7:9443 added: space picks it."
+    );
+    let row = w.peers.iter().find(|r| r.peer.name == "s7").unwrap();
+    assert_eq!(row.by_address, Some("10.0.0.7:9443".parse().unwrap()));
+
+    let effects = keys(&mut w, &[Key::End, Key::Space, Key::Enter]);
+    assert_eq!(
+        effects,
+        [Effect::OpenSession, Effect::TrustPeers(vec!["s7".into()])]
+    );
+
+    // mDNS finds it later: still one row, still chosen; its goodbye does
+    // not take away a peer reached by address.
+    world(&mut w, World::Peer(PeerEvent::Found(peer("s7", 7))));
+    world(
+        &mut w,
+        World::Peer(PeerEvent::Gone {
+            instance: "s7".into(),
+        }),
+    );
+    assert_eq!(names(&w), ["old1", "s2", "s3", "s4", "s7"]);
+    assert_eq!(chosen(&w), ["s7"]);
+    assert!(!w.peers.iter().any(|r| r.gone));
+}
+
+#[test]
+fn an_address_already_listed_this_server_or_no_agent_adds_no_row() {
+    let mut w = at_peers();
+    looked_up(&mut w, "10.0.0.2:9443", Ok(peer("s2", 2)));
+    assert_eq!(names(&w), ["old1", "s2", "s3", "s4"]);
+    assert_eq!(notice_text(&w), "s2 is already listed.");
+
+    looked_up(&mut w, "10.0.0.1:9443", Ok(peer(LOCAL, 1)));
+    assert_eq!(names(&w).len(), 4);
+    assert_eq!(
+        notice_text(&w),
+        "Not added: 10.0.0.1:9443 is this server (s1)."
+    );
+
+    let why = "10.0.0.9:9443 is not a muster agent: it answered 404 Not Found to GET /v1/info";
+    looked_up(&mut w, "10.0.0.9:9443", Err(why.into()));
+    assert_eq!(names(&w).len(), 4);
+    assert_eq!(notice_text(&w), format!("Not added: {why}"));
+
+    // A muster agent that cannot be used is listed with the reason, as
+    // over mDNS, and cannot be picked.
+    let old = incompatible("old2", 8, "speaks protocol 2, this muster speaks 1");
+    looked_up(&mut w, "10.0.0.8:9443", Ok(old));
+    assert!(notice_text(&w).contains("cannot be chosen: speaks protocol 2"));
+    keys(&mut w, &[Key::Home, Key::Down, Key::Space]);
+    assert_eq!(names(&w)[1], "old2");
+    assert!(chosen(&w).is_empty());
 }
