@@ -649,8 +649,10 @@ impl Lab {
     /// `--debug` when [`LXD_DEBUG_ENV`] is `1`.
     fn spawn_lxd(&self, index: usize) -> Result<(), LabError> {
         let server = &self.servers[index];
+        // There already when an LXD killed is started again on its state.
         fs::DirBuilder::new()
             .mode(0o711)
+            .recursive(true)
             .create(&server.lxd_dir)
             .ctx(|| format!("creating {}", server.lxd_dir.display()))?;
         let out = File::create(server.lxd_dir.with_extension("out"))
