@@ -17,8 +17,10 @@
 //!   showing Ceph, a further run with nothing to do;
 //! - s3's records of its OSDs' devices deleted: its agent, started again,
 //!   writes them back from the OSDs' block links and labels (OSDs made by
-//!   builds that kept no record); the rerun starts its daemons again (the
-//!   lab's agents run them) and still 4 OSDs;
+//!   builds that kept no record);
+//! - s3's link pulled for 20 s as the rerun makes its OSDs run again (its
+//!   daemons ended with its agent): the run waits and completes, or fails
+//!   naming s3; the same command then completes, 4 OSDs, HEALTH_OK;
 //! - s3's LXD reinstalled (its state gone, the cluster still listing it):
 //!   the rerun removes the stale member and joins s3 again, with the pool
 //!   `remote` made on it through its join;
@@ -62,7 +64,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::trial::{step_done, Trial};
+use common::trial::{judge_link_fault, step_done, step_starts, Trial};
 use common::{case, path_str, Case};
 use muster_lab::{Daemon, Signal, Target};
 use muster_proto::formation::{CephStatus, ClusterStatus};
@@ -82,7 +84,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
     let lab = common::trial::ceph_lab(4, 2, Daemon::Lxd);
     let t = Trial::new(&lab);
     t.enroll_all();
-    let cases: [Case<Trial>; 14] = [
+    let cases: [Case<Trial>; 15] = [
         case!(a_member_without_the_ceph_programs_is_refused_before_any_change),
         case!(a_ceph_disk_with_a_filesystem_and_no_wipe_is_refused),
         case!(a_wipe_without_the_members_consent_is_refused),
@@ -90,6 +92,7 @@ fn ceph_formed_by_muster_init_in_a_lab_of_four_servers() {
         case!(ceph_is_healthy_and_lxd_has_a_remote_pool),
         case!(a_container_runs_on_every_member),
         case!(an_agent_records_the_devices_of_osds_without_a_record_when_it_starts),
+        case!(a_link_lost_while_an_osd_is_made_is_waited_for_or_named),
         case!(a_member_whose_lxd_was_reinstalled_joins_again),
         case!(a_fourth_server_is_added_as_a_ceph_client_then_lxd),
         case!(the_cluster_stays_writable_without_one_member),
@@ -469,9 +472,20 @@ fn an_agent_records_the_devices_of_osds_without_a_record_when_it_starts(t: &Tria
             path.display()
         );
     }
-    // In the lab the agent runs its member's Ceph daemons, which ended
-    // with it: the rerun starts them again and makes nothing new.
-    let out = t.init_ok(1, &t.files.join("ceph.yaml"));
+}
+
+/// The case before stopped s3's agent, and with it (the lab's agents run
+/// them) its Ceph daemons: the rerun makes its OSDs run again, and s3's
+/// link is pulled for 20 s as the first of them starts.
+fn a_link_lost_while_an_osd_is_made_is_waited_for_or_named(t: &Trial) {
+    let preseed = t.files.join("ceph.yaml");
+    let run = t
+        .init_with_link_out(1, &preseed, step_starts("Create a Ceph OSD"), 3, || {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = judge_link_fault(&run, 3).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("s3's link down as its OSD is made: {first}");
+    t.healed(3).unwrap_or_else(|e| panic!("{e}"));
+    let out = t.init_ok(1, &preseed);
     assert!(out.contains("the cluster is formed"), "{out}");
     wait_healthy(t);
     osds_up_and_in(t, 4);

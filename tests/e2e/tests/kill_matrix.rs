@@ -34,7 +34,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::trial::{member, Moment, Trial};
+use common::trial::{judge_link_fault, member, Moment, Trial};
 use muster_lab::{Lab, LabSpec, Signal};
 use muster_proto::formation::InitEvent;
 
@@ -305,7 +305,7 @@ fn kill_at(t: &Trial, k: usize, victim: Victim) -> Result<(), String> {
     if !matches!(victim, Victim::Agent(_)) {
         // A member's LXD started again takes a while to be back in touch
         // with the cluster's database (see `link_down_at`).
-        healed(t)?;
+        t.healed(3)?;
     }
     let again = t.init(1, &preseed, &[]);
     if !again.status.success() {
@@ -406,13 +406,9 @@ fn step_k_starts(k: usize) -> Moment {
     Box::new(move |e: &InitEvent| matches!(e, InitEvent::Step { index, .. } if *index == k))
 }
 
-/// How long a pulled link stays out: LXD's offline threshold (20 s by
-/// default), so the cluster may see the member gone.
-const LINK_OUT: Duration = Duration::from_secs(20);
-
 /// From a fresh cluster: take server `victim`'s lab link down as step `k`
 /// starts (or, with `once_logged`, once the victim's agent then logs that
-/// line: a moment inside the step), and up again [`LINK_OUT`] later while
+/// line: a moment inside the step), and up again `LINK_OUT` later while
 /// the run goes on. The run either waits and completes, or fails naming
 /// the victim; either way the same `muster init` run again completes, and
 /// the check finds the cluster whole. What the first run did, in a line.
@@ -424,8 +420,7 @@ fn link_down_at(
 ) -> Result<String, String> {
     reset(t)?;
     let preseed = preseed(t);
-    let lab = t.lab;
-    let log = &lab.server(victim).log;
+    let log = &t.lab.server(victim).log;
     let logged = |line: &str| {
         std::fs::read_to_string(log)
             .unwrap_or_default()
@@ -433,41 +428,26 @@ fn link_down_at(
             .count()
     };
     let before = once_logged.map_or(0, logged);
-    // The scope ends only once the link is up again, whatever the run did.
-    let first = std::thread::scope(|scope| {
-        let mut run = t.init_acting(1, &preseed, step_k_starts(k), || {
-            if let Some(line) = once_logged {
-                // The step's request reaches the agent within moments.
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while logged(line) == before && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
+    let run = t.init_with_link_out(1, &preseed, step_k_starts(k), victim, || {
+        if let Some(line) = once_logged {
+            // The step's request reaches the agent within moments.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while logged(line) == before && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
             }
-            lab.set_link(victim, false).map(|()| {
-                scope.spawn(move || {
-                    std::thread::sleep(LINK_OUT);
-                    lab.set_link(victim, true)
-                })
-            })
-        });
-        let back_up = match run.acted.take() {
-            None => return Err(format!("step {k} never started; {}", run.said)),
-            Some(Err(e)) => return Err(format!("take s{victim}'s link down: {e}")),
-            Some(Ok(up)) => up.join().expect("the link's thread"),
-        };
-        back_up.map_err(|e| format!("bring s{victim}'s link up: {e}"))?;
-        if once_logged.is_some_and(|line| logged(line) == before) {
-            return Err(format!("s{victim} never logged {once_logged:?}"));
         }
-        judge_link_run(&run, victim)
     })?;
+    if once_logged.is_some_and(|line| logged(line) == before) {
+        return Err(format!("s{victim} never logged {once_logged:?}"));
+    }
+    let first = judge_link_fault(&run, victim)?;
     // Rerun only once LXD has healed: a rerun at once after the link came
     // back was refused ("s2: cannot read its state: ... LXD refused GET
     // /1.0/cluster/members: context deadline exceeded"), s2's LXD not yet
     // back in touch with the cluster's database. A run tries a failed read
     // again only once it has changed something, so the rerun's first does
     // not wait.
-    healed(t)?;
+    t.healed(3)?;
     let again = t.init(1, &preseed, &[]);
     if !again.status.success() {
         return Err(format!(
@@ -479,72 +459,6 @@ fn link_down_at(
     }
     complete_and_once(t)?;
     Ok(first)
-}
-
-/// Waits (bounded) until every clustered server's LXD answers for its
-/// cluster and sees every member it lists online.
-fn healed(t: &Trial) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let mut unwell = Vec::new();
-        for n in 1..=3 {
-            let lxd = t.lxd(n);
-            let clustered =
-                t.rt.block_on(lxd.server())
-                    .map(|s| s.environment.server_clustered);
-            match clustered {
-                Ok(false) => {}
-                Ok(true) => match t.rt.block_on(lxd.cluster_members()) {
-                    Ok(members) if members.iter().all(|m| m.is_online()) => {}
-                    Ok(members) => unwell.push(format!("s{n} sees {members:?}")),
-                    Err(e) => unwell.push(format!("s{n}: {e}")),
-                },
-                Err(e) => unwell.push(format!("s{n}: {e}")),
-            }
-        }
-        if unwell.is_empty() {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            return Err(format!("LXD did not heal: {}", unwell.join("; ")));
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// A run whose member lost its link: it completed, or failed naming the
-/// member: at the step it stopped (its `Failed` event names both, and the
-/// message too), or reading the member's state between steps, where no
-/// step runs (the event names the member alone). What it did, in a line.
-fn judge_link_run<R>(run: &common::trial::Run<R>, victim: usize) -> Result<String, String> {
-    if run.hung {
-        return Err(format!("muster init hung; {}", run.said));
-    }
-    if run.succeeded {
-        return Ok("waited and completed".to_owned());
-    }
-    let name = format!("s{victim}");
-    let failed = run.events.iter().find_map(|e| match e {
-        InitEvent::Failed {
-            message,
-            member,
-            step,
-        } => Some((message, member.as_deref(), step.as_deref())),
-        _ => None,
-    });
-    let named = match failed {
-        Some((message, Some(member), Some(step))) => {
-            member == name && message.starts_with(&format!("{name}: {step} failed"))
-        }
-        Some((message, Some(member), None)) => {
-            member == name && message.starts_with(&format!("{name}: cannot read"))
-        }
-        _ => false,
-    };
-    match failed {
-        Some((message, ..)) if named => Ok(format!("failed: {}", message.replace('\n', " | "))),
-        _ => Err(format!("init failed without naming {name}; {}", run.said)),
-    }
 }
 
 /// Every server's LXD fresh again; the agents keep their trust.

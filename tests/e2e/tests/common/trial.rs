@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use muster_lab::{Daemon, Lab, LabSpec, Signal, Target};
 use muster_lxd::LxdClient;
@@ -208,6 +208,79 @@ impl<'a> Trial<'a> {
         })
     }
 
+    /// Waits (bounded) until the LXD of every clustered server of 1..=`servers` answers for its
+    /// cluster and sees every member it lists online.
+    pub fn healed(&self, servers: usize) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let mut unwell = Vec::new();
+            for n in 1..=servers {
+                let lxd = self.lxd(n);
+                let clustered = self
+                    .rt
+                    .block_on(lxd.server())
+                    .map(|s| s.environment.server_clustered);
+                match clustered {
+                    Ok(false) => {}
+                    Ok(true) => match self.rt.block_on(lxd.cluster_members()) {
+                        Ok(members) if members.iter().all(|m| m.is_online()) => {}
+                        Ok(members) => unwell.push(format!("s{n} sees {members:?}")),
+                        Err(e) => unwell.push(format!("s{n}: {e}")),
+                    },
+                    Err(e) => unwell.push(format!("s{n}: {e}")),
+                }
+            }
+            if unwell.is_empty() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("LXD did not heal: {}", unwell.join("; ")));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Runs `muster init --json` on `server` and, at `moment` in its
+    /// progress (and once `wait` returns), takes server `victim`'s lab link
+    /// down, and up again [`LINK_OUT`] later while the run goes on. The
+    /// run, unjudged ([`judge_link_fault`]), once the link is up again.
+    pub fn init_with_link_out(
+        &self,
+        server: usize,
+        preseed: &Path,
+        moment: Moment,
+        victim: usize,
+        wait: impl FnOnce(),
+    ) -> Result<Run<()>, String> {
+        let lab = self.lab;
+        // The scope ends only once the link is up again, whatever the run did.
+        std::thread::scope(|scope| {
+            let mut run = self.init_acting(server, preseed, moment, || {
+                wait();
+                lab.set_link(victim, false).map(|()| {
+                    scope.spawn(move || {
+                        std::thread::sleep(LINK_OUT);
+                        lab.set_link(victim, true)
+                    })
+                })
+            });
+            let back_up = match run.acted.take() {
+                None => return Err(format!("the moment never came; {}", run.said)),
+                Some(Err(e)) => return Err(format!("take s{victim}'s link down: {e}")),
+                Some(Ok(up)) => up.join().expect("the link's thread"),
+            };
+            back_up.map_err(|e| format!("bring s{victim}'s link up: {e}"))?;
+            Ok(Run {
+                acted: Some(()),
+                succeeded: run.succeeded,
+                hung: run.hung,
+                events: run.events,
+                stderr: run.stderr,
+                said: run.said,
+            })
+        })
+    }
+
     /// Runs `muster init --json` on `server` and, at `moment` in its
     /// progress, does `act` once. What happened, unjudged. An init still
     /// running after [`INIT_LIMIT`] is killed (by its pid) and counts as
@@ -345,6 +418,45 @@ pub struct Run<R> {
 /// A `muster init` whose agent was killed on the way: the victim's exit
 /// status, when the moment came.
 pub type KilledRun = Run<std::process::ExitStatus>;
+
+/// How long a pulled link stays out: LXD's offline threshold (20 s by
+/// default), so the cluster may see the member gone.
+pub const LINK_OUT: Duration = Duration::from_secs(20);
+
+/// A run whose member lost its link: it completed, or failed naming the
+/// member: at the step it stopped (its `Failed` event names both, and the
+/// message too), or reading the member's state between steps, where no
+/// step runs (the event names the member alone). What it did, in a line.
+pub fn judge_link_fault<R>(run: &Run<R>, victim: usize) -> Result<String, String> {
+    if run.hung {
+        return Err(format!("muster init hung; {}", run.said));
+    }
+    if run.succeeded {
+        return Ok("waited and completed".to_owned());
+    }
+    let name = format!("s{victim}");
+    let failed = run.events.iter().find_map(|e| match e {
+        InitEvent::Failed {
+            message,
+            member,
+            step,
+        } => Some((message, member.as_deref(), step.as_deref())),
+        _ => None,
+    });
+    let named = match failed {
+        Some((message, Some(member), Some(step))) => {
+            member == name && message.starts_with(&format!("{name}: {step} failed"))
+        }
+        Some((message, Some(member), None)) => {
+            member == name && message.starts_with(&format!("{name}: cannot read"))
+        }
+        _ => false,
+    };
+    match failed {
+        Some((message, ..)) if named => Ok(format!("failed: {}", message.replace('\n', " | "))),
+        _ => Err(format!("init failed without naming {name}; {}", run.said)),
+    }
+}
 
 pub fn member(n: usize) -> String {
     format!("  - name: s{n}\n")
