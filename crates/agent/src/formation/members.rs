@@ -3,6 +3,7 @@
 //! pinned mutual TLS ([`crate::member`]).
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use muster_apply::{Cause, Issued, ObserveError, World};
@@ -47,11 +48,38 @@ fn created_meanwhile(
 pub(super) struct Members<'a> {
     state: &'a Shared,
     names: &'a [String],
+    /// Each member's clock against ours (ms, theirs minus ours), as last
+    /// observed.
+    skews: Mutex<BTreeMap<String, i64>>,
+}
+
+/// Below this, a member's clock reads as behind ours only by the answer's
+/// travel, which the skew's reading cannot tell apart.
+const CLOCK_NOISE_MS: u64 = 100;
+/// Added to a lag waited for: the reading's own error.
+const CLOCK_MARGIN_MS: u64 = 250;
+
+/// How long a member whose clock lags ours waits before it joins. The
+/// cluster's certificate is made by the bootstrap, on our clock, and a
+/// member that finds it "not yet valid" refuses to join; the pre-flight
+/// only bounds the lag (5 s). Its lag counted from now is enough, the
+/// bootstrap having come before.
+fn wait_for_clock(clock_skew_ms: Option<i64>) -> Duration {
+    match clock_skew_ms {
+        Some(skew) if skew < 0 && skew.unsigned_abs() > CLOCK_NOISE_MS => {
+            Duration::from_millis(skew.unsigned_abs() + CLOCK_MARGIN_MS)
+        }
+        _ => Duration::ZERO,
+    }
 }
 
 impl<'a> Members<'a> {
     pub(super) fn new(state: &'a Shared, names: &'a [String]) -> Members<'a> {
-        Members { state, names }
+        Members {
+            state,
+            names,
+            skews: Mutex::default(),
+        }
     }
 
     /// One member's LXD, disks and part in Ceph, read now.
@@ -110,6 +138,12 @@ impl World for Members<'_> {
             ceph_states.push((name.clone(), ceph));
         }
         crate::ceph::observe(&self.state.ceph, &ceph_states, &mut observed).await;
+        let mut skews = self.skews.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, member) in &observed.members {
+            if let Some(skew) = member.clock_skew_ms {
+                skews.insert(name.clone(), skew);
+            }
+        }
         Ok(observed)
     }
 
@@ -225,6 +259,21 @@ impl World for Members<'_> {
         else {
             return Err(format!("not a join: {:?}", step.kind).into());
         };
+        let skew = self
+            .skews
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(joiner)
+            .copied();
+        let lag = wait_for_clock(skew);
+        if !lag.is_zero() {
+            tracing::info!(
+                member = joiner,
+                wait_ms = lag.as_millis() as u64,
+                "the member's clock lags ours: waiting until the cluster's new certificate is valid there"
+            );
+            tokio::time::sleep(lag).await;
+        }
         let state = self.state;
         let lxd = state.lxd.client().await?;
         let certificate = lxd.server().await?.environment.certificate;
@@ -282,6 +331,24 @@ async fn settle(lxd: &LxdClient, except: Option<&str>) {
         ),
         Err(e) => {
             tracing::info!(error = %ErrorChain(&e), "cannot list the cluster members")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_whose_clock_lags_waits_its_lag_before_it_joins() {
+        assert_eq!(
+            wait_for_clock(Some(-3_000)),
+            Duration::from_millis(3_000 + CLOCK_MARGIN_MS)
+        );
+        // Ahead of ours, in step, within the reading's error, or unknown:
+        // the certificate is valid there already, or nothing is known.
+        for skew in [Some(4_000), Some(0), Some(-(CLOCK_NOISE_MS as i64)), None] {
+            assert_eq!(wait_for_clock(skew), Duration::ZERO, "{skew:?}");
         }
     }
 }
