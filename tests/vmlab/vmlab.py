@@ -300,6 +300,11 @@ class Vm:
                 correction -= offset
         raise LabError(f"{self.name}: cannot set its clock within {within_ns / 1e6} ms (last offset {offset / 1e6} ms)")
 
+    def set_clock_behind(self, by_ns):
+        """Sets the guest's clock `by_ns` behind the host's (to within the
+        agent's delay): a member whose clock lags."""
+        self.agent.call("guest-set-time", {"time": time.time_ns() - by_ns})
+
     def wait_booted(self, timeout=900):
         """Until systemd says the boot is over ("running", or "degraded" with
         the failed units named in the error)."""
